@@ -1,0 +1,149 @@
+# anonremap: top-level build.  `make help` lists the targets.
+
+VERSION := 0.1.0
+ARCH ?= $(shell uname -m)
+
+CC ?= gcc
+CFLAGS ?= -O2 -g
+WARNFLAGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	     -Wmissing-prototypes -Wformat=2
+BASEFLAGS := -std=gnu11 -D_GNU_SOURCE -MMD -MP $(WARNFLAGS) -Ilib
+SMARTCOLS_CFLAGS := $(shell pkg-config --cflags smartcols 2>/dev/null)
+SMARTCOLS_LIBS := $(shell pkg-config --libs smartcols 2>/dev/null || echo -lsmartcols)
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+DESTDIR ?=
+
+LIB_SRCS := $(wildcard lib/*.c) $(wildcard lib/arch/$(ARCH).c)
+LIB_PIC_OBJS := $(patsubst %.c,build/pic/%.o,$(LIB_SRCS))
+LIB_OBJS := $(patsubst %.c,build/obj/%.o,$(LIB_SRCS))
+CLI_SRCS := $(wildcard cli/*.c)
+CLI_OBJS := $(patsubst %.c,build/obj/%.o,$(CLI_SRCS))
+UNIT_SRCS := $(wildcard tests/unit/*-test.c)
+UNIT_BINS := $(UNIT_SRCS:.c=)
+HELPER_SRCS := $(wildcard tests/helpers/*.c)
+HELPER_BINS := $(HELPER_SRCS:.c=)
+
+SONAME := libanonremap.so.0
+LIBSO := lib/libanonremap.so
+LIBA := lib/libanonremap.a
+CLI := cli/anonremap
+
+.PHONY: all install uninstall clean demo check check-unit check-cli check-asan \
+	bench deps deps-check kernel check-kernel help lint-man
+
+all: $(CLI) $(LIBSO) $(LIBA) lib/anonremap.pc $(HELPER_BINS)
+
+build/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden -c -o $@ $<
+
+build/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) $(SMARTCOLS_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(LIBSO): $(LIB_PIC_OBJS)
+	$(CC) $(CFLAGS) -shared -Wl,-soname,$(SONAME) -o $@ $^ $(LDFLAGS)
+	ln -sf libanonremap.so $(LIBSO).0
+
+$(LIBA): $(LIB_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(CLI): $(CLI_OBJS) $(LIBA)
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJS) $(LIBA) $(SMARTCOLS_LIBS) $(LDFLAGS)
+
+lib/anonremap.pc: lib/anonremap.pc.in Makefile
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|; s|@VERSION@|$(VERSION)|' $< > $@
+
+tests/unit/%-test: tests/unit/%-test.c tests/unit/tap.h $(LIBA)
+	$(CC) $(BASEFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(LIBA) $(LDFLAGS)
+
+tests/helpers/%: tests/helpers/%.c
+	$(CC) $(BASEFLAGS) $(CFLAGS) -pthread -o $@ $< $(LDFLAGS)
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
+		$(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man3
+	install -m 755 $(CLI) $(DESTDIR)$(BINDIR)/anonremap
+	install -m 755 $(LIBSO) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libanonremap.so
+	install -m 644 $(LIBA) $(DESTDIR)$(LIBDIR)/libanonremap.a
+	install -m 644 lib/anonremap.h $(DESTDIR)$(INCLUDEDIR)/anonremap.h
+	install -m 644 lib/anonremap.pc $(DESTDIR)$(PKGCONFIGDIR)/anonremap.pc
+	install -m 644 man/anonremap.8 $(DESTDIR)$(MANDIR)/man8/anonremap.8
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/anonremap $(DESTDIR)$(LIBDIR)/$(SONAME) \
+	      $(DESTDIR)$(LIBDIR)/libanonremap.so $(DESTDIR)$(LIBDIR)/libanonremap.a \
+	      $(DESTDIR)$(INCLUDEDIR)/anonremap.h \
+	      $(DESTDIR)$(PKGCONFIGDIR)/anonremap.pc \
+	      $(DESTDIR)$(MANDIR)/man8/anonremap.8
+
+clean:
+	rm -rf build $(CLI) $(LIBSO) $(LIBSO).0 $(LIBA) lib/anonremap.pc \
+	       $(UNIT_BINS) $(HELPER_BINS)
+
+deps:
+	@scripts/install-deps.sh build
+
+deps-check:
+	@scripts/install-deps.sh check
+
+# The README's first command: build, fragment a demo process, report on it.
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/demo.sh
+
+# The README's second command: every test that runs on this machine.
+check: deps-check
+	@$(MAKE) --no-print-directory all $(UNIT_BINS)
+	@tests/run.sh
+
+# Unit tests and CLI tests again, built with AddressSanitizer and UBSan.
+ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+	      -fno-sanitize-recover=all
+ASAN_DIR := build/asan
+check-asan: deps-check
+	@mkdir -p $(ASAN_DIR)
+	$(CC) $(BASEFLAGS) $(SMARTCOLS_CFLAGS) $(ASAN_FLAGS) -o $(ASAN_DIR)/anonremap \
+		$(CLI_SRCS) $(LIB_SRCS) $(SMARTCOLS_LIBS)
+	@for t in $(UNIT_SRCS); do \
+		echo "$(CC) ... -o $(ASAN_DIR)/$$(basename $$t .c)"; \
+		$(CC) $(BASEFLAGS) $(ASAN_FLAGS) -Itests/unit \
+			-o $(ASAN_DIR)/$$(basename $$t .c) $$t $(LIB_SRCS) || exit 1; \
+	done
+	@$(MAKE) --no-print-directory $(HELPER_BINS)
+	@ANONREMAP=$(ASAN_DIR)/anonremap UNIT_DIR=$(ASAN_DIR) tests/run.sh
+
+lint-man:
+	mandoc -Tlint -W warning man/anonremap.8
+
+bench: all
+	bench/stat.sh
+
+kernel:
+	$(MAKE) -C kernel
+
+check-kernel:
+	@scripts/install-deps.sh kernel
+	$(MAKE) -C kernel check
+
+help:
+	@echo "targets:"
+	@echo "  all          build cli/anonremap, lib/libanonremap.{so,a}, test helpers"
+	@echo "  demo         install build deps, fragment a demo process, run anonremap on it"
+	@echo "  check        install test deps, run unit, CLI (bats) and live tests"
+	@echo "  check-asan   the same suites built with -fsanitize=address,undefined"
+	@echo "  bench        benchmarks (bench/*.sh), printed as ratios"
+	@echo "  install      install to DESTDIR/PREFIX (default /usr/local)"
+	@echo "  kernel       build the patched 6.12 kernel (kernel/)"
+	@echo "  check-kernel run the kernel tests in QEMU"
+
+-include $(shell find build -name '*.d' 2>/dev/null)

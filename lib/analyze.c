@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Fragmentation analysis.
+ *
+ * The kernel prints offset 0 for anonymous VMAs, so neither vm_pgoff nor the
+ * anon_vma can be seen.  Two touching anonymous private VMAs whose every
+ * visible merge attribute is equal would have been merged unless one of
+ * those hidden attributes differs: that boundary is a split.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* Soft-dirty is cleared and set behind the process's back; merging ignores it. */
+#define MERGE_IGNORED_VMFLAGS AR_VMF(SD)
+
+static bool is_split(const struct ar_vma *a, const struct ar_vma *b)
+{
+	return a->anonymous && b->anonymous && a->end == b->start &&
+	       !memcmp(a->perms, b->perms, sizeof(a->perms)) &&
+	       (a->vmflags & ~MERGE_IGNORED_VMFLAGS) ==
+		       (b->vmflags & ~MERGE_IGNORED_VMFLAGS) &&
+	       a->vmflags_other == b->vmflags_other && a->pkey == b->pkey &&
+	       !strcmp(a->name, b->name);
+}
+
+static unsigned int vmflag_blockers(uint64_t vmflags)
+{
+	unsigned int b = 0;
+
+	if (vmflags & AR_VMF(LO))
+		b |= AR_BLOCK_MLOCKED;
+	if (vmflags & (AR_VMF(UM) | AR_VMF(UW) | AR_VMF(UI)))
+		b |= AR_BLOCK_UFFD;
+	return b;
+}
+
+static void account_vma(struct ar_run *run, const struct ar_vma *vma)
+{
+	run->end = vma->end;
+	run->vmas++;
+	run->bytes += vma->end - vma->start;
+	run->rss_bytes += vma->rss;
+	run->thp_bytes += vma->thp;
+	run->swap_bytes += vma->swap;
+	run->blockers |= vmflag_blockers(vma->vmflags);
+}
+
+int ar_analyze(struct ar_ctx *ctx, struct ar_proc *proc)
+{
+	struct ar_summary *sum = &proc->sum;
+	struct ar_run *run = NULL;
+	size_t i, nruns = 0;
+
+	free(proc->runs);
+	proc->runs = NULL;
+	proc->nruns = 0;
+	sum->vmas = proc->nvmas;
+	sum->anon_vmas = sum->splits = sum->runs = 0;
+	sum->split_bytes = sum->split_rss_bytes = 0;
+
+	for (i = 0; i < proc->nvmas; i++) {
+		sum->anon_vmas += proc->vmas[i].anonymous;
+		if (i && is_split(&proc->vmas[i - 1], &proc->vmas[i])) {
+			sum->splits++;
+			if (i == 1 || !is_split(&proc->vmas[i - 2], &proc->vmas[i - 1]))
+				nruns++;
+		}
+	}
+	if (!nruns)
+		return 0;
+
+	proc->runs = calloc(nruns, sizeof(*proc->runs));
+	if (!proc->runs)
+		return ar_fail(ctx, ENOMEM, "out of memory for %zu runs", nruns);
+
+	for (i = 1; i < proc->nvmas; i++) {
+		const struct ar_vma *prev = &proc->vmas[i - 1];
+
+		if (!is_split(prev, &proc->vmas[i])) {
+			run = NULL;
+			continue;
+		}
+		if (!run) {
+			run = &proc->runs[proc->nruns++];
+			run->start = prev->start;
+			run->first_vma = i - 1;
+			account_vma(run, prev);
+		}
+		account_vma(run, &proc->vmas[i]);
+	}
+	for (i = 0; i < proc->nruns; i++) {
+		sum->split_bytes += proc->runs[i].bytes;
+		sum->split_rss_bytes += proc->runs[i].rss_bytes;
+	}
+	sum->runs = proc->nruns;
+	return 0;
+}
+
+/* Bits of a /proc/PID/pagemap entry (Documentation/admin-guide/mm/pagemap.rst). */
+#define PM_MMAP_EXCLUSIVE (UINT64_C(1) << 56)
+#define PM_GUARD_REGION (UINT64_C(1) << 58)
+#define PM_FILE (UINT64_C(1) << 61)
+#define PM_PRESENT (UINT64_C(1) << 63)
+
+/* PAGEMAP_SCAN (Linux 6.7); Debian 12's headers predate it. */
+#ifndef PAGEMAP_SCAN
+struct pm_scan_arg {
+	uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
+	uint64_t category_inverted, category_mask, category_anyof_mask;
+	uint64_t return_mask;
+};
+
+struct page_region {
+	uint64_t start, end, categories;
+};
+
+#define PAGEMAP_SCAN _IOWR('f', 16, struct pm_scan_arg)
+#define PAGE_IS_PFNZERO (1 << 5)
+#endif
+
+#define PAGEMAP_CHUNK 4096	/* entries read per pread */
+
+/*
+ * Count the shared-zero-page entries in [start, end).  They are present and
+ * not exclusive, yet nothing else maps them in a way that blocks a move.
+ * Returns -errno when PAGEMAP_SCAN is not available.
+ */
+static long count_zero_pages(int fd, uint64_t start, uint64_t end,
+			     uint64_t page_size)
+{
+	struct page_region regions[64];
+	struct pm_scan_arg arg;
+	long pages = 0;
+
+	while (start < end) {
+		int i, n;
+
+		memset(&arg, 0, sizeof(arg));
+		arg.size = sizeof(arg);
+		arg.start = start;
+		arg.end = end;
+		arg.vec = (uintptr_t)regions;
+		arg.vec_len = AR_ARRAY_SIZE(regions);
+		arg.category_mask = PAGE_IS_PFNZERO;
+		arg.return_mask = PAGE_IS_PFNZERO;
+		n = ioctl(fd, PAGEMAP_SCAN, &arg);
+		if (n < 0)
+			return -errno;
+		for (i = 0; i < n; i++)
+			pages += (long)((regions[i].end - regions[i].start) / page_size);
+		if (arg.walk_end <= start)
+			break;
+		start = arg.walk_end;
+	}
+	return pages;
+}
+
+static int scan_run_pagemap(int fd, struct ar_run *run, uint64_t page_size)
+{
+	uint64_t entries[PAGEMAP_CHUNK];
+	uint64_t addr = run->start;
+	long not_exclusive = 0;
+
+	while (addr < run->end) {
+		size_t want = (run->end - addr) / page_size, i;
+		ssize_t n;
+
+		if (want > PAGEMAP_CHUNK)
+			want = PAGEMAP_CHUNK;
+		n = pread(fd, entries, want * sizeof(entries[0]),
+			  (off_t)(addr / page_size * sizeof(entries[0])));
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO;
+		n /= sizeof(entries[0]);
+		for (i = 0; i < (size_t)n; i++) {
+			uint64_t e = entries[i];
+
+			if (e & PM_GUARD_REGION)
+				run->blockers |= AR_BLOCK_GUARD;
+			if ((e & PM_PRESENT) && !(e & PM_FILE) &&
+			    !(e & PM_MMAP_EXCLUSIVE))
+				not_exclusive++;
+		}
+		addr += (uint64_t)n * page_size;
+	}
+	if (not_exclusive) {
+		long zero = count_zero_pages(fd, run->start, run->end, page_size);
+
+		/* Without PAGEMAP_SCAN, err on the side of reporting. */
+		if (zero < 0 || not_exclusive > zero)
+			run->blockers |= AR_BLOCK_SHARED;
+	}
+	return 0;
+}
+
+int ar_analyze_pagemap(struct ar_ctx *ctx, struct ar_proc *proc, int pagemap_fd)
+{
+	uint64_t page_size = (uint64_t)sysconf(_SC_PAGESIZE);
+	size_t i;
+
+	for (i = 0; i < proc->nruns; i++) {
+		int ret = scan_run_pagemap(pagemap_fd, &proc->runs[i], page_size);
+
+		if (ret)
+			return ar_fail_errno(ctx, -ret,
+					     "pid %d: cannot read pagemap",
+					     (int)proc->sum.pid);
+	}
+	return 0;
+}

@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libanonremap - find and repair anonymous-memory VMA fragmentation.
+ *
+ * Every function that can fail returns 0 or a positive count on success and
+ * a negative errno on failure; the context then holds a message that names
+ * what failed (ar_ctx_errmsg()).  The library never prints.
+ */
+#ifndef ANONREMAP_H
+#define ANONREMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define AR_VERSION_STRING "0.1.0"
+
+/* Library context: owns the last error message. Not thread-safe. */
+struct ar_ctx;
+
+int ar_ctx_new(struct ar_ctx **ctxp);
+void ar_ctx_free(struct ar_ctx *ctx);
+/* Message describing the last failure, or "" when there was none. */
+const char *ar_ctx_errmsg(const struct ar_ctx *ctx);
+
+/* Snapshot of one process's address space, with its fragmentation analysis. */
+struct ar_proc;
+
+enum ar_read_flags {
+	/*
+	 * Also look for what would block a repair that smaps cannot show:
+	 * pages shared with another process (the exclusive bit of
+	 * /proc/PID/pagemap) and guard regions.  Costs one pagemap read per
+	 * run of split VMAs.
+	 */
+	AR_READ_BLOCKERS = 1u << 0,
+};
+
+/*
+ * Read /proc/PID/smaps in one pass and analyse it.  Fails with -ESRCH for a
+ * missing, dead or zombie process, -EINVAL for a kernel thread, -EACCES or
+ * -EPERM when the caller may not read the process's memory map.
+ */
+int ar_proc_read(struct ar_ctx *ctx, pid_t pid, unsigned int flags,
+		 struct ar_proc **procp);
+/*
+ * Parse a saved smaps file (tests, offline analysis).  The pid is 0, comm
+ * is empty, max_map_count is the running system's and blockers found
+ * through pagemap are never reported.
+ */
+int ar_proc_parse_file(struct ar_ctx *ctx, const char *path,
+		       struct ar_proc **procp);
+void ar_proc_free(struct ar_proc *proc);
+
+struct ar_summary {
+	pid_t pid;
+	char comm[64];
+	size_t vmas;		/* VMAs, the count that max_map_count limits */
+	size_t anon_vmas;	/* anonymous private VMAs */
+	size_t splits;		/* touching, equal, yet unmerged boundaries */
+	size_t runs;		/* maximal chains of VMAs joined by splits */
+	uint64_t split_bytes;	/* bytes in VMAs that belong to a run */
+	uint64_t split_rss_bytes;
+	size_t max_map_count;	/* vm.max_map_count when read */
+};
+
+void ar_proc_summary(const struct ar_proc *proc, struct ar_summary *sum);
+
+/* Why a run cannot be repaired as it is. */
+enum ar_blocker {
+	AR_BLOCK_SHARED = 1u << 0,	/* pages shared with another process */
+	AR_BLOCK_MLOCKED = 1u << 1,	/* VmFlags lo */
+	AR_BLOCK_UFFD = 1u << 2,	/* VmFlags um, uw or ui */
+	AR_BLOCK_GUARD = 1u << 3,	/* guard region (MADV_GUARD_INSTALL) */
+};
+#define AR_BLOCK_ALL (AR_BLOCK_SHARED | AR_BLOCK_MLOCKED | AR_BLOCK_UFFD | \
+		      AR_BLOCK_GUARD)
+
+/* Short stable name of one AR_BLOCK_* bit ("shared", "mlocked", ...). */
+const char *ar_blocker_name(unsigned int blocker);
+
+struct ar_run {
+	uint64_t start, end;
+	size_t first_vma;	/* index for ar_proc_vma() */
+	size_t vmas;
+	uint64_t bytes, rss_bytes, thp_bytes, swap_bytes;
+	unsigned int blockers;	/* AR_BLOCK_* */
+};
+
+size_t ar_proc_nruns(const struct ar_proc *proc);
+const struct ar_run *ar_proc_run(const struct ar_proc *proc, size_t i);
+
+/* VmFlags two-letter codes that the library knows, as bits. */
+enum ar_vmflag {
+	AR_VMF_RD, AR_VMF_WR, AR_VMF_EX, AR_VMF_SH, AR_VMF_MR, AR_VMF_MW,
+	AR_VMF_ME, AR_VMF_MS, AR_VMF_GD, AR_VMF_PF, AR_VMF_LO, AR_VMF_IO,
+	AR_VMF_SR, AR_VMF_RR, AR_VMF_DC, AR_VMF_DE, AR_VMF_AC, AR_VMF_NR,
+	AR_VMF_HT, AR_VMF_SF, AR_VMF_NL, AR_VMF_AR, AR_VMF_WF, AR_VMF_DD,
+	AR_VMF_SD, AR_VMF_MM, AR_VMF_HG, AR_VMF_NH, AR_VMF_MG, AR_VMF_BT,
+	AR_VMF_UM, AR_VMF_UW, AR_VMF_UI, AR_VMF_SS, AR_VMF_SL, AR_VMF_LF,
+	AR_VMF_MT, AR_VMF_DP, AR_VMF_GU,
+	AR_VMF_NR_KNOWN
+};
+#define AR_VMF(f) (UINT64_C(1) << AR_VMF_##f)
+
+struct ar_vma {
+	uint64_t start, end;
+	char perms[5];		/* "rw-p" */
+	uint64_t offset;
+	uint32_t inode;
+	int pkey;		/* ProtectionKey, -1 when not shown */
+	uint64_t vmflags;	/* AR_VMF() bits of the known codes */
+	uint32_t vmflags_other;	/* hash of unknown codes, 0 when none */
+	const char *name;	/* "" for a plain anonymous mapping */
+	uint64_t rss, anon, thp, swap, locked;	/* bytes */
+	unsigned int anonymous:1;	/* anonymous and private */
+};
+
+size_t ar_proc_nvmas(const struct ar_proc *proc);
+const struct ar_vma *ar_proc_vma(const struct ar_proc *proc, size_t i);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ANONREMAP_H */

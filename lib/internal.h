@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Definitions shared by the library's modules; not installed. */
+#ifndef ANONREMAP_INTERNAL_H
+#define ANONREMAP_INTERNAL_H
+
+#include "anonremap.h"
+
+#define AR_EXPORT __attribute__((visibility("default")))
+#define AR_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define AR_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+struct ar_ctx {
+	char errmsg[512];
+};
+
+/*
+ * Record a failure: the message is the formatted text; ar_fail_errno()
+ * appends ": strerror(err)".  Both return -err (err is a positive errno)
+ * so callers can write "return ar_fail(ctx, EINVAL, ...)".
+ */
+int ar_fail(struct ar_ctx *ctx, int err, const char *fmt, ...) AR_PRINTF(3, 4);
+int ar_fail_errno(struct ar_ctx *ctx, int err, const char *fmt, ...)
+	AR_PRINTF(3, 4);
+
+/* A parsed smaps file and its analysis (maps.c fills, analyze.c derives). */
+struct ar_proc {
+	struct ar_summary sum;
+	struct ar_vma *vmas;
+	size_t nvmas, vmas_cap;
+	/*
+	 * Every name lives in one pool; while parsing, ar_vma.name holds an
+	 * offset into it because the pool may move when it grows.
+	 */
+	char *names;
+	size_t names_len, names_cap;
+	struct ar_run *runs;
+	size_t nruns;
+};
+
+/* Parse an open smaps file into proc; line numbers appear in errors. */
+int ar_smaps_parse_fd(struct ar_ctx *ctx, int fd, const char *what,
+		      struct ar_proc *proc);
+/* Split and run analysis over proc->vmas; fills runs and the summary. */
+int ar_analyze(struct ar_ctx *ctx, struct ar_proc *proc);
+/* Add pagemap-visible blockers (shared pages, guard regions) to runs. */
+int ar_analyze_pagemap(struct ar_ctx *ctx, struct ar_proc *proc, int pagemap_fd);
+
+/* Read a whole small file (/proc/PID/comm, sysctls) into buf, NUL-ended. */
+int ar_read_small_file(const char *path, char *buf, size_t size);
+
+#endif /* ANONREMAP_INTERNAL_H */

@@ -1,0 +1,438 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * One buffered pass over /proc/PID/smaps.
+ *
+ * Lines come in two shapes: a header "start-end perms offset dev inode name"
+ * that opens a VMA, and "Field: value" lines that describe it.  Fields are
+ * looked up by name, so a kernel that adds, drops or reorders fields does not
+ * disturb the parser; unknown fields are skipped.  The only allocations are
+ * the growing VMA array and name pool, never one per line.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* A line longer than this cannot be an smaps line (names are <= PATH_MAX). */
+#define SMAPS_BUF_SIZE (256 * 1024)
+
+struct line_reader {
+	int fd;
+	char *buf;
+	size_t start, len;	/* unread bytes are buf[start, len) */
+	bool eof;
+	size_t lineno;
+};
+
+/*
+ * Return the next line without its newline, or NULL at the end.  The last
+ * line of a file need not end with a newline.  -EIO means a read error
+ * (errno saved in *err), -E2BIG a line that does not fit the buffer.
+ */
+static char *next_line(struct line_reader *r, size_t *linelen, int *err)
+{
+	for (;;) {
+		char *base = r->buf + r->start;
+		char *nl = memchr(base, '\n', r->len - r->start);
+		ssize_t n;
+
+		if (nl) {
+			*linelen = nl - base;
+			r->start += *linelen + 1;
+			r->lineno++;
+			return base;
+		}
+		if (r->eof) {
+			if (r->start == r->len)
+				return NULL;
+			*linelen = r->len - r->start;
+			r->start = r->len;
+			r->lineno++;
+			return base;
+		}
+		if (r->start > 0) {
+			memmove(r->buf, base, r->len - r->start);
+			r->len -= r->start;
+			r->start = 0;
+		}
+		if (r->len == SMAPS_BUF_SIZE) {
+			*err = -E2BIG;
+			return NULL;
+		}
+		do
+			n = read(r->fd, r->buf + r->len, SMAPS_BUF_SIZE - r->len);
+		while (n < 0 && errno == EINTR);
+		if (n < 0) {
+			*err = -errno;
+			return NULL;
+		}
+		if (n == 0)
+			r->eof = true;
+		r->len += n;
+	}
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Parse hex digits at *p up to a non-hex character; false if there are none. */
+static bool parse_hex(const char **p, const char *end, uint64_t *val)
+{
+	const char *s = *p;
+	uint64_t v = 0;
+	int d;
+
+	while (s < end && (d = hexval(*s)) >= 0) {
+		v = (v << 4) | (unsigned int)d;
+		s++;
+	}
+	if (s == *p)
+		return false;
+	*p = s;
+	*val = v;
+	return true;
+}
+
+static bool parse_dec(const char **p, const char *end, uint64_t *val)
+{
+	const char *s = *p;
+	uint64_t v = 0;
+
+	while (s < end && *s >= '0' && *s <= '9')
+		v = v * 10 + (uint64_t)(*s++ - '0');
+	if (s == *p)
+		return false;
+	*p = s;
+	*val = v;
+	return true;
+}
+
+static bool expect(const char **p, const char *end, char c)
+{
+	if (*p >= end || **p != c)
+		return false;
+	(*p)++;
+	return true;
+}
+
+static void skip_spaces(const char **p, const char *end)
+{
+	while (*p < end && (**p == ' ' || **p == '\t'))
+		(*p)++;
+}
+
+static int grow(void **array, size_t *cap, size_t need, size_t elem)
+{
+	size_t ncap = *cap ? *cap : 64;
+	void *n;
+
+	if (need <= *cap)
+		return 0;
+	while (ncap < need)
+		ncap *= 2;
+	n = realloc(*array, ncap * elem);
+	if (!n)
+		return -ENOMEM;
+	*array = n;
+	*cap = ncap;
+	return 0;
+}
+
+/* Append name to the pool; return its offset, or -ENOMEM. */
+static long pool_add(struct ar_proc *proc, const char *name, size_t len)
+{
+	size_t off = proc->names_len;
+	int ret;
+
+	ret = grow((void **)&proc->names, &proc->names_cap,
+		   proc->names_len + len + 1, 1);
+	if (ret)
+		return ret;
+	memcpy(proc->names + off, name, len);
+	proc->names[off + len] = '\0';
+	proc->names_len += len + 1;
+	return (long)off;
+}
+
+static bool name_is_anonymous(const char *name, size_t len)
+{
+	static const char *const prefixes[] = { "[heap]", "[stack", "[anon:" };
+	size_t i;
+
+	if (len == 0)
+		return true;
+	for (i = 0; i < AR_ARRAY_SIZE(prefixes); i++) {
+		size_t plen = strlen(prefixes[i]);
+
+		if (len >= plen && !memcmp(name, prefixes[i], plen))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * "start-end perms offset major:minor inode [name]".  Returns 1 when the
+ * line is a header and *vma was filled, 0 when it is not one.
+ */
+static int parse_header(struct ar_proc *proc, const char *s, size_t len,
+			struct ar_vma *vma)
+{
+	const char *p = s, *end = s + len;
+	uint64_t major, minor, inode;
+	long name_off;
+	size_t name_len;
+
+	memset(vma, 0, sizeof(*vma));
+	vma->pkey = -1;
+	if (!parse_hex(&p, end, &vma->start) || !expect(&p, end, '-') ||
+	    !parse_hex(&p, end, &vma->end) || !expect(&p, end, ' '))
+		return 0;
+	if (end - p < 5 || p[4] != ' ')
+		return 0;
+	memcpy(vma->perms, p, 4);
+	vma->perms[4] = '\0';
+	p += 5;
+	if (!parse_hex(&p, end, &vma->offset) || !expect(&p, end, ' ') ||
+	    !parse_hex(&p, end, &major) || !expect(&p, end, ':') ||
+	    !parse_hex(&p, end, &minor) || !expect(&p, end, ' ') ||
+	    !parse_dec(&p, end, &inode))
+		return 0;
+	if (p < end && *p != ' ')
+		return 0;
+	skip_spaces(&p, end);
+	name_len = end - p;
+	vma->inode = (uint32_t)inode;
+	vma->anonymous = inode == 0 && major == 0 && minor == 0 &&
+			 vma->perms[3] == 'p' && name_is_anonymous(p, name_len);
+	name_off = name_len ? pool_add(proc, p, name_len) : 0;
+	if (name_off < 0)
+		return (int)name_off;
+	vma->name = (const char *)(uintptr_t)name_off;
+	return 1;
+}
+
+static const char vmflag_codes[AR_VMF_NR_KNOWN][2] = {
+	[AR_VMF_RD] = "rd", [AR_VMF_WR] = "wr", [AR_VMF_EX] = "ex",
+	[AR_VMF_SH] = "sh", [AR_VMF_MR] = "mr", [AR_VMF_MW] = "mw",
+	[AR_VMF_ME] = "me", [AR_VMF_MS] = "ms", [AR_VMF_GD] = "gd",
+	[AR_VMF_PF] = "pf", [AR_VMF_LO] = "lo", [AR_VMF_IO] = "io",
+	[AR_VMF_SR] = "sr", [AR_VMF_RR] = "rr", [AR_VMF_DC] = "dc",
+	[AR_VMF_DE] = "de", [AR_VMF_AC] = "ac", [AR_VMF_NR] = "nr",
+	[AR_VMF_HT] = "ht", [AR_VMF_SF] = "sf", [AR_VMF_NL] = "nl",
+	[AR_VMF_AR] = "ar", [AR_VMF_WF] = "wf", [AR_VMF_DD] = "dd",
+	[AR_VMF_SD] = "sd", [AR_VMF_MM] = "mm", [AR_VMF_HG] = "hg",
+	[AR_VMF_NH] = "nh", [AR_VMF_MG] = "mg", [AR_VMF_BT] = "bt",
+	[AR_VMF_UM] = "um", [AR_VMF_UW] = "uw", [AR_VMF_UI] = "ui",
+	[AR_VMF_SS] = "ss", [AR_VMF_SL] = "sl", [AR_VMF_LF] = "lf",
+	[AR_VMF_MT] = "mt", [AR_VMF_DP] = "dp", [AR_VMF_GU] = "gu",
+};
+
+static int vmflag_index(const char *code)
+{
+	int i;
+
+	for (i = 0; i < AR_VMF_NR_KNOWN; i++)
+		if (vmflag_codes[i][0] == code[0] && vmflag_codes[i][1] == code[1])
+			return i;
+	return -1;
+}
+
+/*
+ * Known codes become bits; unknown ones (a newer kernel's) are folded into
+ * a hash so that two VMAs still compare unequal when they differ there.
+ */
+static void parse_vmflags(const char *p, const char *end, struct ar_vma *vma)
+{
+	while (p < end) {
+		skip_spaces(&p, end);
+		if (end - p >= 2 && (p + 2 == end || p[2] == ' ')) {
+			int i = vmflag_index(p);
+
+			if (i >= 0) {
+				vma->vmflags |= UINT64_C(1) << i;
+			} else {
+				vma->vmflags_other = vma->vmflags_other * 31 +
+					((uint32_t)(unsigned char)p[0] << 8 |
+					 (unsigned char)p[1]) + 1;
+			}
+			p += 2;
+		} else {
+			while (p < end && *p != ' ')
+				p++;
+		}
+	}
+}
+
+enum field_kind { FIELD_KB, FIELD_INT, FIELD_VMFLAGS };
+
+struct field {
+	const char *name;
+	unsigned char len;
+	enum field_kind kind;
+	size_t offset;
+};
+
+#define KB_FIELD(n, member) { n, sizeof(n) - 1, FIELD_KB, offsetof(struct ar_vma, member) }
+
+static const struct field fields[] = {
+	KB_FIELD("Rss", rss),
+	KB_FIELD("Anonymous", anon),
+	KB_FIELD("AnonHugePages", thp),
+	KB_FIELD("Swap", swap),
+	KB_FIELD("Locked", locked),
+	{ "ProtectionKey", 13, FIELD_INT, offsetof(struct ar_vma, pkey) },
+	{ "VmFlags", 7, FIELD_VMFLAGS, 0 },
+};
+
+static const struct field *find_field(const char *name, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < AR_ARRAY_SIZE(fields); i++)
+		if (fields[i].len == len && !memcmp(fields[i].name, name, len))
+			return &fields[i];
+	return NULL;
+}
+
+/* "Name:   value [kB]".  Returns 1 when the line is a field line. */
+static int parse_field(const char *s, size_t len, struct ar_vma *vma)
+{
+	const char *end = s + len, *colon = memchr(s, ':', len);
+	const struct field *f;
+	const char *p;
+	uint64_t v;
+
+	if (!colon || colon == s || s[0] < 'A' || s[0] > 'Z')
+		return 0;
+	f = find_field(s, colon - s);
+	if (!f)
+		return 1;
+	p = colon + 1;
+	skip_spaces(&p, end);
+	switch (f->kind) {
+	case FIELD_VMFLAGS:
+		parse_vmflags(p, end, vma);
+		return 1;
+	case FIELD_INT:
+		if (!parse_dec(&p, end, &v))
+			return 0;
+		*(int *)((char *)vma + f->offset) = (int)v;
+		return 1;
+	case FIELD_KB:
+		if (!parse_dec(&p, end, &v))
+			return 0;
+		*(uint64_t *)((char *)vma + f->offset) = v * 1024;
+		return 1;
+	}
+	return 0;
+}
+
+static int add_vma(struct ar_proc *proc, const struct ar_vma *vma)
+{
+	int ret = grow((void **)&proc->vmas, &proc->vmas_cap, proc->nvmas + 1,
+		       sizeof(*vma));
+
+	if (ret)
+		return ret;
+	proc->vmas[proc->nvmas++] = *vma;
+	return 0;
+}
+
+/* The gate area is listed in maps but is not a VMA of the process. */
+static bool is_vsyscall(const struct ar_proc *proc, const struct ar_vma *vma)
+{
+	return !strcmp(proc->names + (uintptr_t)vma->name, "[vsyscall]");
+}
+
+static int finish_vma(struct ar_proc *proc, struct ar_vma *cur, bool *have)
+{
+	if (!*have)
+		return 0;
+	*have = false;
+	if (is_vsyscall(proc, cur))
+		return 0;
+	return add_vma(proc, cur);
+}
+
+int ar_smaps_parse_fd(struct ar_ctx *ctx, int fd, const char *what,
+		      struct ar_proc *proc)
+{
+	struct line_reader r = { .fd = fd };
+	struct ar_vma cur;
+	bool have = false;
+	size_t i, len;
+	char *line;
+	int err = 0, ret;
+
+	r.buf = malloc(SMAPS_BUF_SIZE);
+	if (!r.buf)
+		return ar_fail(ctx, ENOMEM, "%s: out of memory", what);
+	/* Offset 0 of the pool is the empty name. */
+	if (!proc->names_len && pool_add(proc, "", 0) < 0) {
+		ret = ar_fail(ctx, ENOMEM, "%s: out of memory", what);
+		goto out;
+	}
+
+	while ((line = next_line(&r, &len, &err))) {
+		struct ar_vma next;
+
+		if (len == 0)
+			continue;
+		ret = parse_header(proc, line, len, &next);
+		if (ret < 0)
+			goto nomem;
+		if (ret) {
+			if (finish_vma(proc, &cur, &have))
+				goto nomem;
+			cur = next;
+			have = true;
+			continue;
+		}
+		if (!have) {
+			ret = ar_fail(ctx, EBADMSG,
+				      "%s: line %zu: field before any mapping",
+				      what, r.lineno);
+			goto out;
+		}
+		if (!parse_field(line, len, &cur)) {
+			ret = ar_fail(ctx, EBADMSG,
+				      "%s: line %zu: not an smaps line: \"%.*s\"",
+				      what, r.lineno, (int)(len > 60 ? 60 : len),
+				      line);
+			goto out;
+		}
+	}
+	if (err == -E2BIG) {
+		ret = ar_fail(ctx, EBADMSG, "%s: line %zu is too long", what,
+			      r.lineno + 1);
+		goto out;
+	}
+	if (err) {
+		ret = ar_fail_errno(ctx, -err, "%s: read failed", what);
+		goto out;
+	}
+	if (finish_vma(proc, &cur, &have))
+		goto nomem;
+
+	for (i = 0; i < proc->nvmas; i++)
+		proc->vmas[i].name = proc->names + (uintptr_t)proc->vmas[i].name;
+	ret = 0;
+	goto out;
+nomem:
+	ret = ar_fail(ctx, ENOMEM, "%s: out of memory at line %zu", what,
+		      r.lineno);
+out:
+	free(r.buf);
+	return ret;
+}

@@ -1,0 +1,265 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* Reading one process: identity, checks, smaps, analysis. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define PF_KTHREAD 0x00200000	/* include/linux/sched.h */
+
+static size_t read_max_map_count(void)
+{
+	char buf[32];
+
+	if (ar_read_small_file("/proc/sys/vm/max_map_count", buf, sizeof(buf)) <= 0)
+		return 0;
+	return strtoul(buf, NULL, 10);
+}
+
+static int read_at(int dirfd, const char *name, char *buf, size_t size)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+	int err;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, size - 1);
+	err = errno;
+	close(fd);
+	if (n < 0)
+		return -err;
+	buf[n] = '\0';
+	return (int)n;
+}
+
+/*
+ * Refuse what has no user address space: zombies and kernel threads.  The
+ * state and flags fields come after the comm, which may hold ") ".
+ */
+static int check_state(struct ar_ctx *ctx, int dirfd, pid_t pid)
+{
+	char buf[1024], state;
+	unsigned long flags;
+	char *p;
+	int n = read_at(dirfd, "stat", buf, sizeof(buf));
+
+	if (n == -ENOENT || n == -ESRCH)
+		return ar_fail(ctx, ESRCH, "pid %d: no such process", (int)pid);
+	if (n < 0)
+		return ar_fail_errno(ctx, -n, "pid %d: cannot read /proc/%d/stat",
+				     (int)pid, (int)pid);
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1, " %c %*d %*d %*d %*d %*d %lu", &state, &flags) != 2)
+		return ar_fail(ctx, EIO, "pid %d: cannot parse /proc/%d/stat",
+			       (int)pid, (int)pid);
+	if (state == 'Z' || state == 'X')
+		return ar_fail(ctx, ESRCH, "pid %d: process is a zombie", (int)pid);
+	if (flags & PF_KTHREAD)
+		return ar_fail(ctx, EINVAL,
+			       "pid %d: kernel thread has no user memory", (int)pid);
+	return 0;
+}
+
+static int permission_error(struct ar_ctx *ctx, pid_t pid, int err)
+{
+	return ar_fail(ctx, err,
+		       "pid %d: permission denied: reading its memory map needs "
+		       "ptrace read access (same user and dumpable, or "
+		       "CAP_SYS_PTRACE)", (int)pid);
+}
+
+static void read_comm(int dirfd, struct ar_summary *sum)
+{
+	char buf[sizeof(sum->comm)];
+	int n = read_at(dirfd, "comm", buf, sizeof(buf));
+
+	if (n <= 0) {
+		sum->comm[0] = '\0';
+		return;
+	}
+	if (buf[n - 1] == '\n')
+		buf[n - 1] = '\0';
+	memcpy(sum->comm, buf, sizeof(buf));
+}
+
+static int proc_alloc(struct ar_ctx *ctx, struct ar_proc **procp)
+{
+	*procp = calloc(1, sizeof(**procp));
+	if (!*procp)
+		return ar_fail(ctx, ENOMEM, "out of memory");
+	(*procp)->sum.max_map_count = read_max_map_count();
+	return 0;
+}
+
+static int read_blockers(struct ar_ctx *ctx, int dirfd, struct ar_proc *proc)
+{
+	int fd, ret;
+
+	if (!proc->nruns)
+		return 0;
+	fd = openat(dirfd, "pagemap", O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == EACCES || errno == EPERM)
+			return permission_error(ctx, proc->sum.pid, errno);
+		return ar_fail_errno(ctx, errno, "pid %d: cannot open pagemap",
+				     (int)proc->sum.pid);
+	}
+	ret = ar_analyze_pagemap(ctx, proc, fd);
+	close(fd);
+	return ret;
+}
+
+static int read_smaps(struct ar_ctx *ctx, int dirfd, pid_t pid,
+		      struct ar_proc *proc)
+{
+	char what[64];
+	int fd, ret;
+
+	fd = openat(dirfd, "smaps", O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == EACCES || errno == EPERM)
+			return permission_error(ctx, pid, errno);
+		if (errno == ENOENT || errno == ESRCH)
+			return ar_fail(ctx, ESRCH, "pid %d: no such process", (int)pid);
+		return ar_fail_errno(ctx, errno, "pid %d: cannot open smaps", (int)pid);
+	}
+	snprintf(what, sizeof(what), "/proc/%d/smaps", (int)pid);
+	ret = ar_smaps_parse_fd(ctx, fd, what, proc);
+	close(fd);
+	if (ret == -EACCES || ret == -EPERM)
+		return permission_error(ctx, pid, -ret);
+	if (ret == -ESRCH)
+		return ar_fail(ctx, ESRCH, "pid %d: process exited", (int)pid);
+	return ret;
+}
+
+AR_EXPORT int ar_proc_read(struct ar_ctx *ctx, pid_t pid, unsigned int flags,
+			   struct ar_proc **procp)
+{
+	struct ar_proc *proc = NULL;
+	char path[32];
+	int dirfd, ret;
+
+	*procp = NULL;
+	if (pid <= 0)
+		return ar_fail(ctx, EINVAL, "pid %d: not a process id", (int)pid);
+	/* Everything below is read through this directory: a reused pid
+	 * cannot slip in between two reads. */
+	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+	dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0) {
+		if (errno == ENOENT)
+			return ar_fail(ctx, ESRCH, "pid %d: no such process", (int)pid);
+		return ar_fail_errno(ctx, errno, "pid %d: cannot open %s", (int)pid,
+				     path);
+	}
+	ret = check_state(ctx, dirfd, pid);
+	if (ret)
+		goto out;
+	ret = proc_alloc(ctx, &proc);
+	if (ret)
+		goto out;
+	proc->sum.pid = pid;
+	read_comm(dirfd, &proc->sum);
+	ret = read_smaps(ctx, dirfd, pid, proc);
+	if (ret)
+		goto out;
+	if (!proc->nvmas) {
+		/* Exited or became a zombie while we read. */
+		ret = check_state(ctx, dirfd, pid);
+		if (!ret)
+			ret = ar_fail(ctx, ESRCH, "pid %d: process has no memory map"
+				      " (exiting)", (int)pid);
+		goto out;
+	}
+	ret = ar_analyze(ctx, proc);
+	if (!ret && (flags & AR_READ_BLOCKERS))
+		ret = read_blockers(ctx, dirfd, proc);
+out:
+	close(dirfd);
+	if (ret) {
+		ar_proc_free(proc);
+		return ret;
+	}
+	*procp = proc;
+	return 0;
+}
+
+AR_EXPORT int ar_proc_parse_file(struct ar_ctx *ctx, const char *path,
+				 struct ar_proc **procp)
+{
+	struct ar_proc *proc;
+	int fd, ret;
+
+	*procp = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return ar_fail_errno(ctx, errno, "cannot open %s", path);
+	ret = proc_alloc(ctx, &proc);
+	if (!ret)
+		ret = ar_smaps_parse_fd(ctx, fd, path, proc);
+	if (!ret)
+		ret = ar_analyze(ctx, proc);
+	close(fd);
+	if (ret) {
+		ar_proc_free(proc);
+		return ret;
+	}
+	*procp = proc;
+	return 0;
+}
+
+AR_EXPORT void ar_proc_free(struct ar_proc *proc)
+{
+	if (!proc)
+		return;
+	free(proc->vmas);
+	free(proc->names);
+	free(proc->runs);
+	free(proc);
+}
+
+AR_EXPORT void ar_proc_summary(const struct ar_proc *proc, struct ar_summary *sum)
+{
+	*sum = proc->sum;
+}
+
+AR_EXPORT size_t ar_proc_nruns(const struct ar_proc *proc)
+{
+	return proc->nruns;
+}
+
+AR_EXPORT const struct ar_run *ar_proc_run(const struct ar_proc *proc, size_t i)
+{
+	return i < proc->nruns ? &proc->runs[i] : NULL;
+}
+
+AR_EXPORT size_t ar_proc_nvmas(const struct ar_proc *proc)
+{
+	return proc->nvmas;
+}
+
+AR_EXPORT const struct ar_vma *ar_proc_vma(const struct ar_proc *proc, size_t i)
+{
+	return i < proc->nvmas ? &proc->vmas[i] : NULL;
+}
+
+AR_EXPORT const char *ar_blocker_name(unsigned int blocker)
+{
+	switch (blocker) {
+	case AR_BLOCK_SHARED:
+		return "shared";
+	case AR_BLOCK_MLOCKED:
+		return "mlocked";
+	case AR_BLOCK_UFFD:
+		return "uffd";
+	case AR_BLOCK_GUARD:
+		return "guard";
+	}
+	return NULL;
+}

@@ -1,0 +1,452 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * fragment: build anonymous VMA fragmentation patterns on demand, then wait.
+ *
+ *   fragment [--fork] [--mlock] [--uffd] [--timeout SEC] PATTERN...
+ *
+ * PATTERN is one of
+ *   reverse:N      N pages moved one by one in reverse order: N VMAs, 1 run
+ *   interleave:N   pages of two mappings placed alternately: N VMAs, 1 run
+ *   holes:N:K      like reverse, but every K-th slot left unmapped
+ *   thp:N          N 2 MiB huge-page mappings placed side by side
+ *   mixed:N        N pages with alternating protections: N VMAs, no split
+ *   named:N        reverse:N, then named with PR_SET_VMA_ANON_NAME
+ *
+ * Each pattern lives between PROT_NONE guard pages so patterns never touch.
+ * stdout (line-buffered): "pid N", "expect splits=S runs=R", "ready".  On
+ * SIGUSR1 every page written is checked and "verified N pages" or "corrupt
+ * ..." printed.  SIGTERM or the timeout ends it.  Exit 77 when a pattern
+ * cannot be built on this kernel (e.g. anonymous names compiled out).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef PR_SET_VMA
+#define PR_SET_VMA 0x53564d41
+#define PR_SET_VMA_ANON_NAME 0
+#endif
+#ifndef UFFD_USER_MODE_ONLY
+#define UFFD_USER_MODE_ONLY 1
+#endif
+
+#define THP_SIZE (2UL << 20)
+#define EXIT_SKIP 77
+
+static size_t page_size;
+
+struct page_rec {
+	char *addr;
+	uint64_t id;
+	size_t len;
+};
+
+static struct page_rec *pages;
+static size_t npages, pages_cap;
+static uint64_t next_id = 1;
+static size_t exp_splits, exp_runs;
+static char *regions[256];
+static size_t region_len[256], nregions;
+
+static void die(const char *what)
+{
+	fprintf(stderr, "fragment: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static void fill(char *addr, size_t len, uint64_t id)
+{
+	size_t i;
+
+	for (i = 0; i < len; i += sizeof(uint64_t))
+		*(uint64_t *)(addr + i) = id * 0x9e3779b97f4a7c15ULL + i;
+}
+
+static bool check(const char *addr, size_t len, uint64_t id)
+{
+	size_t i;
+
+	for (i = 0; i < len; i += sizeof(uint64_t))
+		if (*(const uint64_t *)(addr + i) != id * 0x9e3779b97f4a7c15ULL + i)
+			return false;
+	return true;
+}
+
+/* Write a fresh id into [addr, addr+len) and remember where it must be. */
+static uint64_t populate(char *addr, size_t len)
+{
+	uint64_t id = next_id++;
+
+	fill(addr, len, id);
+	if (npages == pages_cap) {
+		pages_cap = pages_cap ? 2 * pages_cap : 1024;
+		pages = realloc(pages, pages_cap * sizeof(*pages));
+		if (!pages)
+			die("realloc");
+	}
+	pages[npages++] = (struct page_rec){ addr, id, len };
+	return id;
+}
+
+static void moved(char *from, char *to)
+{
+	size_t i;
+
+	for (i = npages; i-- > 0;)
+		if (pages[i].addr == from) {
+			pages[i].addr = to;
+			return;
+		}
+}
+
+/* Reserve len bytes plus a PROT_NONE guard page each side, aligned to align. */
+static char *reserve(size_t len, size_t align)
+{
+	size_t total = len + 2 * page_size + align;
+	char *p = mmap(NULL, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *start;
+
+	if (p == MAP_FAILED)
+		die("mmap reserve");
+	start = p + page_size;
+	if (align > page_size)
+		start = (char *)(((uintptr_t)start + align - 1) & ~(align - 1));
+	regions[nregions] = start;
+	region_len[nregions++] = len;
+	return start;
+}
+
+static char *map_rw(size_t len)
+{
+	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		die("mmap");
+	return p;
+}
+
+static void move_to(char *from, size_t len, char *to)
+{
+	if (mremap(from, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to) == MAP_FAILED)
+		die("mremap");
+	moved(from, to);
+}
+
+/* Count runs of >= 2 filled slots; each adjacent filled pair is a split. */
+static void expect_slots(const bool *filled, size_t n)
+{
+	size_t i, len = 0;
+
+	for (i = 0; i <= n; i++) {
+		if (i < n && filled[i]) {
+			len++;
+			continue;
+		}
+		if (len >= 2) {
+			exp_runs++;
+			exp_splits += len - 1;
+		}
+		len = 0;
+	}
+}
+
+static char *pattern_reverse(size_t n, size_t hole_every)
+{
+	char *src = map_rw(n * page_size), *dst = reserve(n * page_size, 0);
+	bool *filled = calloc(n, sizeof(bool));
+	size_t i;
+
+	if (!filled)
+		die("calloc");
+	for (i = 0; i < n; i++)
+		populate(src + i * page_size, page_size);
+	for (i = 0; i < n; i++) {
+		size_t slot = n - 1 - i;
+
+		if (hole_every && slot % hole_every == hole_every - 1) {
+			if (munmap(src + i * page_size, page_size))
+				die("munmap");
+			moved(src + i * page_size, NULL);
+			continue;
+		}
+		move_to(src + i * page_size, page_size, dst + slot * page_size);
+		filled[slot] = true;
+	}
+	expect_slots(filled, n);
+	free(filled);
+	return dst;
+}
+
+static void pattern_interleave(size_t n)
+{
+	size_t half = (n + 1) / 2, i;
+	char *a = map_rw(half * page_size), *b = map_rw(half * page_size);
+	char *dst = reserve(n * page_size, 0);
+
+	for (i = 0; i < half; i++) {
+		populate(a + i * page_size, page_size);
+		populate(b + i * page_size, page_size);
+	}
+	for (i = 0; i < n; i++) {
+		char *src = (i % 2 ? b : a) + (i / 2) * page_size;
+
+		move_to(src, page_size, dst + i * page_size);
+	}
+	if (n % 2) {
+		/* n odd: the last page of b has no slot */
+		char *unused = b + (half - 1) * page_size;
+
+		if (munmap(unused, page_size))
+			die("munmap");
+		moved(unused, NULL);
+	}
+	if (n >= 2) {
+		exp_runs++;
+		exp_splits += n - 1;
+	}
+}
+
+static void pattern_thp(size_t n)
+{
+	char *dst = reserve(n * THP_SIZE, THP_SIZE);
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		char *raw = mmap(NULL, 2 * THP_SIZE, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		char *src;
+
+		if (raw == MAP_FAILED)
+			die("mmap thp");
+		src = (char *)(((uintptr_t)raw + THP_SIZE - 1) & ~(THP_SIZE - 1));
+		if (madvise(src, THP_SIZE, MADV_HUGEPAGE))
+			die("madvise MADV_HUGEPAGE");
+		populate(src, THP_SIZE);
+		move_to(src, THP_SIZE, dst + (n - 1 - i) * THP_SIZE);
+		/* the slack around the aligned part stays mapped: unmap it */
+		if (src > raw)
+			munmap(raw, src - raw);
+		if (raw + 2 * THP_SIZE > src + THP_SIZE)
+			munmap(src + THP_SIZE, raw + 2 * THP_SIZE - (src + THP_SIZE));
+	}
+	if (n >= 2) {
+		exp_runs++;
+		exp_splits += n - 1;
+	}
+}
+
+static void pattern_mixed(size_t n)
+{
+	char *dst = reserve(n * page_size, 0);
+	size_t i;
+
+	if (mmap(dst, n * page_size, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED)
+		die("mmap mixed");
+	for (i = 0; i < n; i++)
+		populate(dst + i * page_size, page_size);
+	for (i = 1; i < n; i += 2)
+		if (mprotect(dst + i * page_size, page_size, PROT_READ))
+			die("mprotect");
+}
+
+static void pattern_named(size_t n)
+{
+	char *dst = pattern_reverse(n, 0);
+
+	if (prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, dst, n * page_size,
+		  "anonremap-test")) {
+		printf("skip anonymous VMA names not supported: %s\n", strerror(errno));
+		exit(EXIT_SKIP);
+	}
+}
+
+static void apply_mlock(void)
+{
+	size_t i;
+
+	for (i = 0; i < npages; i++)
+		if (pages[i].addr && mlock(pages[i].addr, pages[i].len))
+			die("mlock");
+}
+
+static int uffd_fd = -1;
+
+static void apply_uffd(void)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	size_t i;
+
+	uffd_fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
+	if (uffd_fd < 0 && errno == EPERM)
+		uffd_fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY);
+	if (uffd_fd < 0 || ioctl(uffd_fd, UFFDIO_API, &api))
+		die("userfaultfd");
+	for (i = 0; i < npages; i++) {
+		struct uffdio_register reg = {
+			.range = { (uintptr_t)pages[i].addr, pages[i].len },
+			.mode = UFFDIO_REGISTER_MODE_MISSING,
+		};
+
+		if (pages[i].addr && ioctl(uffd_fd, UFFDIO_REGISTER, &reg))
+			die("UFFDIO_REGISTER");
+	}
+}
+
+static volatile sig_atomic_t got_usr1, got_term;
+
+static void on_signal(int sig)
+{
+	if (sig == SIGUSR1)
+		got_usr1 = 1;
+	else
+		got_term = 1;
+}
+
+static void verify(void)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < npages; i++) {
+		if (!pages[i].addr)
+			continue;
+		if (!check(pages[i].addr, pages[i].len, pages[i].id)) {
+			printf("corrupt %p id %llu\n", (void *)pages[i].addr,
+			       (unsigned long long)pages[i].id);
+			return;
+		}
+		n++;
+	}
+	printf("verified %zu pages\n", n);
+}
+
+static size_t parse_count(const char *s, const char *pattern)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 10);
+
+	if (!*s || (*end && *end != ':') || v == 0 || v > 1000000) {
+		fprintf(stderr, "fragment: bad count in '%s'\n", pattern);
+		exit(2);
+	}
+	return v;
+}
+
+static void build(const char *spec)
+{
+	const char *colon = strchr(spec, ':');
+	size_t n;
+
+	if (!colon) {
+		fprintf(stderr, "fragment: pattern '%s' needs :N\n", spec);
+		exit(2);
+	}
+	n = parse_count(colon + 1, spec);
+	if (!strncmp(spec, "reverse:", 8)) {
+		pattern_reverse(n, 0);
+	} else if (!strncmp(spec, "interleave:", 11)) {
+		pattern_interleave(n);
+	} else if (!strncmp(spec, "holes:", 6)) {
+		const char *k = strchr(colon + 1, ':');
+
+		pattern_reverse(n, k ? parse_count(k + 1, spec) : 10);
+	} else if (!strncmp(spec, "thp:", 4)) {
+		pattern_thp(n);
+	} else if (!strncmp(spec, "mixed:", 6)) {
+		pattern_mixed(n);
+	} else if (!strncmp(spec, "named:", 6)) {
+		pattern_named(n);
+	} else {
+		fprintf(stderr, "fragment: unknown pattern '%s'\n", spec);
+		exit(2);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	bool do_fork = false, do_mlock = false, do_uffd = false;
+	unsigned int timeout = 600;
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigset_t block, old;
+	pid_t child = 0;
+	int i;
+
+	page_size = (size_t)sysconf(_SC_PAGESIZE);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		if (!strcmp(argv[i], "--fork"))
+			do_fork = true;
+		else if (!strcmp(argv[i], "--mlock"))
+			do_mlock = true;
+		else if (!strcmp(argv[i], "--uffd"))
+			do_uffd = true;
+		else if (!strcmp(argv[i], "--timeout") && i + 1 < argc)
+			timeout = (unsigned int)strtoul(argv[++i], NULL, 10);
+		else {
+			fprintf(stderr, "usage: fragment [--fork] [--mlock] [--uffd] "
+				"[--timeout SEC] PATTERN...\n");
+			return 2;
+		}
+	}
+	if (i == argc) {
+		fprintf(stderr, "fragment: no pattern given\n");
+		return 2;
+	}
+	for (; i < argc; i++)
+		build(argv[i]);
+	if (do_mlock)
+		apply_mlock();
+	if (do_uffd)
+		apply_uffd();
+	if (do_fork) {
+		child = fork();
+		if (child < 0)
+			die("fork");
+		if (child == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			for (;;)
+				pause();
+		}
+	}
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGUSR1);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGALRM);
+	sigprocmask(SIG_BLOCK, &block, &old);
+	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGALRM, &sa, NULL);
+	alarm(timeout);
+
+	printf("pid %d\n", (int)getpid());
+	printf("expect splits=%zu runs=%zu pages=%zu\n", exp_splits, exp_runs, npages);
+	printf("ready\n");
+	while (!got_term) {
+		sigsuspend(&old);
+		if (got_usr1) {
+			got_usr1 = 0;
+			verify();
+		}
+	}
+	if (child > 0) {
+		kill(child, SIGKILL);
+		waitpid(child, NULL, 0);
+	}
+	return 0;
+}
