@@ -19,7 +19,7 @@ MANDIR ?= $(PREFIX)/share/man
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 DESTDIR ?=
 
-LIB_SRCS := $(wildcard lib/*.c) $(wildcard lib/arch/$(ARCH).c)
+LIB_SRCS := $(filter-out $(LIB_SKIP),$(wildcard lib/*.c) $(wildcard lib/arch/$(ARCH).c))
 LIB_PIC_OBJS := $(patsubst %.c,build/pic/%.o,$(LIB_SRCS))
 LIB_OBJS := $(patsubst %.c,build/obj/%.o,$(LIB_SRCS))
 CLI_SRCS := $(wildcard cli/*.c)

@@ -28,9 +28,9 @@ struct line_reader {
 };
 
 /*
- * Return the next line without its newline, or NULL at the end.  The last
- * line of a file need not end with a newline.  -EIO means a read error
- * (errno saved in *err), -E2BIG a line that does not fit the buffer.
+ * Return the next line without its newline, or NULL at the end or on error:
+ * then *err is -errno of a failed read, or -E2BIG for a line that does not
+ * fit the buffer.
  */
 static char *next_line(struct line_reader *r, size_t *linelen, int *err)
 {
@@ -45,14 +45,12 @@ static char *next_line(struct line_reader *r, size_t *linelen, int *err)
 			r->lineno++;
 			return base;
 		}
-		if (r->eof) {
-			if (r->start == r->len)
-				return NULL;
-			*linelen = r->len - r->start;
-			r->start = r->len;
-			r->lineno++;
-			return base;
-		}
+		/*
+		 * /proc always ends its lines; a last line without a newline
+		 * is a saved capture cut short, and is left out.
+		 */
+		if (r->eof)
+			return NULL;
 		if (r->start > 0) {
 			memmove(r->buf, base, r->len - r->start);
 			r->len -= r->start;

@@ -306,6 +306,15 @@ static void apply_uffd(void)
 	}
 }
 
+static size_t live_pages(void)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < npages; i++)
+		n += pages[i].addr != NULL;
+	return n;
+}
+
 static volatile sig_atomic_t got_usr1, got_term;
 
 static void on_signal(int sig)
@@ -435,7 +444,8 @@ int main(int argc, char **argv)
 	alarm(timeout);
 
 	printf("pid %d\n", (int)getpid());
-	printf("expect splits=%zu runs=%zu pages=%zu\n", exp_splits, exp_runs, npages);
+	printf("expect splits=%zu runs=%zu pages=%zu\n", exp_splits, exp_runs,
+	       live_pages());
 	printf("ready\n");
 	while (!got_term) {
 		sigsuspend(&old);
