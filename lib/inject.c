@@ -1,0 +1,1338 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Remote system calls through ptrace.
+ *
+ * Safety rests on three facts measured on this kernel (shared/FACTS.md):
+ *  - a process group-stopped by SIGSTOP before PTRACE_SEIZE stays stopped
+ *    when its tracer dies, so a dead tool leaves it frozen, not running;
+ *  - registers restored while a thread sits in a stop inside get_signal()
+ *    (group-stop trap, signal-delivery stop) let the kernel restart the
+ *    system call the thread was blocked in: no EINTR;
+ *  - a single-step SIGTRAP left pending when the tracer dies kills the
+ *    process.
+ * So no call is single-stepped.  The first call (mapping the stub) runs
+ * through an existing syscall instruction under PTRACE_SYSCALL with
+ * TRACESYSGOOD, whose stops leave no signal behind; every later call runs
+ * in the stub, which ends in a tgkill(SIGSTOP) loop: a thread that finds
+ * itself untraced stops itself again rather than running on.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "inject.h"
+#include "journal.h"
+
+#ifndef PTRACE_SECCOMP_GET_FILTER
+#define PTRACE_SECCOMP_GET_FILTER 0x420c
+#endif
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+#define AR_CAP_SYS_PTRACE 19
+#define AR_CAP_SYS_ADMIN 21
+#define SYSCALL_STOP (SIGTRAP | 0x80)
+#define PAGE 4096UL
+#define DATA_SIZE (2UL << 20)
+
+struct thread {
+	pid_t tid;
+	int seized;
+	struct ar_regs regs;	/* as found */
+};
+
+struct ar_inject {
+	struct ar_ctx *ctx;
+	pid_t pid, self;
+	int pidfd, memfd;
+	int was_stopped;
+	struct thread *threads;
+	size_t nthreads, cap;
+	struct thread *inj;	/* the thread that runs the calls */
+	uint64_t insn;		/* an existing syscall instruction */
+	uint64_t code, data;	/* stub page, data area (0 when not mapped) */
+	int code_mapped, data_mapped;
+	int broken;		/* an injection failed: only detach is allowed */
+	int in_syscall_stop;	/* injected thread left in a syscall-exit stop */
+	sigset_t pending;	/* signals the injected thread got meanwhile */
+	cpu_set_t old_cpus;
+	int pinned;
+	struct ar_journal *journal;
+	struct ar_inject_stats st;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int sys_pidfd_open(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+static int sys_pidfd_send_signal(int pidfd, int sig)
+{
+	return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+}
+
+/* Value of "Key:" in a /proc status file, or NULL. */
+static const char *status_field(const char *status, const char *key)
+{
+	size_t klen = strlen(key);
+	const char *p = status;
+
+	while (p && *p) {
+		if (!strncmp(p, key, klen) && p[klen] == ':') {
+			p += klen + 1;
+			while (*p == ' ' || *p == '\t')
+				p++;
+			return p;
+		}
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	return NULL;
+}
+
+static int have_cap(int cap)
+{
+	char buf[4096];
+	const char *v;
+
+	if (ar_read_small_file("/proc/self/status", buf, sizeof(buf)) < 0)
+		return 0;
+	v = status_field(buf, "CapEff");
+	return v && (strtoull(v, NULL, 16) >> cap & 1);
+}
+
+static int read_status(pid_t pid, pid_t tid, char *buf, size_t size)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", pid, tid);
+	return ar_read_small_file(path, buf, size);
+}
+
+/*
+ * Everything that can be said before trying: each refusal names what is
+ * missing.  The final word is PTRACE_SEIZE's; explain_eperm() words it.
+ */
+static int precheck(struct ar_inject *inj)
+{
+	struct ar_ctx *ctx = inj->ctx;
+	pid_t pid = inj->pid;
+	char buf[4096], comm[64] = "";
+	const char *v;
+	int n;
+
+	if (pid <= 0)
+		return ar_fail(ctx, EINVAL, "invalid pid %d", pid);
+	if (pid == inj->self)
+		return ar_fail(ctx, EINVAL,
+			       "refusing to inject into ourselves (pid %d)",
+			       pid);
+	n = read_status(pid, pid, buf, sizeof(buf));
+	if (n < 0)
+		return ar_fail(ctx, ESRCH, "no process %d", pid);
+	v = status_field(buf, "Name");
+	if (v)
+		sscanf(v, "%63[^\n]", comm);
+	v = status_field(buf, "Tgid");
+	if (v && atoi(v) != pid)
+		return ar_fail(ctx, EINVAL,
+			       "%d is a thread of process %d: give the process id",
+			       pid, atoi(v));
+	v = status_field(buf, "State");
+	if (v && (*v == 'Z' || *v == 'X'))
+		return ar_fail(ctx, ESRCH, "process %d (%s) is a zombie",
+			       pid, comm);
+	v = status_field(buf, "Kthread");
+	if ((v && *v == '1') || !status_field(buf, "VmSize"))
+		return ar_fail(ctx, EINVAL,
+			       "%d (%s) is a kernel thread or has no memory map",
+			       pid, comm);
+	v = status_field(buf, "TracerPid");
+	if (v && atoi(v) != 0) {
+		char tbuf[4096], tcomm[64] = "?";
+		const char *tv;
+
+		if (read_status(atoi(v), atoi(v), tbuf, sizeof(tbuf)) > 0 &&
+		    (tv = status_field(tbuf, "Name")))
+			sscanf(tv, "%63[^\n]", tcomm);
+		return ar_fail(ctx, EBUSY,
+			       "process %d (%s) is already traced by %d (%s)",
+			       pid, comm, atoi(v), tcomm);
+	}
+	v = status_field(buf, "Seccomp");
+	if (v && *v == '1')
+		return ar_fail(ctx, EPERM,
+			       "process %d (%s) runs in strict seccomp mode: "
+			       "it may not make the calls we need", pid, comm);
+	return 0;
+}
+
+static int explain_eperm(struct ar_inject *inj, int err)
+{
+	struct ar_ctx *ctx = inj->ctx;
+	char buf[4096], scope[16];
+	const char *v;
+	unsigned int ruid, euid, suid;
+	struct stat sb;
+	char path[64];
+	int cap = have_cap(AR_CAP_SYS_PTRACE);
+
+	if (ar_read_small_file("/proc/sys/kernel/yama/ptrace_scope", scope,
+			       sizeof(scope)) > 0 && !cap) {
+		int s = atoi(scope);
+
+		if (s == 3)
+			return ar_fail(ctx, EPERM,
+				       "ptrace is disabled (kernel.yama.ptrace_scope=3)");
+		if (s == 2)
+			return ar_fail(ctx, EPERM,
+				       "kernel.yama.ptrace_scope=2 allows ptrace only "
+				       "with CAP_SYS_PTRACE, which we lack");
+		if (s == 1)
+			return ar_fail(ctx, EPERM,
+				       "kernel.yama.ptrace_scope=1 allows ptrace only "
+				       "of descendants without CAP_SYS_PTRACE, which "
+				       "we lack");
+	}
+	if (!cap && read_status(inj->pid, inj->pid, buf, sizeof(buf)) > 0 &&
+	    (v = status_field(buf, "Uid")) &&
+	    sscanf(v, "%u %u %u", &ruid, &euid, &suid) == 3 &&
+	    (ruid != getuid() || euid != getuid() || suid != getuid()))
+		return ar_fail(ctx, EPERM,
+			       "process %d runs as uid %u (effective %u, saved %u), "
+			       "we are uid %u without CAP_SYS_PTRACE",
+			       inj->pid, ruid, euid, suid, getuid());
+	snprintf(path, sizeof(path), "/proc/%d", inj->pid);
+	if (!cap && stat(path, &sb) == 0 && sb.st_uid != getuid())
+		return ar_fail(ctx, EPERM,
+			       "process %d is not dumpable (PR_SET_DUMPABLE 0 or "
+			       "set-id): tracing it needs CAP_SYS_PTRACE, which "
+			       "we lack", inj->pid);
+	return ar_fail_errno(ctx, err, "cannot trace process %d", inj->pid);
+}
+
+static struct thread *find_thread(struct ar_inject *inj, pid_t tid)
+{
+	for (size_t i = 0; i < inj->nthreads; i++)
+		if (inj->threads[i].tid == tid)
+			return &inj->threads[i];
+	return NULL;
+}
+
+static int wait_stop(pid_t tid, int *status)
+{
+	for (;;) {
+		if (waitpid(tid, status, __WALL) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (WIFSTOPPED(*status))
+			return 0;
+		if (WIFEXITED(*status) || WIFSIGNALED(*status))
+			return -ESRCH;
+	}
+}
+
+static int is_stop_signal(int sig)
+{
+	return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN ||
+	       sig == SIGTTOU;
+}
+
+/*
+ * Seize one thread and wait until it sits in its group-stop trap.  A thread
+ * that dequeued the SIGSTOP after the seize reports a signal-delivery stop
+ * instead: handing the signal back makes it join the group stop.  Any other
+ * signal is handed back too (the thread may run its handler; nothing has
+ * been changed yet).
+ */
+static int seize_one(struct ar_inject *inj, pid_t tid)
+{
+	struct thread *t;
+	int status, sig, ret;
+
+	if (inj->nthreads == inj->cap) {
+		size_t cap = inj->cap ? inj->cap * 2 : 16;
+		struct thread *p = realloc(inj->threads, cap * sizeof(*p));
+
+		if (!p)
+			return ar_fail(inj->ctx, ENOMEM, "out of memory");
+		inj->threads = p;
+		inj->cap = cap;
+	}
+	t = &inj->threads[inj->nthreads];
+	memset(t, 0, sizeof(*t));
+	t->tid = tid;
+	if (ptrace(PTRACE_SEIZE, tid, NULL, (void *)PTRACE_O_TRACESYSGOOD)) {
+		if (errno == ESRCH)
+			return 0;	/* exited meanwhile */
+		return explain_eperm(inj, errno);
+	}
+	t->seized = 1;
+	inj->nthreads++;
+	for (;;) {
+		ret = wait_stop(tid, &status);
+		if (ret == -ESRCH) {
+			inj->nthreads--;
+			return 0;
+		}
+		if (ret)
+			return ar_fail_errno(inj->ctx, -ret, "waitpid %d", tid);
+		sig = WSTOPSIG(status);
+		if (status >> 16 == PTRACE_EVENT_STOP && is_stop_signal(sig))
+			break;
+		if (status >> 16)
+			sig = 0;
+		if (ptrace(PTRACE_CONT, tid, NULL, (void *)(long)sig))
+			return ar_fail_errno(inj->ctx, errno, "PTRACE_CONT %d",
+					     tid);
+	}
+	ret = ar_arch_get_regs(tid, &t->regs);
+	if (ret)
+		return ar_fail_errno(inj->ctx, -ret, "cannot read registers "
+				     "of thread %d", tid);
+	ar_arch_clear_step(&t->regs);
+	return 0;
+}
+
+/* Seize every thread, again and again until a pass finds no new one. */
+static int seize_all(struct ar_inject *inj)
+{
+	char path[64];
+	int found;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", inj->pid);
+	do {
+		DIR *d = opendir(path);
+		struct dirent *de;
+
+		if (!d)
+			return ar_fail_errno(inj->ctx, errno, "cannot read %s",
+					     path);
+		found = 0;
+		while ((de = readdir(d))) {
+			pid_t tid = atoi(de->d_name);
+			int ret;
+
+			if (tid <= 0 || find_thread(inj, tid))
+				continue;
+			found = 1;
+			ret = seize_one(inj, tid);
+			if (ret) {
+				closedir(d);
+				return ret;
+			}
+		}
+		closedir(d);
+	} while (found);
+	if (!inj->nthreads)
+		return ar_fail(inj->ctx, ESRCH, "process %d has no live thread",
+			       inj->pid);
+	return 0;
+}
+
+static int mem_io(struct ar_inject *inj, int write, uint64_t addr,
+		  void *buf, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = write ?
+			pwrite(inj->memfd, (char *)buf + done, len - done,
+			       (off_t)(addr + done)) :
+			pread(inj->memfd, (char *)buf + done, len - done,
+			      (off_t)(addr + done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return ar_fail_errno(inj->ctx, n < 0 ? errno : EIO,
+					     "cannot %s %zu bytes at %#llx in "
+					     "process %d", write ? "write" : "read",
+					     len, (unsigned long long)addr,
+					     inj->pid);
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+int ar_inject_read(struct ar_inject *inj, uint64_t addr, void *buf,
+		   size_t len)
+{
+	return mem_io(inj, 0, addr, buf, len);
+}
+
+int ar_inject_write(struct ar_inject *inj, uint64_t addr, const void *buf,
+		    size_t len)
+{
+	return mem_io(inj, 1, addr, (void *)buf, len);
+}
+
+/*
+ * A syscall instruction to borrow: the one the thread is blocked behind,
+ * else one in the vdso.
+ */
+static int find_syscall_insn(struct ar_inject *inj)
+{
+	const struct ar_regs *r = &inj->inj->regs;
+	size_t ilen = ar_arch_syscall_insn_len;
+	uint8_t b[16];
+	char path[64], line[512];
+	unsigned long long s = 0, e = 0;
+	FILE *f;
+
+	if (ar_arch_syscall_nr(r) >= 0 &&
+	    !mem_io(inj, 0, ar_arch_ip(r) - ilen, b, ilen) &&
+	    !memcmp(b, ar_arch_syscall_insn, ilen)) {
+		inj->insn = ar_arch_ip(r) - ilen;
+		return 0;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/maps", inj->pid);
+	f = fopen(path, "re");
+	if (!f)
+		return ar_fail_errno(inj->ctx, errno, "cannot open %s", path);
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, "[vdso]") &&
+		    sscanf(line, "%llx-%llx", &s, &e) == 2)
+			break;
+	fclose(f);
+	if (e > s && e - s <= (1 << 20)) {
+		uint8_t *vdso = malloc(e - s), *p = NULL;
+
+		if (!vdso)
+			return ar_fail(inj->ctx, ENOMEM, "out of memory");
+		if (!mem_io(inj, 0, s, vdso, e - s))
+			p = memmem(vdso, e - s, ar_arch_syscall_insn, ilen);
+		if (p)
+			inj->insn = s + (uint64_t)(p - vdso);
+		free(vdso);
+		if (p)
+			return 0;
+	}
+	return ar_fail(inj->ctx, ENOEXEC,
+		       "no syscall instruction found in process %d (no vdso?)",
+		       inj->pid);
+}
+
+static const char *syscall_name(long nr)
+{
+	static const struct {
+		long nr;
+		const char *name;
+	} names[] = {
+		{ SYS_mmap, "mmap" }, { SYS_munmap, "munmap" },
+		{ SYS_mremap, "mremap" }, { SYS_madvise, "madvise" },
+		{ SYS_ioctl, "ioctl" }, { SYS_close, "close" },
+		{ SYS_tgkill, "tgkill" }, { SYS_prctl, "prctl" },
+		{ SYS_userfaultfd, "userfaultfd" }, { SYS_getpid, "getpid" },
+		{ SYS_mprotect, "mprotect" },
+	};
+
+	for (size_t i = 0; i < AR_ARRAY_SIZE(names); i++)
+		if (names[i].nr == nr)
+			return names[i].name;
+	return "a system call";
+}
+
+/* Classic BPF as seccomp runs it; anything unknown counts as a kill. */
+static uint32_t bpf_run(const struct sock_filter *f, size_t n,
+			const struct seccomp_data *d)
+{
+	uint32_t a = 0, x = 0, mem[BPF_MEMWORDS] = { 0 };
+
+	for (size_t pc = 0; pc < n; pc++) {
+		const struct sock_filter *i = &f[pc];
+		uint32_t k = i->k, v = BPF_SRC(i->code) == BPF_X ? x : k;
+
+		switch (i->code) {
+		case BPF_LD | BPF_W | BPF_ABS:
+			if (k > sizeof(*d) - 4 || k & 3)
+				return SECCOMP_RET_KILL_PROCESS;
+			memcpy(&a, (const char *)d + k, 4);
+			continue;
+		case BPF_LD | BPF_W | BPF_LEN:
+			a = sizeof(*d);
+			continue;
+		case BPF_LDX | BPF_W | BPF_LEN:
+			x = sizeof(*d);
+			continue;
+		case BPF_LD | BPF_IMM:
+			a = k;
+			continue;
+		case BPF_LDX | BPF_IMM:
+			x = k;
+			continue;
+		case BPF_LD | BPF_MEM:
+			a = mem[k % BPF_MEMWORDS];
+			continue;
+		case BPF_LDX | BPF_MEM:
+			x = mem[k % BPF_MEMWORDS];
+			continue;
+		case BPF_ST:
+			mem[k % BPF_MEMWORDS] = a;
+			continue;
+		case BPF_STX:
+			mem[k % BPF_MEMWORDS] = x;
+			continue;
+		case BPF_MISC | BPF_TAX:
+			x = a;
+			continue;
+		case BPF_MISC | BPF_TXA:
+			a = x;
+			continue;
+		case BPF_RET | BPF_K:
+			return k;
+		case BPF_RET | BPF_A:
+			return a;
+		case BPF_JMP | BPF_JA:
+			pc += k;
+			continue;
+		}
+		if (BPF_CLASS(i->code) == BPF_JMP) {
+			int t;
+
+			switch (BPF_OP(i->code)) {
+			case BPF_JEQ: t = a == v; break;
+			case BPF_JGT: t = a > v; break;
+			case BPF_JGE: t = a >= v; break;
+			case BPF_JSET: t = (a & v) != 0; break;
+			default: return SECCOMP_RET_KILL_PROCESS;
+			}
+			pc += t ? i->jt : i->jf;
+			continue;
+		}
+		if (BPF_CLASS(i->code) != BPF_ALU)
+			return SECCOMP_RET_KILL_PROCESS;
+		switch (BPF_OP(i->code)) {
+		case BPF_ADD: a += v; break;
+		case BPF_SUB: a -= v; break;
+		case BPF_MUL: a *= v; break;
+		case BPF_DIV:
+			if (!v)
+				return SECCOMP_RET_KILL_PROCESS;
+			a /= v;
+			break;
+		case BPF_MOD:
+			if (!v)
+				return SECCOMP_RET_KILL_PROCESS;
+			a %= v;
+			break;
+		case BPF_OR: a |= v; break;
+		case BPF_AND: a &= v; break;
+		case BPF_XOR: a ^= v; break;
+		case BPF_LSH: a = v < 32 ? a << v : 0; break;
+		case BPF_RSH: a = v < 32 ? a >> v : 0; break;
+		case BPF_NEG: a = -a; break;
+		default: return SECCOMP_RET_KILL_PROCESS;
+		}
+	}
+	return SECCOMP_RET_KILL_PROCESS;
+}
+
+int ar_inject_check_syscalls(struct ar_inject *inj, const long *nrs, size_t n)
+{
+	struct ar_ctx *ctx = inj->ctx;
+	pid_t tid = inj->inj->tid;
+	struct sock_filter *prog = NULL;
+	int32_t *action;
+	char buf[4096];
+	const char *v;
+	int ret = 0;
+
+	if (read_status(inj->pid, tid, buf, sizeof(buf)) < 0)
+		return ar_fail(ctx, ESRCH, "thread %d is gone", tid);
+	v = status_field(buf, "Seccomp");
+	if (!v || *v == '0')
+		return 0;
+	if (*v != '2')
+		return ar_fail(ctx, EPERM, "thread %d runs in strict seccomp "
+			       "mode", tid);
+	action = malloc(n * sizeof(*action));
+	if (!action)
+		return ar_fail(ctx, ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		action[i] = (int32_t)SECCOMP_RET_ALLOW;
+	for (unsigned long idx = 0;; idx++) {
+		long len = ptrace(PTRACE_SECCOMP_GET_FILTER, tid, (void *)idx,
+				  NULL);
+		struct sock_filter *p;
+
+		if (len < 0 && errno == ENOENT && idx > 0)
+			break;
+		if (len < 0) {
+			ret = errno == EACCES || errno == EPERM ?
+				ar_fail(ctx, EPERM, "process %d runs under a "
+					"seccomp filter, and reading it "
+					"(PTRACE_SECCOMP_GET_FILTER) needs "
+					"CAP_SYS_ADMIN, which we lack",
+					inj->pid) :
+				ar_fail_errno(ctx, errno, "cannot read the "
+					      "seccomp filters of thread %d",
+					      tid);
+			goto out;
+		}
+		p = realloc(prog, (size_t)len * sizeof(*prog));
+		if (!p) {
+			ret = ar_fail(ctx, ENOMEM, "out of memory");
+			goto out;
+		}
+		prog = p;
+		if (ptrace(PTRACE_SECCOMP_GET_FILTER, tid, (void *)idx,
+			   prog) != len) {
+			ret = ar_fail_errno(ctx, errno, "cannot read the "
+					    "seccomp filters of thread %d", tid);
+			goto out;
+		}
+		for (size_t i = 0; i < n; i++) {
+			struct seccomp_data d = {
+				.nr = (int)nrs[i],
+				.arch = ar_arch_audit(),
+				.instruction_pointer = inj->code ? inj->code :
+						       inj->insn,
+			};
+			int32_t r = (int32_t)(bpf_run(prog, (size_t)len, &d) &
+					      SECCOMP_RET_ACTION_FULL);
+
+			if (r < action[i])
+				action[i] = r;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		if (action[i] != (int32_t)SECCOMP_RET_ALLOW &&
+		    action[i] != (int32_t)SECCOMP_RET_LOG) {
+			ret = ar_fail(ctx, EPERM, "the seccomp filter of process "
+				      "%d would %s %s, which we need", inj->pid,
+				      (uint32_t)action[i] == SECCOMP_RET_KILL_PROCESS ||
+				      (uint32_t)action[i] == SECCOMP_RET_KILL_THREAD ?
+				      "kill it on" : "deny", syscall_name(nrs[i]));
+			break;
+		}
+out:
+	free(prog);
+	free(action);
+	return ret;
+}
+
+/* What to do about a stop that is not the one we wait for. */
+static int stray_stop(struct ar_inject *inj, int status, int *sig)
+{
+	pid_t tid = inj->inj->tid;
+	siginfo_t si;
+
+	*sig = 0;
+	if (status >> 16)
+		return 0;	/* a trap (group stop): carry on */
+	switch (WSTOPSIG(status)) {
+	case SIGSEGV: case SIGBUS: case SIGILL: case SIGFPE: case SIGTRAP:
+		if (!ptrace(PTRACE_GETSIGINFO, tid, NULL, &si) &&
+		    si.si_code > 0) {
+			struct ar_regs r;
+
+			ar_arch_get_regs(tid, &r);
+			inj->broken = 1;
+			return ar_fail(inj->ctx, EFAULT, "injected code in "
+				       "thread %d got signal %d at %#llx",
+				       tid, WSTOPSIG(status),
+				       (unsigned long long)ar_arch_ip(&r));
+		}
+		break;
+	}
+	/* Somebody else's signal: hold it, it is delivered at detach. */
+	if (!is_stop_signal(WSTOPSIG(status)) && WSTOPSIG(status) != SIGCONT)
+		sigaddset(&inj->pending, WSTOPSIG(status));
+	return 0;
+}
+
+static int fail_ptrace(struct ar_inject *inj, const char *what)
+{
+	int err = errno;
+
+	inj->broken = 1;
+	return ar_fail_errno(inj->ctx, err, "%s on thread %d", what,
+			     inj->inj->tid);
+}
+
+/*
+ * One call through the borrowed syscall instruction: syscall-enter stop,
+ * syscall-exit stop.  Used only while the stub is not mapped.
+ */
+static int raw_call(struct ar_inject *inj, long *ret, long nr,
+		    const uint64_t args[6])
+{
+	pid_t tid = inj->inj->tid;
+	struct ar_regs r = inj->inj->regs;
+	int status, sig = 0, entered = 0, err;
+
+	ar_arch_setup_syscall(&r, inj->insn, nr, args);
+	if ((err = ar_arch_set_regs(tid, &r))) {
+		errno = -err;
+		return fail_ptrace(inj, "PTRACE_SETREGS");
+	}
+	for (;;) {
+		if (ptrace(PTRACE_SYSCALL, tid, NULL, (void *)(long)sig))
+			return fail_ptrace(inj, "PTRACE_SYSCALL");
+		if ((err = wait_stop(tid, &status))) {
+			errno = -err;
+			return fail_ptrace(inj, "waitpid");
+		}
+		if (WSTOPSIG(status) == SYSCALL_STOP && !(status >> 16)) {
+			if (entered++) {
+				if ((err = ar_arch_get_regs(tid, &r))) {
+					errno = -err;
+					return fail_ptrace(inj, "PTRACE_GETREGS");
+				}
+				*ret = ar_arch_syscall_result(&r);
+				inj->in_syscall_stop = 1;
+				return 0;
+			}
+			sig = 0;
+			continue;
+		}
+		if ((err = stray_stop(inj, status, &sig)))
+			return err;
+	}
+}
+
+/* Resume the injected thread in the stub until it stops itself in park. */
+static int run_stub(struct ar_inject *inj, struct ar_regs *r)
+{
+	const struct ar_arch_stub *stub = ar_arch_stub();
+	pid_t tid = inj->inj->tid;
+	int status, sig = 0, err;
+
+	if ((err = ar_arch_set_regs(tid, r))) {
+		errno = -err;
+		return fail_ptrace(inj, "PTRACE_SETREGS");
+	}
+	for (;;) {
+		uint64_t ip;
+
+		if (ptrace(PTRACE_CONT, tid, NULL, (void *)(long)sig))
+			return fail_ptrace(inj, "PTRACE_CONT");
+		if ((err = wait_stop(tid, &status))) {
+			errno = -err;
+			return fail_ptrace(inj, "waitpid");
+		}
+		if (WSTOPSIG(status) == SIGSTOP && !(status >> 16)) {
+			if ((err = ar_arch_get_regs(tid, r))) {
+				errno = -err;
+				return fail_ptrace(inj, "PTRACE_GETREGS");
+			}
+			ip = ar_arch_ip(r);
+			if (ip >= inj->code + stub->park &&
+			    ip <= inj->code + stub->park_end) {
+				inj->in_syscall_stop = 0;
+				return 0;
+			}
+			sig = 0;	/* someone else's SIGSTOP */
+			continue;
+		}
+		if ((err = stray_stop(inj, status, &sig)))
+			return err;
+	}
+}
+
+int ar_inject_call(struct ar_inject *inj, long *ret, long nr, uint64_t a1,
+		   uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5,
+		   uint64_t a6)
+{
+	const uint64_t args[6] = { a1, a2, a3, a4, a5, a6 };
+	uint64_t t0 = now_ns();
+	struct ar_regs r;
+	int err;
+
+	if (inj->broken)
+		return ar_fail(inj->ctx, EIO, "injection into process %d "
+			       "already failed", inj->pid);
+	if (!inj->code_mapped) {
+		err = raw_call(inj, ret, nr, args);
+	} else {
+		r = inj->inj->regs;
+		ar_arch_setup_single(&r, inj->code, nr, args, inj->pid,
+				     inj->inj->tid);
+		err = run_stub(inj, &r);
+		if (!err)
+			*ret = ar_arch_single_result(&r);
+	}
+	inj->st.calls++;
+	inj->st.call_ns += now_ns() - t0;
+	return err;
+}
+
+int ar_inject_batch(struct ar_inject *inj, uint64_t remote_descs,
+		    struct ar_sysdesc *descs, size_t n, size_t *done)
+{
+	uint64_t t0 = now_ns();
+	struct ar_regs r;
+	size_t left;
+	int err;
+
+	*done = 0;
+	if (inj->broken)
+		return ar_fail(inj->ctx, EIO, "injection into process %d "
+			       "already failed", inj->pid);
+	if (!inj->data_mapped || remote_descs < inj->data ||
+	    remote_descs + n * sizeof(*descs) > inj->data + DATA_SIZE)
+		return ar_fail(inj->ctx, EINVAL, "batch of %zu calls does not "
+			       "fit the data area", n);
+	for (size_t i = 0; i < n; i++)
+		descs[i].result = AR_SYSDESC_PENDING;
+	err = ar_inject_write(inj, remote_descs, descs, n * sizeof(*descs));
+	if (err)
+		return err;
+	r = inj->inj->regs;
+	ar_arch_setup_batch(&r, inj->code, remote_descs, n, inj->pid,
+			    inj->inj->tid);
+	err = run_stub(inj, &r);
+	if (err)
+		return err;
+	err = ar_inject_read(inj, remote_descs, descs, n * sizeof(*descs));
+	if (err)
+		return err;
+	left = ar_arch_batch_left(&r);
+	if (left > n) {
+		inj->broken = 1;
+		return ar_fail(inj->ctx, EIO, "batch stub returned garbage");
+	}
+	*done = n - left;
+	inj->st.batches++;
+	inj->st.batch_calls += n - left + (left ? 1 : 0);
+	inj->st.batch_ns += now_ns() - t0;
+	return 0;
+}
+
+uint64_t ar_inject_data(const struct ar_inject *inj, size_t *size)
+{
+	*size = inj->data_mapped ? DATA_SIZE : 0;
+	return inj->data;
+}
+
+int ar_inject_find_gap(struct ar_inject *inj, uint64_t len, uint64_t align,
+		       uint64_t phase, uint64_t *addr)
+{
+	char path[64], line[512];
+	uint64_t prev_end = 1UL << 16, best = 0;
+	FILE *f;
+
+	if (!align)
+		align = PAGE;
+	snprintf(path, sizeof(path), "/proc/%d/maps", inj->pid);
+	f = fopen(path, "re");
+	if (!f)
+		return ar_fail_errno(inj->ctx, errno, "cannot open %s", path);
+	/* The highest fitting gap below the stack, like mmap's own choice. */
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long s, e;
+		uint64_t a;
+
+		if (sscanf(line, "%llx-%llx", &s, &e) != 2)
+			continue;
+		if (strstr(line, "[stack]"))
+			break;
+		a = (prev_end + PAGE + align - 1) / align * align + phase;
+		if (a < prev_end + PAGE)
+			a += align;
+		if (s > a && s - a >= len + PAGE)
+			best = a;
+		prev_end = e;
+	}
+	fclose(f);
+	if (!best)
+		return ar_fail(inj->ctx, ENOMEM, "no free range of %llu bytes "
+			       "in process %d", (unsigned long long)len,
+			       inj->pid);
+	*addr = best;
+	return 0;
+}
+
+int ar_inject_mmap(struct ar_inject *inj, uint64_t addr, uint64_t len,
+		   int prot, int flags)
+{
+	long ret;
+	int err = ar_inject_call(inj, &ret, SYS_mmap, addr, len,
+				 (uint64_t)prot,
+				 (uint64_t)(flags | MAP_FIXED_NOREPLACE),
+				 (uint64_t)-1, 0);
+
+	if (err)
+		return err;
+	if (ret < 0 && ret > -4096)
+		return ar_fail_errno(inj->ctx, (int)-ret, "mmap of %llu bytes "
+				     "in process %d", (unsigned long long)len,
+				     inj->pid);
+	if ((uint64_t)ret != addr) {
+		/* Kernels before 4.17 ignore MAP_FIXED_NOREPLACE. */
+		ar_inject_munmap(inj, (uint64_t)ret, len);
+		return ar_fail(inj->ctx, EEXIST, "mmap in process %d landed at "
+			       "%#lx, not %#llx", inj->pid, ret,
+			       (unsigned long long)addr);
+	}
+	return 0;
+}
+
+int ar_inject_munmap(struct ar_inject *inj, uint64_t addr, uint64_t len)
+{
+	long ret;
+	int err = ar_inject_call(inj, &ret, SYS_munmap, addr, len, 0, 0, 0, 0);
+
+	if (err)
+		return err;
+	if (ret)
+		return ar_fail_errno(inj->ctx, (int)-ret, "munmap in process %d",
+				     inj->pid);
+	return 0;
+}
+
+/* Pin ourselves to the CPU the injected thread last ran on. */
+static void pin_cpu(struct ar_inject *inj)
+{
+	char path[64], buf[1024], *p;
+	cpu_set_t set;
+	int cpu;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", inj->pid,
+		 inj->inj->tid);
+	if (ar_read_small_file(path, buf, sizeof(buf)) < 0 ||
+	    !(p = strrchr(buf, ')')))
+		return;
+	/* "processor" is field 39; p points at the end of field 2. */
+	for (int field = 2; field < 39 && p; field++)
+		p = strchr(p + 1, ' ');
+	if (!p || sscanf(p, " %d", &cpu) != 1 || cpu < 0 || cpu >= CPU_SETSIZE)
+		return;
+	if (sched_getaffinity(0, sizeof(inj->old_cpus), &inj->old_cpus) ||
+	    !CPU_ISSET(cpu, &inj->old_cpus))
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	inj->pinned = !sched_setaffinity(0, sizeof(set), &set);
+}
+
+static int stub_syscalls_allowed(struct ar_inject *inj)
+{
+	static const long nrs[] = { SYS_mmap, SYS_munmap, SYS_tgkill };
+
+	return ar_inject_check_syscalls(inj, nrs, AR_ARRAY_SIZE(nrs));
+}
+
+/* Map the stub page and the data area at the journaled addresses. */
+static int map_scratch(struct ar_inject *inj)
+{
+	const struct ar_arch_stub *stub = ar_arch_stub();
+	int err;
+
+	if (!inj->code_mapped) {
+		err = ar_inject_mmap(inj, inj->code, PAGE, PROT_READ | PROT_EXEC,
+				     MAP_PRIVATE | MAP_ANONYMOUS);
+		if (err)
+			return err;
+		err = ar_inject_write(inj, inj->code, stub->code, stub->len);
+		if (err) {
+			/* Not marked mapped yet: raw_call still works. */
+			ar_inject_munmap(inj, inj->code, PAGE);
+			return err;
+		}
+		inj->code_mapped = 1;
+	}
+	if (!inj->data_mapped) {
+		err = ar_inject_mmap(inj, inj->data, DATA_SIZE,
+				     PROT_READ | PROT_WRITE,
+				     MAP_PRIVATE | MAP_ANONYMOUS);
+		if (err)
+			return err;
+		inj->data_mapped = 1;
+	}
+	return 0;
+}
+
+static void fill_jstate(struct ar_inject *inj, struct ar_journal_state *js,
+			uint32_t phase)
+{
+	js->phase = phase;
+	js->pid = inj->pid;
+	js->tid = inj->inj->tid;
+	js->was_stopped = (uint32_t)inj->was_stopped;
+	js->regs = inj->inj->regs;
+	js->code = inj->code;
+	js->code_len = PAGE;
+	js->data = inj->data;
+	js->data_len = DATA_SIZE;
+}
+
+static int journal_phase(struct ar_inject *inj, uint32_t phase)
+{
+	struct ar_journal_state *js;
+
+	if (!inj->journal)
+		return 0;
+	js = ar_journal_state(inj->journal);
+	fill_jstate(inj, js, phase);
+	return ar_journal_write(inj->journal, js, 0);
+}
+
+static int stopped_state(pid_t pid)
+{
+	char buf[4096];
+	const char *v;
+
+	if (read_status(pid, pid, buf, sizeof(buf)) < 0)
+		return 0;
+	v = status_field(buf, "State");
+	return v && *v == 'T';
+}
+
+/*
+ * Common part of attach and recover: pidfd, group stop, seize.  On return
+ * inj->threads hold the registers as found.
+ */
+static int stop_and_seize(struct ar_inject *inj)
+{
+	char path[64];
+	int err;
+
+	inj->pidfd = sys_pidfd_open(inj->pid);
+	if (inj->pidfd < 0)
+		return errno == ESRCH ?
+			ar_fail(inj->ctx, ESRCH, "no process %d", inj->pid) :
+			ar_fail_errno(inj->ctx, errno, "pidfd_open(%d)",
+				      inj->pid);
+	inj->was_stopped = stopped_state(inj->pid);
+	inj->st.stopped_since_ns = now_ns();
+	if (sys_pidfd_send_signal(inj->pidfd, SIGSTOP))
+		return errno == EPERM ? explain_eperm(inj, EPERM) :
+			ar_fail_errno(inj->ctx, errno, "cannot stop process %d",
+				      inj->pid);
+	snprintf(path, sizeof(path), "/proc/%d/mem", inj->pid);
+	inj->memfd = open(path, O_RDWR | O_CLOEXEC);
+	if (inj->memfd < 0)
+		return errno == EACCES || errno == EPERM ?
+			explain_eperm(inj, errno) :
+			ar_fail_errno(inj->ctx, errno, "cannot open %s", path);
+	err = seize_all(inj);
+	if (err)
+		return err;
+	/* The pid is still the process our pidfd names: no reuse. */
+	if (sys_pidfd_send_signal(inj->pidfd, 0))
+		return ar_fail(inj->ctx, ESRCH, "process %d exited", inj->pid);
+	return 0;
+}
+
+static struct ar_inject *inject_new(struct ar_ctx *ctx, pid_t pid)
+{
+	struct ar_inject *inj = calloc(1, sizeof(*inj));
+
+	if (!inj)
+		return NULL;
+	inj->ctx = ctx;
+	inj->pid = pid;
+	inj->self = getpid();
+	inj->pidfd = -1;
+	inj->memfd = -1;
+	sigemptyset(&inj->pending);
+	return inj;
+}
+
+int ar_inject_attach(struct ar_ctx *ctx, pid_t pid, pid_t tid,
+		     unsigned int flags, struct ar_inject **injp)
+{
+	struct ar_inject *inj = inject_new(ctx, pid);
+	struct ar_journal_state *js;
+	int err;
+
+	*injp = NULL;
+	if (!inj)
+		return ar_fail(ctx, ENOMEM, "out of memory");
+	err = precheck(inj);
+	if (err) {
+		free(inj);
+		return err;
+	}
+	if (!(flags & AR_INJECT_NO_JOURNAL)) {
+		err = ar_journal_create(ctx, pid, &inj->journal);
+		if (err) {
+			free(inj);
+			return err;
+		}
+	}
+	err = stop_and_seize(inj);
+	if (err)
+		goto fail;
+	inj->inj = find_thread(inj, tid ? tid : pid);
+	if (!inj->inj && tid) {
+		err = ar_fail(ctx, ESRCH, "no thread %d in process %d", tid,
+			      pid);
+		goto fail;
+	}
+	if (!inj->inj)
+		inj->inj = &inj->threads[0];
+	pin_cpu(inj);
+	if ((err = find_syscall_insn(inj)) ||
+	    (err = stub_syscalls_allowed(inj)) ||
+	    (err = ar_inject_find_gap(inj, PAGE + PAGE + DATA_SIZE, PAGE, 0,
+				      &inj->code)))
+		goto fail;
+	inj->data = inj->code + 2 * PAGE;
+	if (inj->journal) {
+		js = ar_journal_state(inj->journal);
+		memset(js, 0, sizeof(*js));
+		js->uffd = -1;
+		if ((err = ar_proc_starttime(pid, &js->starttime)) ||
+		    (err = journal_phase(inj, AR_JP_ATTACHED)))
+			goto fail;
+	}
+	if ((err = map_scratch(inj)) || (err = journal_phase(inj, AR_JP_READY)))
+		goto fail;
+	inj->st.attach_ns = now_ns() - inj->st.stopped_since_ns;
+	*injp = inj;
+	return 0;
+fail:
+	{
+		char msg[sizeof(ctx->errmsg)];
+
+		memcpy(msg, ctx->errmsg, sizeof(msg));
+		ar_inject_detach(inj);
+		memcpy(ctx->errmsg, msg, sizeof(msg));
+	}
+	return err;
+}
+
+int ar_inject_vma_at(struct ar_inject *inj, uint64_t addr, uint64_t *end)
+{
+	char path[64], line[512];
+	int found = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", inj->pid);
+	f = fopen(path, "re");
+	if (!f)
+		return ar_fail_errno(inj->ctx, errno, "cannot open %s", path);
+	while (!found && fgets(line, sizeof(line), f)) {
+		unsigned long long s, e;
+
+		if (sscanf(line, "%llx-%llx", &s, &e) == 2 && s == addr) {
+			found = 1;
+			if (end)
+				*end = e;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+int ar_inject_attach_journal(struct ar_ctx *ctx, struct ar_journal *j,
+			     struct ar_inject **injp)
+{
+	const struct ar_arch_stub *stub = ar_arch_stub();
+	struct ar_journal_state *js = ar_journal_state(j);
+	struct ar_inject *inj = inject_new(ctx, js->pid);
+	struct ar_regs cur;
+	uint64_t starttime, ip;
+	int err;
+
+	*injp = NULL;
+	if (!inj)
+		return ar_fail(ctx, ENOMEM, "out of memory");
+	if (ar_proc_starttime(js->pid, &starttime) || starttime != js->starttime) {
+		free(inj);
+		return ar_fail(ctx, ESRCH, "process %d of the journal is gone",
+			       js->pid);
+	}
+	err = precheck(inj);
+	if (err) {
+		free(inj);
+		return err;
+	}
+	err = stop_and_seize(inj);
+	if (err)
+		goto fail;
+	inj->was_stopped = (int)js->was_stopped;
+	inj->inj = find_thread(inj, js->tid);
+	if (!inj->inj) {
+		err = ar_fail(ctx, ESRCH, "thread %d of the journal is gone",
+			      js->tid);
+		goto fail;
+	}
+	cur = inj->inj->regs;
+	inj->inj->regs = js->regs;
+	inj->code = js->code;
+	inj->data = js->data;
+	pin_cpu(inj);
+	if ((err = find_syscall_insn(inj)) ||
+	    (err = stub_syscalls_allowed(inj)))
+		goto fail;
+	if (inj->code && (err = ar_inject_vma_at(inj, inj->code, NULL)) < 0)
+		goto fail;
+	inj->code_mapped = err > 0;
+	if (inj->data && (err = ar_inject_vma_at(inj, inj->data, NULL)) < 0)
+		goto fail;
+	inj->data_mapped = err > 0;
+	/* A batch the dead tool left half run: let it finish and stop. */
+	ip = ar_arch_ip(&cur);
+	if (inj->code_mapped && ip >= inj->code &&
+	    ip < inj->code + stub->park && (err = run_stub(inj, &cur)))
+		goto fail;
+	inj->journal = j;
+	if (inj->code && (err = map_scratch(inj)))
+		goto fail;
+	*injp = inj;
+	return 0;
+fail:
+	{
+		char msg[sizeof(ctx->errmsg)];
+
+		memcpy(msg, ctx->errmsg, sizeof(msg));
+		inj->journal = NULL;	/* the caller's, kept for next time */
+		ar_inject_detach(inj);
+		memcpy(ctx->errmsg, msg, sizeof(msg));
+	}
+	return err;
+}
+
+/* Bring the injected thread from a syscall stop into a get_signal() stop. */
+static int park(struct ar_inject *inj)
+{
+	pid_t tid = inj->inj->tid;
+	int status, sig = 0, err;
+
+	if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL))
+		return fail_ptrace(inj, "PTRACE_INTERRUPT");
+	for (;;) {
+		if (ptrace(PTRACE_CONT, tid, NULL, (void *)(long)sig))
+			return fail_ptrace(inj, "PTRACE_CONT");
+		if ((err = wait_stop(tid, &status))) {
+			errno = -err;
+			return fail_ptrace(inj, "waitpid");
+		}
+		if (status >> 16 == PTRACE_EVENT_STOP) {
+			inj->in_syscall_stop = 0;
+			return 0;
+		}
+		if ((err = stray_stop(inj, status, &sig)))
+			return err;
+	}
+}
+
+int ar_inject_detach(struct ar_inject *inj)
+{
+	struct ar_ctx *ctx;
+	int err = 0, e;
+
+	if (!inj)
+		return 0;
+	ctx = inj->ctx;
+	if (inj->inj) {
+		journal_phase(inj, AR_JP_DETACHING);
+		if (inj->data_mapped && !inj->broken) {
+			e = ar_inject_munmap(inj, inj->data, DATA_SIZE);
+			if (!e)
+				inj->data_mapped = 0;
+			err = err ? err : e;
+		}
+		if (inj->code_mapped && !inj->broken) {
+			/* The stub cannot unmap itself and return: go raw. */
+			inj->code_mapped = 0;
+			e = ar_inject_munmap(inj, inj->code, PAGE);
+			if (e)
+				inj->code_mapped = 1;
+			err = err ? err : e;
+		}
+		if (inj->in_syscall_stop && (e = park(inj)))
+			err = err ? err : e;
+	}
+	for (size_t i = 0; i < inj->nthreads; i++) {
+		struct thread *t = &inj->threads[i];
+
+		e = ar_arch_set_regs(t->tid, &t->regs);
+		if (e && e != -ESRCH && !err)
+			err = ar_fail_errno(ctx, -e, "cannot restore the "
+					    "registers of thread %d", t->tid);
+		if (ptrace(PTRACE_DETACH, t->tid, NULL, NULL) && errno != ESRCH &&
+		    !err)
+			err = ar_fail_errno(ctx, errno, "cannot detach from "
+					    "thread %d", t->tid);
+	}
+	if (inj->inj)
+		for (int sig = 1; sig < NSIG; sig++)
+			if (sigismember(&inj->pending, sig) == 1)
+				syscall(SYS_tgkill, inj->pid, inj->inj->tid, sig);
+	if (inj->pidfd >= 0 && !inj->was_stopped &&
+	    !(inj->journal && err))
+		sys_pidfd_send_signal(inj->pidfd, SIGCONT);
+	if (inj->pinned)
+		sched_setaffinity(0, sizeof(inj->old_cpus), &inj->old_cpus);
+	if (inj->journal) {
+		if (err)
+			ar_journal_close(inj->journal);
+		else
+			ar_journal_remove(inj->journal);
+	}
+	if (inj->memfd >= 0)
+		close(inj->memfd);
+	if (inj->pidfd >= 0)
+		close(inj->pidfd);
+	free(inj->threads);
+	free(inj);
+	return err;
+}
+
+struct ar_ctx *ar_inject_ctx(const struct ar_inject *inj)
+{
+	return inj->ctx;
+}
+
+pid_t ar_inject_pid(const struct ar_inject *inj)
+{
+	return inj->pid;
+}
+
+pid_t ar_inject_tid(const struct ar_inject *inj)
+{
+	return inj->inj->tid;
+}
+
+int ar_inject_pidfd(const struct ar_inject *inj)
+{
+	return inj->pidfd;
+}
+
+size_t ar_inject_nthreads(const struct ar_inject *inj)
+{
+	return inj->nthreads;
+}
+
+struct ar_journal *ar_inject_journal(const struct ar_inject *inj)
+{
+	return inj->journal;
+}
+
+void ar_inject_get_stats(const struct ar_inject *inj,
+			 struct ar_inject_stats *st)
+{
+	*st = inj->st;
+}

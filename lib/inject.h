@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Remote system calls in a live process through ptrace (internal API).
+ *
+ * Life cycle, compel-like, every step undoable:
+ *   ar_inject_attach()   group-stop the process (SIGSTOP), seize every
+ *                        thread, save their registers, write the journal,
+ *                        map a stub page and a data area in the target;
+ *   ar_inject_call()     one system call in the chosen thread;
+ *   ar_inject_batch()    an array of calls run by the stub inside the target;
+ *   ar_inject_detach()   unmap the scratch, restore every register, detach,
+ *                        SIGCONT (unless the process was stopped before),
+ *                        remove the journal.
+ *
+ * Between calls the injected thread sits in a signal-delivery stop inside
+ * the stub's self-stop loop, never with the single-step flag set: if the
+ * tool dies, the thread stops itself again and the process stays in its
+ * group stop until `recover` restores the journaled registers.
+ */
+#ifndef ANONREMAP_INJECT_H
+#define ANONREMAP_INJECT_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "arch.h"
+#include "internal.h"
+
+struct ar_inject;
+
+enum ar_inject_flags {
+	/* Do not write a journal (probing, tests of the mechanism itself). */
+	AR_INJECT_NO_JOURNAL = 1u << 0,
+};
+
+/*
+ * Attach to process pid; calls run in thread tid (0: the main thread, or
+ * the first live one).  Refuses with a message naming exactly what is
+ * missing: EINVAL (self, a kernel thread, a thread id), ESRCH (gone,
+ * zombie), EBUSY (already traced, or a journal of an unfinished run exists:
+ * recover first), EPERM (uid, CAP_SYS_PTRACE, ptrace_scope, non-dumpable,
+ * seccomp would deny a call we need).
+ */
+int ar_inject_attach(struct ar_ctx *ctx, pid_t pid, pid_t tid,
+		     unsigned int flags, struct ar_inject **injp);
+
+/*
+ * Check that the injected thread's seccomp filters allow every call in
+ * nrs (evaluated with zero arguments); -EPERM with the call's name if not.
+ * ar_inject_attach() checks what the injector itself needs.
+ */
+int ar_inject_check_syscalls(struct ar_inject *inj, const long *nrs, size_t n);
+
+/*
+ * Run one system call in the target.  Returns 0 when the call was run (its
+ * result, possibly a negative errno, in *ret), or a negative errno when the
+ * injection itself failed; the session is then unusable except for
+ * ar_inject_detach().
+ */
+int ar_inject_call(struct ar_inject *inj, long *ret, long nr, uint64_t a1,
+		   uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5,
+		   uint64_t a6);
+
+/*
+ * Run n calls inside the target, in order, stopping at the first error.
+ * descs must lie in the data area (ar_inject_data()); their results are
+ * written there and copied back into descs.  *done is the number of calls
+ * that succeeded; returns 0 even when one failed (look at
+ * descs[*done].result), negative errno when the injection failed.
+ */
+int ar_inject_batch(struct ar_inject *inj, uint64_t remote_descs,
+		    struct ar_sysdesc *descs, size_t n, size_t *done);
+
+/* The target's scratch data area: address and size in bytes. */
+uint64_t ar_inject_data(const struct ar_inject *inj, size_t *size);
+
+int ar_inject_read(struct ar_inject *inj, uint64_t addr, void *buf,
+		   size_t len);
+/* Through /proc/PID/mem: may write read-only private pages. */
+int ar_inject_write(struct ar_inject *inj, uint64_t addr, const void *buf,
+		    size_t len);
+
+/*
+ * Free address range of len bytes in the target, with a free page on each
+ * side, placed so that addr % align == phase.
+ */
+int ar_inject_find_gap(struct ar_inject *inj, uint64_t len, uint64_t align,
+		       uint64_t phase, uint64_t *addr);
+
+/* Remote mmap at a fixed free address (MAP_FIXED_NOREPLACE) / munmap. */
+int ar_inject_mmap(struct ar_inject *inj, uint64_t addr, uint64_t len,
+		   int prot, int flags);
+int ar_inject_munmap(struct ar_inject *inj, uint64_t addr, uint64_t len);
+
+/* 1 if a VMA of the target starts at addr (its end in *end), else 0. */
+int ar_inject_vma_at(struct ar_inject *inj, uint64_t addr, uint64_t *end);
+
+struct ar_journal;
+/*
+ * Attach for `recover`: the registers to restore are the journal's, the
+ * scratch pages are where the journal says (mapped again if missing), and
+ * a batch that the dead tool left half run is let to finish.  On success
+ * inj owns j; on failure j stays the caller's.
+ */
+int ar_inject_attach_journal(struct ar_ctx *ctx, struct ar_journal *j,
+			     struct ar_inject **injp);
+
+/*
+ * Restore everything and let the process run again; frees inj.  Safe
+ * after any failure.  Returns the first error met while restoring.
+ */
+int ar_inject_detach(struct ar_inject *inj);
+
+struct ar_ctx *ar_inject_ctx(const struct ar_inject *inj);
+pid_t ar_inject_pid(const struct ar_inject *inj);
+pid_t ar_inject_tid(const struct ar_inject *inj);
+int ar_inject_pidfd(const struct ar_inject *inj);
+size_t ar_inject_nthreads(const struct ar_inject *inj);
+struct ar_journal *ar_inject_journal(const struct ar_inject *inj);
+
+/* Timing of the last session, for reports and benchmarks. */
+struct ar_inject_stats {
+	uint64_t calls, batches, batch_calls;
+	uint64_t call_ns, batch_ns;	/* time spent in calls, in batches */
+	uint64_t attach_ns;		/* SIGSTOP until ready to inject */
+	uint64_t stopped_since_ns;	/* CLOCK_MONOTONIC of the SIGSTOP */
+};
+void ar_inject_get_stats(const struct ar_inject *inj,
+			 struct ar_inject_stats *st);
+
+#endif /* ANONREMAP_INJECT_H */

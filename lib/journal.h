@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Journal of an injection session (internal API).  One file per target,
+ * /run/anonremap/PID.journal (or $XDG_RUNTIME_DIR/anonremap/ when not
+ * root), rewritten and fsync'd before every step that changes the target:
+ * the injected thread's saved registers, where the scratch pages are, and
+ * which step of which run is under way, so that `recover` can restore the
+ * registers and finish or undo the run after the tool died.
+ */
+#ifndef ANONREMAP_JOURNAL_H
+#define ANONREMAP_JOURNAL_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "arch.h"
+#include "internal.h"
+
+enum ar_jphase {
+	AR_JP_ATTACHED = 1,	/* registers saved; scratch planned, maybe mapped */
+	AR_JP_READY,		/* scratch mapped; no run under way */
+	AR_JP_UFFD_OPEN,	/* userfaultfd being created: uffd is -1 or the fd */
+	AR_JP_UFFD_DST,		/* destination being mapped at dst */
+	AR_JP_UFFD_MOVING,	/* dst registered; the src moves are under way */
+	AR_JP_UFFD_REMAP,	/* every page at dst; unregister and mremap back */
+	AR_JP_UFFD_CLOSE,	/* dst is over the run; closing the fd */
+	AR_JP_DETACHING,	/* unmapping scratch and restoring registers */
+};
+
+struct ar_jsrc {
+	uint64_t start, end;
+};
+
+/* Everything a journal holds, as read back by ar_journal_load(). */
+struct ar_journal_state {
+	uint32_t phase;		/* enum ar_jphase */
+	pid_t pid, tid;
+	uint64_t starttime;	/* /proc/PID/stat field 22: identity */
+	uint32_t was_stopped;	/* the process was stopped before we came */
+	struct ar_regs regs;	/* the injected thread's, as found */
+	uint64_t code, code_len, data, data_len;
+	int32_t uffd;		/* fd number in the target, -1 if none */
+	uint64_t run_start, run_end, dst;
+	uint32_t prot, mflags;	/* dst mmap protection and flags */
+	uint64_t advice;	/* AR_ADV_* bits applied to dst */
+	size_t nsrc;
+	struct ar_jsrc *src;	/* malloc'd by ar_journal_load() */
+};
+
+struct ar_journal;
+
+/* Path of pid's journal into buf. */
+int ar_journal_path(char *buf, size_t size, pid_t pid);
+/* Create pid's journal; -EBUSY when one exists (an unfinished run). */
+int ar_journal_create(struct ar_ctx *ctx, pid_t pid,
+		      struct ar_journal **jp);
+/* Write st (and, when src is set, the source list) durably. */
+int ar_journal_write(struct ar_journal *j, const struct ar_journal_state *st,
+		     int with_src);
+/* Remove the file (the session ended cleanly) and free j. */
+int ar_journal_remove(struct ar_journal *j);
+/* Free j, keeping the file for `recover`. */
+void ar_journal_close(struct ar_journal *j);
+/* The state last written, owned by j. */
+struct ar_journal_state *ar_journal_state(struct ar_journal *j);
+/* Open an existing journal of pid and read it: -ENOENT when none. */
+int ar_journal_open(struct ar_ctx *ctx, pid_t pid, struct ar_journal **jp);
+
+/* Process start time, field 22 of /proc/PID/stat. */
+int ar_proc_starttime(pid_t pid, uint64_t *starttime);
+
+#endif /* ANONREMAP_JOURNAL_H */

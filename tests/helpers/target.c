@@ -1,0 +1,413 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * A live target for the injection tests: it fragments a region of its own
+ * memory, then keeps checking it while something outside defragments it.
+ *
+ *   target [-w WORKERS] [-r PAGES | -H CHUNKS] [-z K] [-s deny|kill]
+ *
+ *  -r PAGES   PAGES pages placed in reverse order with mremap: PAGES VMAs
+ *  -H CHUNKS  CHUNKS 2 MiB THP chunks placed in reverse order
+ *  -z K       every K-th page of the region is a hole (never populated)
+ *  -w N       worker threads (default 2) that verify and rewrite their own
+ *             pages of the region forever, each page with a pattern that
+ *             names its address and generation
+ *  -s deny|kill  a seccomp filter that makes userfaultfd fail with EPERM,
+ *             or kills the process on it
+ *
+ * Three more threads, named sleeper, reader and futex (comm), sit in
+ * nanosleep, read and futex through a raw
+ * syscall that checks every register the kernel must preserve: an EINTR or
+ * a changed register is an anomaly.
+ *
+ * Prints "READY pid=P start=S end=E pages=N" once set up.  Commands on
+ * stdin: "verify" waits until every worker completed a full pass begun
+ * after the command and prints "VERIFIED errors=N"; "quit" or end of input
+ * stops, verifies everything and exits.  Exit status: 0 clean, 1 on any
+ * corruption or anomaly (each also printed on stderr as it happens).
+ */
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/futex.h>
+#include <linux/seccomp.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PAGE 4096UL
+#define HUGE (2UL << 20)
+#define WORDS (PAGE / sizeof(uint64_t))
+
+static char *region;
+static size_t npages;
+static size_t hole_every;
+static unsigned nworkers = 2;
+static atomic_int stop;
+static atomic_long errors;
+static atomic_ulong *passes;
+static int wake_pipe[2];
+static uint32_t futex_word;
+
+static int is_hole(size_t j)
+{
+	return hole_every && j % hole_every == hole_every - 1;
+}
+
+static uint64_t pattern(size_t j, uint64_t gen, size_t i)
+{
+	return (j * 0x9E3779B97F4A7C15ULL) ^ (gen << 40) ^ (i * 0x100000001ULL);
+}
+
+static void report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void report(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	atomic_fetch_add(&errors, 1);
+}
+
+static void verify_page(size_t j, uint64_t gen)
+{
+	const uint64_t *w = (const uint64_t *)(region + j * PAGE);
+
+	for (size_t i = 0; i < WORDS; i++)
+		if (w[i] != pattern(j, gen, i)) {
+			report("CORRUPT page %zu at %p word %zu gen %llu: got %#llx "
+			       "want %#llx", j, (void *)w, i,
+			       (unsigned long long)gen,
+			       (unsigned long long)w[i],
+			       (unsigned long long)pattern(j, gen, i));
+			return;
+		}
+}
+
+static void write_page(size_t j, uint64_t gen)
+{
+	uint64_t *w = (uint64_t *)(region + j * PAGE);
+
+	for (size_t i = 0; i < WORDS; i++)
+		w[i] = pattern(j, gen, i);
+}
+
+static void verify_holes(void)
+{
+	for (size_t j = 0; j < npages; j++) {
+		const uint64_t *w = (const uint64_t *)(region + j * PAGE);
+
+		if (!is_hole(j))
+			continue;
+		for (size_t i = 0; i < WORDS; i++)
+			if (w[i]) {
+				report("CORRUPT hole page %zu word %zu: %#llx",
+				       j, i, (unsigned long long)w[i]);
+				break;
+			}
+	}
+}
+
+struct worker {
+	unsigned id;
+	uint64_t *gen;
+};
+
+static void *worker_main(void *arg)
+{
+	struct worker *wk = arg;
+	struct timespec pause = { 0, 1000000 };
+
+	prctl(PR_SET_NAME, "worker");
+	while (!atomic_load(&stop)) {
+		for (size_t j = wk->id; j < npages; j += nworkers) {
+			if (is_hole(j))
+				continue;
+			verify_page(j, wk->gen[j]);
+			write_page(j, ++wk->gen[j]);
+		}
+		atomic_fetch_add(&passes[wk->id], 1);
+		nanosleep(&pause, NULL);
+	}
+	for (size_t j = wk->id; j < npages; j += nworkers)
+		if (!is_hole(j))
+			verify_page(j, wk->gen[j]);
+	return NULL;
+}
+
+/*
+ * A system call with known values in every register the kernel preserves;
+ * out[] gets rax and then rbx rbp r12 r13 r14 r15 r8 r9 rdi rsi rdx r10.
+ */
+long checked_syscall(long nr, const long args[4], long out[13]);
+__asm__(
+	"	.text\n"
+	"	.globl checked_syscall\n"
+	"	.type checked_syscall, @function\n"
+	"checked_syscall:\n"
+	"	push %rbx\n push %rbp\n push %r12\n push %r13\n"
+	"	push %r14\n push %r15\n push %rdx\n"
+	"	mov %rdi, %rax\n"
+	"	mov %rsi, %r11\n"
+	"	mov 0(%r11), %rdi\n mov 8(%r11), %rsi\n"
+	"	mov 16(%r11), %rdx\n mov 24(%r11), %r10\n"
+	"	movabs $0x1111111111111111, %rbx\n"
+	"	movabs $0x2222222222222222, %rbp\n"
+	"	movabs $0x3333333333333333, %r12\n"
+	"	movabs $0x4444444444444444, %r13\n"
+	"	movabs $0x5555555555555555, %r14\n"
+	"	movabs $0x6666666666666666, %r15\n"
+	"	movabs $0x7777777777777777, %r8\n"
+	"	movabs $0x8888888888888888, %r9\n"
+	"	syscall\n"
+	"	mov (%rsp), %r11\n"
+	"	mov %rax, 0(%r11)\n mov %rbx, 8(%r11)\n mov %rbp, 16(%r11)\n"
+	"	mov %r12, 24(%r11)\n mov %r13, 32(%r11)\n mov %r14, 40(%r11)\n"
+	"	mov %r15, 48(%r11)\n mov %r8, 56(%r11)\n mov %r9, 64(%r11)\n"
+	"	mov %rdi, 72(%r11)\n mov %rsi, 80(%r11)\n mov %rdx, 88(%r11)\n"
+	"	mov %r10, 96(%r11)\n"
+	"	pop %rdx\n pop %r15\n pop %r14\n pop %r13\n pop %r12\n"
+	"	pop %rbp\n pop %rbx\n"
+	"	ret\n"
+	"	.size checked_syscall, .-checked_syscall\n");
+
+static long blocked_call(const char *who, long nr, long a0, long a1, long a2,
+			 long a3)
+{
+	static const long magic[8] = {
+		0x1111111111111111, 0x2222222222222222, 0x3333333333333333,
+		0x4444444444444444, 0x5555555555555555, 0x6666666666666666,
+		0x7777777777777777, (long)0x8888888888888888,
+	};
+	const long args[4] = { a0, a1, a2, a3 };
+	long out[13];
+
+	checked_syscall(nr, args, out);
+	for (int i = 0; i < 8; i++)
+		if (out[1 + i] != magic[i])
+			report("ANOMALY %s: preserved register %d changed to "
+			       "%#lx", who, i, out[1 + i]);
+	for (int i = 0; i < 4; i++)
+		if (out[9 + i] != args[i])
+			report("ANOMALY %s: argument register %d changed to "
+			       "%#lx", who, i, out[9 + i]);
+	if (out[0] == -EINTR)
+		report("ANOMALY %s: EINTR", who);
+	return out[0];
+}
+
+static void *sleeper_main(void *arg)
+{
+	struct timespec ts = { 0, 200000000 };
+
+	(void)arg;
+	prctl(PR_SET_NAME, "sleeper");
+	while (!atomic_load(&stop)) {
+		long r = blocked_call("nanosleep", SYS_nanosleep, (long)&ts, 0,
+				      0, 0);
+
+		if (r)
+			report("ANOMALY nanosleep returned %ld", r);
+	}
+	return NULL;
+}
+
+static void *reader_main(void *arg)
+{
+	char c;
+
+	(void)arg;
+	prctl(PR_SET_NAME, "reader");
+	while (!atomic_load(&stop)) {
+		long r = blocked_call("read", SYS_read, wake_pipe[0], (long)&c,
+				      1, 0);
+
+		if (r != 1)
+			report("ANOMALY read returned %ld", r);
+	}
+	return NULL;
+}
+
+static void *futex_main(void *arg)
+{
+	struct timespec ts = { 0, 200000000 };
+
+	(void)arg;
+	prctl(PR_SET_NAME, "futex");
+	while (!atomic_load(&stop)) {
+		long r = blocked_call("futex", SYS_futex, (long)&futex_word,
+				      FUTEX_WAIT_PRIVATE, 0, (long)&ts);
+
+		if (r && r != -ETIMEDOUT && r != -EAGAIN)
+			report("ANOMALY futex returned %ld", r);
+	}
+	return NULL;
+}
+
+static void die(const char *what)
+{
+	perror(what);
+	exit(2);
+}
+
+/* Map len bytes at an address aligned to align. */
+static char *map_aligned(size_t len, size_t align, int prot)
+{
+	char *p = mmap(NULL, len + align, prot,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	char *a;
+
+	if (p == MAP_FAILED)
+		die("mmap");
+	a = (char *)(((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1));
+	if (a > p)
+		munmap(p, (size_t)(a - p));
+	munmap(a + len, (size_t)(p + len + align - (a + len)));
+	return a;
+}
+
+/*
+ * Fault a fresh region in, then move its chunks one by one into a
+ * reserved range in reverse order: neighbours' page offsets run backwards,
+ * so no two of them can merge.
+ */
+static void fragment(size_t chunk, size_t nchunks, int thp)
+{
+	size_t len = chunk * nchunks;
+	char *src = map_aligned(len, thp ? HUGE : PAGE, PROT_READ | PROT_WRITE);
+
+	/* Without MAP_NORESERVE: the region must be accounted ("ac"). */
+	src = mmap(src, len, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	if (src == MAP_FAILED)
+		die("mmap");
+	if (thp && madvise(src, len, MADV_HUGEPAGE))
+		die("madvise");
+	for (size_t off = 0; off < len; off += PAGE)
+		src[off] = 1;
+	region = map_aligned(len, thp ? HUGE : PAGE, PROT_NONE);
+	for (size_t i = 0; i < nchunks; i++)
+		if (mremap(src + i * chunk, chunk, chunk,
+			   MREMAP_FIXED | MREMAP_MAYMOVE,
+			   region + (nchunks - 1 - i) * chunk) == MAP_FAILED)
+			die("mremap");
+	npages = len / PAGE;
+	for (size_t j = 0; j < npages; j++)
+		if (is_hole(j) && madvise(region + j * PAGE, PAGE, MADV_DONTNEED))
+			die("madvise");
+}
+
+static void install_seccomp(const char *mode)
+{
+	uint32_t action = !strcmp(mode, "kill") ? SECCOMP_RET_KILL_PROCESS :
+			  SECCOMP_RET_ERRNO | EPERM;
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			 offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_userfaultfd, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, action),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { sizeof(f) / sizeof(f[0]), f };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+	    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog))
+		die("seccomp");
+}
+
+int main(int argc, char **argv)
+{
+	size_t rpages = 0, hchunks = 0;
+	const char *seccomp = NULL;
+	pthread_t *threads, extra[3];
+	struct worker *wk;
+	char line[64];
+	int opt;
+
+	while ((opt = getopt(argc, argv, "w:r:H:z:s:")) != -1) {
+		switch (opt) {
+		case 'w': nworkers = (unsigned)atoi(optarg); break;
+		case 'r': rpages = strtoul(optarg, NULL, 0); break;
+		case 'H': hchunks = strtoul(optarg, NULL, 0); break;
+		case 'z': hole_every = strtoul(optarg, NULL, 0); break;
+		case 's': seccomp = optarg; break;
+		default:
+			fprintf(stderr, "usage: target [-w N] [-r PAGES | -H CHUNKS] "
+				"[-z K] [-s deny|kill]\n");
+			return 2;
+		}
+	}
+	if (!nworkers)
+		nworkers = 1;
+	if (hchunks)
+		fragment(HUGE, hchunks, 1);
+	else
+		fragment(PAGE, rpages ? rpages : 1, 0);
+	if (seccomp)
+		install_seccomp(seccomp);
+	if (pipe(wake_pipe))
+		die("pipe");
+	passes = calloc(nworkers, sizeof(*passes));
+	threads = calloc(nworkers, sizeof(*threads));
+	wk = calloc(nworkers, sizeof(*wk));
+	if (!passes || !threads || !wk)
+		die("calloc");
+	for (unsigned k = 0; k < nworkers; k++) {
+		wk[k].id = k;
+		wk[k].gen = calloc(npages, sizeof(uint64_t));
+		if (!wk[k].gen)
+			die("calloc");
+		for (size_t j = k; j < npages; j += nworkers)
+			if (!is_hole(j))
+				write_page(j, 0);
+		if (pthread_create(&threads[k], NULL, worker_main, &wk[k]))
+			die("pthread_create");
+	}
+	if (pthread_create(&extra[0], NULL, sleeper_main, NULL) ||
+	    pthread_create(&extra[1], NULL, reader_main, NULL) ||
+	    pthread_create(&extra[2], NULL, futex_main, NULL))
+		die("pthread_create");
+	printf("READY pid=%d start=%#lx end=%#lx pages=%zu\n", getpid(),
+	       (unsigned long)region, (unsigned long)(region + npages * PAGE),
+	       npages);
+	fflush(stdout);
+	while (fgets(line, sizeof(line), stdin)) {
+		if (!strncmp(line, "verify", 6)) {
+			unsigned long want[nworkers];
+			struct timespec ts = { 0, 1000000 };
+
+			for (unsigned k = 0; k < nworkers; k++)
+				want[k] = atomic_load(&passes[k]) + 2;
+			for (unsigned k = 0; k < nworkers; k++)
+				while (atomic_load(&passes[k]) < want[k])
+					nanosleep(&ts, NULL);
+			verify_holes();
+			printf("VERIFIED errors=%ld\n", atomic_load(&errors));
+			fflush(stdout);
+		} else if (!strncmp(line, "quit", 4)) {
+			break;
+		}
+	}
+	atomic_store(&stop, 1);
+	for (unsigned k = 0; k < nworkers; k++)
+		pthread_join(threads[k], NULL);
+	if (write(wake_pipe[1], "q", 1) != 1)
+		die("write");
+	futex_word = 1;
+	syscall(SYS_futex, &futex_word, FUTEX_WAKE_PRIVATE, 1);
+	for (int i = 0; i < 3; i++)
+		pthread_join(extra[i], NULL);
+	verify_holes();
+	printf("EXIT errors=%ld\n", atomic_load(&errors));
+	return atomic_load(&errors) ? 1 : 0;
+}

@@ -1,0 +1,415 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Live tests of the injector and the uffd-move backend against
+ * tests/helpers/target, which verifies its own memory and registers.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tap.h"
+#include "inject.h"
+#include "journal.h"
+
+#define PAGE 4096UL
+
+struct tgt {
+	pid_t pid;
+	FILE *in, *out;
+	unsigned long start, end;
+	size_t pages;
+};
+
+static char target_path[PATH_MAX];
+static struct tgt *live[16];
+static size_t nlive;
+static struct ar_ctx *ctx;
+
+static double now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+/* Start the target with args ("-r 1000 -w 2"); 0 when READY. */
+static int tgt_start(struct tgt *t, const char *args)
+{
+	int in[2], out[2];
+	char buf[256], *argv[16], *save = NULL;
+	int argc = 0;
+
+	memset(t, 0, sizeof(*t));
+	if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC))
+		return -1;
+	snprintf(buf, sizeof(buf), "%s", args);
+	argv[argc++] = target_path;
+	for (char *tok = strtok_r(buf, " ", &save); tok && argc < 15;
+	     tok = strtok_r(NULL, " ", &save))
+		argv[argc++] = tok;
+	argv[argc] = NULL;
+	t->pid = fork();
+	if (t->pid < 0)
+		return -1;
+	if (!t->pid) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		execv(target_path, argv);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	t->in = fdopen(in[1], "w");
+	t->out = fdopen(out[0], "r");
+	live[nlive++] = t;
+	if (!fgets(buf, sizeof(buf), t->out) ||
+	    sscanf(buf, "READY pid=%*d start=%lx end=%lx pages=%zu", &t->start,
+		   &t->end, &t->pages) != 3)
+		return -1;
+	return 0;
+}
+
+/* Ask the target to verify everything: its error count, or -1. */
+static long tgt_verify(struct tgt *t)
+{
+	char buf[128];
+	long errors;
+
+	fputs("verify\n", t->in);
+	fflush(t->in);
+	if (!fgets(buf, sizeof(buf), t->out) ||
+	    sscanf(buf, "VERIFIED errors=%ld", &errors) != 1)
+		return -1;
+	return errors;
+}
+
+/* Stop the target; its exit status (0: no corruption, no anomaly). */
+static int tgt_quit(struct tgt *t)
+{
+	int status;
+
+	fputs("quit\n", t->in);
+	fclose(t->in);
+	fclose(t->out);
+	t->in = t->out = NULL;
+	if (waitpid(t->pid, &status, 0) != t->pid)
+		return -1;
+	for (size_t i = 0; i < nlive; i++)
+		if (live[i] == t)
+			live[i] = live[--nlive];
+	t->pid = 0;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static void kill_all(void)
+{
+	while (nlive) {
+		struct tgt *t = live[--nlive];
+
+		kill(t->pid, SIGKILL);
+		waitpid(t->pid, NULL, 0);
+		if (t->in)
+			fclose(t->in);
+		if (t->out)
+			fclose(t->out);
+		t->in = t->out = NULL;
+	}
+}
+
+/* The thread of pid whose comm is name. */
+static pid_t thread_named(pid_t pid, const char *name)
+{
+	char path[64], buf[64];
+
+	for (int tries = 0; tries < 100; tries++) {
+		for (pid_t tid = pid; tid < pid + 64; tid++) {
+			snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", pid,
+				 tid);
+			if (ar_read_small_file(path, buf, sizeof(buf)) > 0 &&
+			    !strncmp(buf, name, strlen(name)))
+				return tid;
+		}
+		usleep(10000);
+	}
+	return -1;
+}
+
+/* VMAs of pid inside [start, end). */
+static long count_vmas(pid_t pid, unsigned long start, unsigned long end)
+{
+	char path[64], line[512];
+	long n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long s, e;
+
+		if (sscanf(line, "%lx-%lx", &s, &e) == 2 && s < end && e > start)
+			n++;
+	}
+	fclose(f);
+	return n;
+}
+
+static char proc_state(pid_t pid)
+{
+	char path[64], buf[512], *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (ar_read_small_file(path, buf, sizeof(buf)) < 0 ||
+	    !(p = strrchr(buf, ')')))
+		return '?';
+	return p[2];
+}
+
+/* getpid and a failing close, injected into one thread of the target. */
+static void inject_into(const char *thread)
+{
+	struct tgt t;
+	struct ar_inject *inj;
+	pid_t tid;
+	long ret = 0;
+	double t0, per_call;
+	int n = 200;
+
+	CHECK(tgt_start(&t, "-r 16") == 0);
+	tid = strcmp(thread, "main") ? thread_named(t.pid, thread) : t.pid;
+	CHECK(tid > 0);
+	usleep(20000);	/* let it block */
+	CHECK_EQ(ar_inject_attach(ctx, t.pid, tid, AR_INJECT_NO_JOURNAL, &inj),
+		 0);
+	CHECK_EQ(ar_inject_tid(inj), tid);
+	CHECK(ar_inject_nthreads(inj) >= 6);
+	t0 = now_us();
+	for (int i = 0; i < n; i++) {
+		CHECK_EQ(ar_inject_call(inj, &ret, SYS_getpid, 0, 0, 0, 0, 0, 0), 0);
+		CHECK_EQ(ret, t.pid);
+	}
+	per_call = (now_us() - t0) / n;
+	CHECK_EQ(ar_inject_call(inj, &ret, SYS_close, (uint64_t)-1, 0, 0, 0, 0,
+				0), 0);
+	CHECK_EQ(ret, -EBADF);
+	CHECK_EQ(ar_inject_detach(inj), 0);
+	printf("# %s: injected getpid %.1f us/call\n", thread, per_call);
+	CHECK(proc_state(t.pid) != 'T');
+	CHECK_EQ(tgt_verify(&t), 0);
+	CHECK_EQ(tgt_quit(&t), 0);
+}
+
+static void inject_main_in_read(void) { inject_into("main"); }
+static void inject_sleeper_in_nanosleep(void) { inject_into("sleeper"); }
+static void inject_reader_in_read(void) { inject_into("reader"); }
+static void inject_futex_waiter(void) { inject_into("futex"); }
+
+/*
+ * 1000 fragmented pages moved out one by one by an injected batch and
+ * back again; the target checks every byte.
+ */
+static void batch_1000_mremaps(void)
+{
+	enum { N = 1000 };
+	static struct ar_sysdesc d[N];
+	struct tgt t;
+	struct ar_inject *inj;
+	uint64_t data, scratch;
+	size_t size, done;
+	double t0, out_us, back_us;
+
+	CHECK(tgt_start(&t, "-r 1000 -w 2") == 0);
+	CHECK_EQ(count_vmas(t.pid, t.start, t.end), N);
+	CHECK_EQ(ar_inject_attach(ctx, t.pid, 0, AR_INJECT_NO_JOURNAL, &inj), 0);
+	data = ar_inject_data(inj, &size);
+	CHECK(size >= sizeof(d));
+	CHECK_EQ(ar_inject_find_gap(inj, N * PAGE, PAGE, 0, &scratch), 0);
+	for (size_t i = 0; i < N; i++)
+		d[i] = (struct ar_sysdesc){ .nr = SYS_mremap,
+			.args = { t.start + i * PAGE, PAGE, PAGE,
+				  MREMAP_FIXED | MREMAP_MAYMOVE,
+				  scratch + i * PAGE } };
+	t0 = now_us();
+	CHECK_EQ(ar_inject_batch(inj, data, d, N, &done), 0);
+	out_us = now_us() - t0;
+	CHECK_EQ(done, N);
+	CHECK_EQ(d[N - 1].result, scratch + (N - 1) * PAGE);
+	CHECK_EQ(count_vmas(t.pid, t.start, t.end), 0);
+	CHECK_EQ(count_vmas(t.pid, scratch, scratch + N * PAGE), N);
+	for (size_t i = 0; i < N; i++)
+		d[i] = (struct ar_sysdesc){ .nr = SYS_mremap,
+			.args = { scratch + i * PAGE, PAGE, PAGE,
+				  MREMAP_FIXED | MREMAP_MAYMOVE,
+				  t.start + i * PAGE } };
+	t0 = now_us();
+	CHECK_EQ(ar_inject_batch(inj, data, d, N, &done), 0);
+	back_us = now_us() - t0;
+	CHECK_EQ(done, N);
+	/* A batch stops at the first error and says where. */
+	for (size_t i = 0; i < 10; i++)
+		d[i] = (struct ar_sysdesc){ .nr = SYS_getpid };
+	d[5] = (struct ar_sysdesc){ .nr = SYS_close,
+				    .args = { (uint64_t)-1 } };
+	CHECK_EQ(ar_inject_batch(inj, data, d, 10, &done), 0);
+	CHECK_EQ(done, 5);
+	CHECK_EQ((long)d[4].result, t.pid);
+	CHECK_EQ((long)d[5].result, -EBADF);
+	CHECK_EQ(d[6].result, AR_SYSDESC_PENDING);
+	CHECK_EQ(ar_inject_detach(inj), 0);
+	printf("# batch of %d mremaps: %.1f us/call out, %.1f us/call back\n",
+	       N, out_us / N, back_us / N);
+	CHECK_EQ(count_vmas(t.pid, t.start, t.end), N);
+	CHECK_EQ(tgt_verify(&t), 0);
+	CHECK_EQ(tgt_quit(&t), 0);
+}
+
+static void refuse_self(void)
+{
+	struct ar_inject *inj;
+
+	CHECK_EQ(ar_inject_attach(ctx, getpid(), 0, AR_INJECT_NO_JOURNAL, &inj),
+		 -EINVAL);
+	CHECK(strstr(ar_ctx_errmsg(ctx), "ourselves"));
+}
+
+static void refuse_kernel_thread(void)
+{
+	struct ar_inject *inj;
+
+	CHECK_EQ(ar_inject_attach(ctx, 2, 0, AR_INJECT_NO_JOURNAL, &inj),
+		 -EINVAL);
+	CHECK(strstr(ar_ctx_errmsg(ctx), "kernel thread"));
+}
+
+static void refuse_zombie(void)
+{
+	struct ar_inject *inj;
+	pid_t pid = fork();
+	int ret;
+
+	CHECK(pid >= 0);
+	if (!pid)
+		_exit(0);
+	while (proc_state(pid) != 'Z')
+		usleep(1000);
+	ret = ar_inject_attach(ctx, pid, 0, AR_INJECT_NO_JOURNAL, &inj);
+	waitpid(pid, NULL, 0);
+	CHECK_EQ(ret, -ESRCH);
+	CHECK(strstr(ar_ctx_errmsg(ctx), "zombie"));
+}
+
+static void refuse_traced(void)
+{
+	struct ar_inject *inj;
+	struct tgt t;
+	int ret;
+
+	CHECK(tgt_start(&t, "") == 0);
+	CHECK(ptrace(PTRACE_SEIZE, t.pid, NULL, NULL) == 0);
+	ret = ar_inject_attach(ctx, t.pid, 0, AR_INJECT_NO_JOURNAL, &inj);
+	ptrace(PTRACE_INTERRUPT, t.pid, NULL, NULL);
+	waitpid(t.pid, NULL, __WALL);
+	ptrace(PTRACE_DETACH, t.pid, NULL, NULL);
+	CHECK_EQ(ret, -EBUSY);
+	CHECK(strstr(ar_ctx_errmsg(ctx), "already traced"));
+	CHECK_EQ(tgt_quit(&t), 0);
+}
+
+/* A filter that denies (or kills on) userfaultfd: refused before any call. */
+static void refuse_seccomp(const char *mode)
+{
+	static const long need[] = { SYS_mremap, SYS_userfaultfd };
+	struct ar_inject *inj;
+	struct tgt t;
+	char args[32];
+
+	snprintf(args, sizeof(args), "-r 8 -s %s", mode);
+	CHECK(tgt_start(&t, args) == 0);
+	CHECK_EQ(ar_inject_attach(ctx, t.pid, 0, AR_INJECT_NO_JOURNAL, &inj), 0);
+	CHECK_EQ(ar_inject_check_syscalls(inj, need, 1), 0);
+	CHECK_EQ(ar_inject_check_syscalls(inj, need, 2), -EPERM);
+	CHECK(strstr(ar_ctx_errmsg(ctx), "userfaultfd"));
+	CHECK(strstr(ar_ctx_errmsg(ctx), strcmp(mode, "kill") ? "deny" : "kill"));
+	CHECK_EQ(ar_inject_detach(inj), 0);
+	CHECK_EQ(tgt_verify(&t), 0);
+	CHECK_EQ(tgt_quit(&t), 0);
+}
+
+static void refuse_seccomp_deny(void) { refuse_seccomp("deny"); }
+static void refuse_seccomp_kill(void) { refuse_seccomp("kill"); }
+
+/* An unfinished run's journal blocks a new attach until recovered. */
+static void refuse_while_journal(void)
+{
+	struct ar_journal *j, *j2;
+	struct ar_inject *inj;
+	struct ar_journal_state *st;
+	struct tgt t;
+
+	CHECK(tgt_start(&t, "") == 0);
+	CHECK_EQ(ar_journal_create(ctx, t.pid, &j), 0);
+	st = ar_journal_state(j);
+	st->pid = t.pid;
+	CHECK_EQ(ar_proc_starttime(t.pid, &st->starttime), 0);
+	st->phase = AR_JP_ATTACHED;
+	CHECK_EQ(ar_journal_write(j, st, 0), 0);
+	CHECK_EQ(ar_inject_attach(ctx, t.pid, 0, 0, &inj), -EBUSY);
+	CHECK(strstr(ar_ctx_errmsg(ctx), "recover"));
+	CHECK_EQ(ar_journal_open(ctx, t.pid, &j2), 0);
+	CHECK_EQ(ar_journal_state(j2)->starttime, st->starttime);
+	ar_journal_close(j2);
+	CHECK_EQ(ar_journal_remove(j), 0);
+	CHECK_EQ(tgt_quit(&t), 0);
+}
+
+static void run(const char *name, void (*fn)(void))
+{
+	tap_run(name, fn);
+	kill_all();
+}
+
+#define RUN(fn) run(#fn, fn)
+
+int main(int argc, char **argv)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	(void)argc;
+	(void)argv;
+	if (n < 0)
+		return 1;
+	self[n] = '\0';
+	snprintf(target_path, sizeof(target_path), "%s/../helpers/target",
+		 dirname(self));
+	if (ar_ctx_new(&ctx))
+		return 1;
+	signal(SIGPIPE, SIG_IGN);
+	RUN(inject_main_in_read);
+	RUN(inject_sleeper_in_nanosleep);
+	RUN(inject_reader_in_read);
+	RUN(inject_futex_waiter);
+	RUN(batch_1000_mremaps);
+	RUN(refuse_self);
+	RUN(refuse_kernel_thread);
+	RUN(refuse_zombie);
+	RUN(refuse_traced);
+	RUN(refuse_seccomp_deny);
+	RUN(refuse_seccomp_kill);
+	RUN(refuse_while_journal);
+	ar_ctx_free(ctx);
+	return tap_done();
+}
