@@ -17,7 +17,7 @@
 #include "internal.h"
 
 /* A line longer than this cannot be an smaps line (names are <= PATH_MAX). */
-#define SMAPS_BUF_SIZE (256 * 1024)
+#define SMAPS_BUF_SIZE (128 * 1024)
 
 struct line_reader {
 	int fd;
@@ -272,6 +272,11 @@ static void parse_vmflags(const char *p, const char *end, struct ar_vma *vma)
 	}
 }
 
+static bool is_field_start(char c)
+{
+	return c >= 'A' && c <= 'Z';
+}
+
 enum field_kind { FIELD_KB, FIELD_INT, FIELD_VMFLAGS };
 
 struct field {
@@ -293,30 +298,58 @@ static const struct field fields[] = {
 	{ "VmFlags", 7, FIELD_VMFLAGS, 0 },
 };
 
-static const struct field *find_field(const char *name, size_t len)
+/* The fields above, by the first letter of their names. */
+struct field_index {
+	unsigned char n;
+	unsigned char idx[AR_ARRAY_SIZE(fields)];
+};
+
+static void index_fields(struct field_index by_letter[26])
 {
 	size_t i;
 
-	for (i = 0; i < AR_ARRAY_SIZE(fields); i++)
-		if (fields[i].len == len && !memcmp(fields[i].name, name, len))
-			return &fields[i];
+	memset(by_letter, 0, 26 * sizeof(*by_letter));
+	for (i = 0; i < AR_ARRAY_SIZE(fields); i++) {
+		struct field_index *fi = &by_letter[fields[i].name[0] - 'A'];
+
+		fi->idx[fi->n++] = (unsigned char)i;
+	}
+}
+
+/*
+ * Most smaps lines are fields nobody here needs: reject them on their first
+ * letter before looking any further.
+ */
+static const struct field *find_field(const struct field_index by_letter[26],
+				      const char *s, size_t len)
+{
+	const struct field_index *fi = &by_letter[s[0] - 'A'];
+	unsigned int i;
+
+	for (i = 0; i < fi->n; i++) {
+		const struct field *f = &fields[fi->idx[i]];
+
+		if (len > f->len && s[f->len] == ':' && !memcmp(s, f->name, f->len))
+			return f;
+	}
 	return NULL;
 }
 
 /* "Name:   value [kB]".  Returns 1 when the line is a field line. */
-static int parse_field(const char *s, size_t len, struct ar_vma *vma)
+static int parse_field(const struct field_index by_letter[26], const char *s,
+		       size_t len, struct ar_vma *vma)
 {
-	const char *end = s + len, *colon = memchr(s, ':', len);
+	const char *end = s + len;
 	const struct field *f;
 	const char *p;
 	uint64_t v;
 
-	if (!colon || colon == s || s[0] < 'A' || s[0] > 'Z')
+	if (!is_field_start(s[0]))
 		return 0;
-	f = find_field(s, colon - s);
+	f = find_field(by_letter, s, len);
 	if (!f)
-		return 1;
-	p = colon + 1;
+		return memchr(s, ':', len) != NULL;
+	p = s + f->len + 1;
 	skip_spaces(&p, end);
 	switch (f->kind) {
 	case FIELD_VMFLAGS:
@@ -336,43 +369,42 @@ static int parse_field(const char *s, size_t len, struct ar_vma *vma)
 	return 0;
 }
 
-static int add_vma(struct ar_proc *proc, const struct ar_vma *vma)
+/* The VMA being parsed lives in the slot just past the committed ones. */
+static struct ar_vma *open_slot(struct ar_proc *proc)
 {
-	int ret = grow((void **)&proc->vmas, &proc->vmas_cap, proc->nvmas + 1,
-		       sizeof(*vma));
-
-	if (ret)
-		return ret;
-	proc->vmas[proc->nvmas++] = *vma;
-	return 0;
+	if (grow((void **)&proc->vmas, &proc->vmas_cap, proc->nvmas + 1,
+		 sizeof(*proc->vmas)))
+		return NULL;
+	return &proc->vmas[proc->nvmas];
 }
 
 /* The gate area is listed in maps but is not a VMA of the process. */
 static bool is_vsyscall(const struct ar_proc *proc, const struct ar_vma *vma)
 {
-	return !strcmp(proc->names + (uintptr_t)vma->name, "[vsyscall]");
+	const char *name = proc->names + (uintptr_t)vma->name;
+
+	return name[0] == '[' && !strcmp(name, "[vsyscall]");
 }
 
-static int finish_vma(struct ar_proc *proc, struct ar_vma *cur, bool *have)
+static void commit_slot(struct ar_proc *proc, bool *have)
 {
-	if (!*have)
-		return 0;
+	if (*have && !is_vsyscall(proc, &proc->vmas[proc->nvmas]))
+		proc->nvmas++;
 	*have = false;
-	if (is_vsyscall(proc, cur))
-		return 0;
-	return add_vma(proc, cur);
 }
 
 int ar_smaps_parse_fd(struct ar_ctx *ctx, int fd, const char *what,
 		      struct ar_proc *proc)
 {
 	struct line_reader r = { .fd = fd };
-	struct ar_vma cur;
+	struct field_index by_letter[26];
+	struct ar_vma *cur = NULL;
 	bool have = false;
 	size_t i, len;
 	char *line;
 	int err = 0, ret;
 
+	index_fields(by_letter);
 	r.buf = malloc(SMAPS_BUF_SIZE);
 	if (!r.buf)
 		return ar_fail(ctx, ENOMEM, "%s: out of memory", what);
@@ -383,33 +415,32 @@ int ar_smaps_parse_fd(struct ar_ctx *ctx, int fd, const char *what,
 	}
 
 	while ((line = next_line(&r, &len, &err))) {
-		struct ar_vma next;
-
 		if (len == 0)
 			continue;
-		ret = parse_header(proc, line, len, &next);
-		if (ret < 0)
-			goto nomem;
-		if (ret) {
-			if (finish_vma(proc, &cur, &have))
+		/* Field names start with a capital, addresses never do. */
+		if (!is_field_start(line[0])) {
+			commit_slot(proc, &have);
+			cur = open_slot(proc);
+			if (!cur)
 				goto nomem;
-			cur = next;
-			have = true;
-			continue;
-		}
-		if (!have) {
+			ret = parse_header(proc, line, len, cur);
+			if (ret < 0)
+				goto nomem;
+			if (ret) {
+				have = true;
+				continue;
+			}
+		} else if (!have) {
 			ret = ar_fail(ctx, EBADMSG,
 				      "%s: line %zu: field before any mapping",
 				      what, r.lineno);
 			goto out;
+		} else if (parse_field(by_letter, line, len, cur)) {
+			continue;
 		}
-		if (!parse_field(line, len, &cur)) {
-			ret = ar_fail(ctx, EBADMSG,
-				      "%s: line %zu: not an smaps line: \"%.*s\"",
-				      what, r.lineno, (int)(len > 60 ? 60 : len),
-				      line);
-			goto out;
-		}
+		ret = ar_fail(ctx, EBADMSG, "%s: line %zu: not an smaps line: \"%.*s\"",
+			      what, r.lineno, (int)(len > 60 ? 60 : len), line);
+		goto out;
 	}
 	if (err == -E2BIG) {
 		ret = ar_fail(ctx, EBADMSG, "%s: line %zu is too long", what,
@@ -420,8 +451,7 @@ int ar_smaps_parse_fd(struct ar_ctx *ctx, int fd, const char *what,
 		ret = ar_fail_errno(ctx, -err, "%s: read failed", what);
 		goto out;
 	}
-	if (finish_vma(proc, &cur, &have))
-		goto nomem;
+	commit_slot(proc, &have);
 
 	for (i = 0; i < proc->nvmas; i++)
 		proc->vmas[i].name = proc->names + (uintptr_t)proc->vmas[i].name;
