@@ -111,16 +111,18 @@ ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 	      -fno-sanitize-recover=all
 ASAN_DIR := build/asan
 check-asan: deps-check
-	@mkdir -p $(ASAN_DIR)
+	@mkdir -p $(ASAN_DIR)/tests/unit
 	$(CC) $(BASEFLAGS) $(SMARTCOLS_CFLAGS) $(ASAN_FLAGS) -o $(ASAN_DIR)/anonremap \
 		$(CLI_SRCS) $(LIB_SRCS) $(SMARTCOLS_LIBS)
 	@for t in $(UNIT_SRCS); do \
-		echo "$(CC) ... -o $(ASAN_DIR)/$$(basename $$t .c)"; \
+		echo "$(CC) ... -o $(ASAN_DIR)/$${t%.c}"; \
 		$(CC) $(BASEFLAGS) $(ASAN_FLAGS) -Itests/unit \
-			-o $(ASAN_DIR)/$$(basename $$t .c) $$t $(LIB_SRCS) || exit 1; \
+			-o $(ASAN_DIR)/$${t%.c} $$t $(LIB_SRCS) || exit 1; \
 	done
 	@$(MAKE) --no-print-directory $(HELPER_BINS)
-	@ANONREMAP=$(ASAN_DIR)/anonremap UNIT_DIR=$(ASAN_DIR) tests/run.sh
+	@# the unit tests find their helper processes beside them, not sanitized
+	@ln -sfn ../../../tests/helpers $(ASAN_DIR)/tests/helpers
+	@ANONREMAP=$(ASAN_DIR)/anonremap UNIT_DIR=$(ASAN_DIR)/tests/unit tests/run.sh
 
 lint-man:
 	mandoc -Tlint -W warning man/anonremap.8
