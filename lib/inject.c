@@ -70,6 +70,7 @@ struct ar_inject {
 	int code_mapped, data_mapped;
 	int broken;		/* an injection failed: only detach is allowed */
 	int in_syscall_stop;	/* injected thread left in a syscall-exit stop */
+	int keep_stopped;	/* memory out of place: leave it to recover */
 	sigset_t pending;	/* signals the injected thread got meanwhile */
 	cpu_set_t old_cpus;
 	int pinned;
@@ -1189,6 +1190,10 @@ int ar_inject_attach_journal(struct ar_ctx *ctx, struct ar_journal *j,
 	if (inj->code && (err = ar_inject_vma_at(inj, inj->code, NULL)) < 0)
 		goto fail;
 	inj->code_mapped = err > 0;
+	/* The tool may have died between mapping the page and filling it. */
+	if (inj->code_mapped &&
+	    (err = ar_inject_write(inj, inj->code, stub->code, stub->len)))
+		goto fail;
 	if (inj->data && (err = ar_inject_vma_at(inj, inj->data, NULL)) < 0)
 		goto fail;
 	inj->data_mapped = err > 0;
@@ -1246,7 +1251,7 @@ int ar_inject_detach(struct ar_inject *inj)
 	if (!inj)
 		return 0;
 	ctx = inj->ctx;
-	if (inj->inj) {
+	if (inj->inj && !inj->keep_stopped) {
 		journal_phase(inj, AR_JP_DETACHING);
 		if (inj->data_mapped && !inj->broken) {
 			e = ar_inject_munmap(inj, inj->data, DATA_SIZE);
@@ -1281,13 +1286,13 @@ int ar_inject_detach(struct ar_inject *inj)
 		for (int sig = 1; sig < NSIG; sig++)
 			if (sigismember(&inj->pending, sig) == 1)
 				syscall(SYS_tgkill, inj->pid, inj->inj->tid, sig);
-	if (inj->pidfd >= 0 && !inj->was_stopped &&
+	if (inj->pidfd >= 0 && !inj->was_stopped && !inj->keep_stopped &&
 	    !(inj->journal && err))
 		sys_pidfd_send_signal(inj->pidfd, SIGCONT);
 	if (inj->pinned)
 		sched_setaffinity(0, sizeof(inj->old_cpus), &inj->old_cpus);
 	if (inj->journal) {
-		if (err)
+		if (err || inj->keep_stopped)
 			ar_journal_close(inj->journal);
 		else
 			ar_journal_remove(inj->journal);
@@ -1299,6 +1304,11 @@ int ar_inject_detach(struct ar_inject *inj)
 	free(inj->threads);
 	free(inj);
 	return err;
+}
+
+void ar_inject_keep_stopped(struct ar_inject *inj)
+{
+	inj->keep_stopped = 1;
 }
 
 struct ar_ctx *ar_inject_ctx(const struct ar_inject *inj)

@@ -106,6 +106,13 @@ int ar_inject_attach_journal(struct ar_ctx *ctx, struct ar_journal *j,
 			     struct ar_inject **injp);
 
 /*
+ * The target's memory is out of place and only `recover` can fix it:
+ * ar_inject_detach() will restore registers but keep the process stopped,
+ * the scratch pages mapped and the journal on disk.
+ */
+void ar_inject_keep_stopped(struct ar_inject *inj);
+
+/*
  * Restore everything and let the process run again; frees inj.  Safe
  * after any failure.  Returns the first error met while restoring.
  */

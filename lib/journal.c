@@ -25,6 +25,8 @@ struct jdisk {
 	uint32_t mflags;
 	uint64_t advice;
 	uint64_t run_start, run_end, dst;
+	uint64_t batch;
+	uint32_t nbatch, batch_first;
 	uint64_t nsrc;
 	uint64_t csum;
 };
@@ -125,6 +127,9 @@ static int load(struct ar_journal *j)
 	st->run_start = d.run_start;
 	st->run_end = d.run_end;
 	st->dst = d.dst;
+	st->batch = d.batch;
+	st->nbatch = d.nbatch;
+	st->batch_first = d.batch_first;
 	st->nsrc = d.nsrc;
 	if (!d.nsrc)
 		return 0;
@@ -264,6 +269,9 @@ int ar_journal_write(struct ar_journal *j, const struct ar_journal_state *st,
 	d.run_start = st->run_start;
 	d.run_end = st->run_end;
 	d.dst = st->dst;
+	d.batch = st->batch;
+	d.nbatch = st->nbatch;
+	d.batch_first = st->batch_first;
 	d.nsrc = st->nsrc;
 	d.csum = checksum(&d, sizeof(d));
 	if (pwrite(j->fd, &d, sizeof(d), 0) != (ssize_t)sizeof(d) ||

@@ -22,13 +22,16 @@ enum ar_jphase {
 	AR_JP_UFFD_OPEN,	/* userfaultfd being created: uffd is -1 or the fd */
 	AR_JP_UFFD_DST,		/* destination being mapped at dst */
 	AR_JP_UFFD_MOVING,	/* dst registered; the src moves are under way */
+	AR_JP_UFFD_UNDO,	/* moving back what src[].moved says was moved */
 	AR_JP_UFFD_REMAP,	/* every page at dst; unregister and mremap back */
 	AR_JP_UFFD_CLOSE,	/* dst is over the run; closing the fd */
 	AR_JP_DETACHING,	/* unmapping scratch and restoring registers */
 };
 
+/* A source VMA of the run; moved: bytes at dst when an undo began. */
 struct ar_jsrc {
 	uint64_t start, end;
+	uint64_t moved;
 };
 
 /* Everything a journal holds, as read back by ar_journal_load(). */
@@ -43,8 +46,11 @@ struct ar_journal_state {
 	uint64_t run_start, run_end, dst;
 	uint32_t prot, mflags;	/* dst mmap protection and flags */
 	uint64_t advice;	/* AR_ADV_* bits applied to dst */
+	uint64_t batch;		/* target address of the batch under way */
+	uint32_t nbatch;	/* its descriptors, then as many uffdio_moves */
+	uint32_t batch_first;	/* index in src of its first descriptor */
 	size_t nsrc;
-	struct ar_jsrc *src;	/* malloc'd by ar_journal_load() */
+	struct ar_jsrc *src;	/* owned by the journal (freed with it) */
 };
 
 struct ar_journal;

@@ -13,6 +13,8 @@
  *             names its address and generation
  *  -s deny|kill  a seccomp filter that makes userfaultfd fail with EPERM,
  *             or kills the process on it
+ *  -f         fork a child that sleeps holding the second half of the
+ *             region (those pages stay shared: workers leave them alone)
  *
  * Three more threads, named sleeper, reader and futex (comm), sit in
  * nanosleep, read and futex through a raw
@@ -30,6 +32,7 @@
 #include <linux/futex.h>
 #include <linux/seccomp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -56,6 +59,8 @@ static atomic_long errors;
 static atomic_ulong *passes;
 static int wake_pipe[2];
 static uint32_t futex_word;
+
+static size_t frozen_from = SIZE_MAX;	/* pages shared with a child */
 
 static int is_hole(size_t j)
 {
@@ -102,11 +107,14 @@ static void write_page(size_t j, uint64_t gen)
 		w[i] = pattern(j, gen, i);
 }
 
+/* Pages no worker owns: holes read as zeros, frozen pages as written. */
 static void verify_holes(void)
 {
 	for (size_t j = 0; j < npages; j++) {
 		const uint64_t *w = (const uint64_t *)(region + j * PAGE);
 
+		if (j >= frozen_from && !is_hole(j))
+			verify_page(j, 0);
 		if (!is_hole(j))
 			continue;
 		for (size_t i = 0; i < WORDS; i++)
@@ -131,7 +139,7 @@ static void *worker_main(void *arg)
 	prctl(PR_SET_NAME, "worker");
 	while (!atomic_load(&stop)) {
 		for (size_t j = wk->id; j < npages; j += nworkers) {
-			if (is_hole(j))
+			if (is_hole(j) || j >= frozen_from)
 				continue;
 			verify_page(j, wk->gen[j]);
 			write_page(j, ++wk->gen[j]);
@@ -140,7 +148,7 @@ static void *worker_main(void *arg)
 		nanosleep(&pause, NULL);
 	}
 	for (size_t j = wk->id; j < npages; j += nworkers)
-		if (!is_hole(j))
+		if (!is_hole(j) && j < frozen_from)
 			verify_page(j, wk->gen[j]);
 	return NULL;
 }
@@ -332,18 +340,20 @@ int main(int argc, char **argv)
 	pthread_t *threads, extra[3];
 	struct worker *wk;
 	char line[64];
-	int opt;
+	int opt, shared = 0;
+	pid_t child = 0;
 
-	while ((opt = getopt(argc, argv, "w:r:H:z:s:")) != -1) {
+	while ((opt = getopt(argc, argv, "w:r:H:z:s:f")) != -1) {
 		switch (opt) {
 		case 'w': nworkers = (unsigned)atoi(optarg); break;
 		case 'r': rpages = strtoul(optarg, NULL, 0); break;
 		case 'H': hchunks = strtoul(optarg, NULL, 0); break;
 		case 'z': hole_every = strtoul(optarg, NULL, 0); break;
 		case 's': seccomp = optarg; break;
+		case 'f': shared = 1; break;
 		default:
 			fprintf(stderr, "usage: target [-w N] [-r PAGES | -H CHUNKS] "
-				"[-z K] [-s deny|kill]\n");
+				"[-z K] [-s deny|kill] [-f]\n");
 			return 2;
 		}
 	}
@@ -353,6 +363,20 @@ int main(int argc, char **argv)
 		fragment(HUGE, hchunks, 1);
 	else
 		fragment(PAGE, rpages ? rpages : 1, 0);
+	if (shared) {
+		frozen_from = npages / 2;
+		for (size_t j = frozen_from; j < npages; j++)
+			if (!is_hole(j))
+				write_page(j, 0);
+		child = fork();
+		if (child < 0)
+			die("fork");
+		if (!child) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			pause();
+			_exit(0);
+		}
+	}
 	if (seccomp)
 		install_seccomp(seccomp);
 	if (pipe(wake_pipe))
@@ -367,7 +391,7 @@ int main(int argc, char **argv)
 		wk[k].gen = calloc(npages, sizeof(uint64_t));
 		if (!wk[k].gen)
 			die("calloc");
-		for (size_t j = k; j < npages; j += nworkers)
+		for (size_t j = k; j < npages && j < frozen_from; j += nworkers)
 			if (!is_hole(j))
 				write_page(j, 0);
 		if (pthread_create(&threads[k], NULL, worker_main, &wk[k]))
@@ -408,6 +432,8 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 3; i++)
 		pthread_join(extra[i], NULL);
 	verify_holes();
+	if (child)
+		kill(child, SIGKILL);
 	printf("EXIT errors=%ld\n", atomic_load(&errors));
 	return atomic_load(&errors) ? 1 : 0;
 }

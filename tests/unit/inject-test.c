@@ -21,6 +21,7 @@
 #include "tap.h"
 #include "inject.h"
 #include "journal.h"
+#include "uffd.h"
 
 #define PAGE 4096UL
 
@@ -375,6 +376,173 @@ static void refuse_while_journal(void)
 	CHECK_EQ(tgt_quit(&t), 0);
 }
 
+/* The VmFlags line of the VMA of pid that contains addr, and its kB of THP. */
+static int vma_flags(pid_t pid, unsigned long addr, char *flags, size_t size,
+		     long *thp_kb)
+{
+	char path[64], line[512];
+	int in = 0, found = 0;
+	FILE *f;
+
+	*thp_kb = 0;
+	snprintf(path, sizeof(path), "/proc/%d/smaps", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long s, e;
+
+		if (sscanf(line, "%lx-%lx ", &s, &e) == 2 && strchr(line, ' ') &&
+		    line[strspn(line, "0123456789abcdef")] == '-')
+			in = s <= addr && addr < e;
+		else if (in && !strncmp(line, "AnonHugePages:", 14))
+			*thp_kb = atol(line + 14);
+		else if (in && !strncmp(line, "VmFlags:", 8)) {
+			size_t n = strlen(line + 8);
+
+			if (n >= size)
+				n = size - 1;
+			memcpy(flags, line + 8, n);
+			flags[n] = '\0';
+			found = 1;
+		}
+	}
+	fclose(f);
+	return found ? 0 : -1;
+}
+
+/* AnonHugePages kB of the VMAs of pid inside [start, end). */
+static long thp_kb(pid_t pid, unsigned long start, unsigned long end)
+{
+	char path[64], line[512];
+	long total = 0;
+	int in = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long s, e;
+
+		if (line[strspn(line, "0123456789abcdef")] == '-' &&
+		    sscanf(line, "%lx-%lx ", &s, &e) == 2)
+			in = s < end && e > start;
+		else if (in && !strncmp(line, "AnonHugePages:", 14))
+			total += atol(line + 14);
+	}
+	fclose(f);
+	return total;
+}
+
+/*
+ * Attach, find the run over the target's region (read while stopped),
+ * heal it, detach.  Returns the heal's result.
+ */
+static int heal_region(struct tgt *t, unsigned int flags,
+		       struct ar_heal_stats *st, double *pause_us)
+{
+	struct ar_inject *inj;
+	struct ar_proc *proc = NULL;
+	struct ar_heal_run hr;
+	struct ar_jsrc *src = NULL;
+	const struct ar_run *run = NULL;
+	double t0 = now_us();
+	int err, derr;
+
+	err = ar_inject_attach(ctx, t->pid, 0, flags, &inj);
+	if (err)
+		return err;
+	err = ar_proc_read(ctx, t->pid, 0, &proc);
+	for (size_t i = 0; !err && i < ar_proc_nruns(proc); i++) {
+		const struct ar_run *r = ar_proc_run(proc, i);
+
+		if (r->start <= t->start && r->end >= t->end)
+			run = r;
+	}
+	if (!err && !run)
+		err = -ENOENT;
+	if (!err && !(src = calloc(run->vmas, sizeof(*src))))
+		err = -ENOMEM;
+	if (!err)
+		err = ar_heal_run_from_proc(&hr, src, proc, run);
+	if (!err)
+		err = ar_uffd_heal(inj, &hr, st);
+	derr = ar_inject_detach(inj);
+	if (pause_us)
+		*pause_us = now_us() - t0;
+	free(src);
+	ar_proc_free(proc);
+	return err ? err : derr;
+}
+
+static void heal_and_check(const char *args, long vmas_before, int thp)
+{
+	struct ar_heal_stats st;
+	struct tgt t;
+	char before[256], after[256];
+	long kb, thp_before = 0, thp_after;
+	double pause;
+
+	CHECK(tgt_start(&t, args) == 0);
+	CHECK_EQ(count_vmas(t.pid, t.start, t.end), vmas_before);
+	CHECK(vma_flags(t.pid, t.start, before, sizeof(before), &kb) == 0);
+	if (thp) {
+		thp_before = thp_kb(t.pid, t.start, t.end);
+		CHECK(thp_before > 0);
+	}
+	CHECK_EQ(heal_region(&t, 0, &st, &pause), 0);
+	CHECK_EQ(count_vmas(t.pid, t.start, t.end), 1);
+	CHECK(vma_flags(t.pid, t.start, after, sizeof(after), &kb) == 0);
+	if (strcmp(before, after))
+		printf("# VmFlags before:%s# VmFlags after: %s", before, after);
+	CHECK(!strcmp(before, after));
+	thp_after = thp_kb(t.pid, t.start, t.end);
+	if (thp)
+		CHECK_EQ(thp_after, thp_before);
+	printf("# %s: %llu moves in %llu batches, heal %.2f ms, process "
+	       "stopped %.2f ms\n", args, (unsigned long long)st.moves,
+	       (unsigned long long)st.batches, st.ns / 1e6, pause / 1e3);
+	CHECK_EQ(tgt_verify(&t), 0);
+	CHECK_EQ(tgt_quit(&t), 0);
+}
+
+static void uffd_heals_1000_reversed(void)
+{
+	heal_and_check("-r 1000 -w 2", 1000, 0);
+}
+
+static void uffd_heals_holes(void)
+{
+	heal_and_check("-r 500 -z 7 -w 2", 500, 0);
+}
+
+static void uffd_heals_thp_whole(void)
+{
+	heal_and_check("-H 4 -w 2", 4, 1);
+}
+
+/* A move that fails half-way (pages shared with a child): all put back. */
+static void uffd_failure_moves_back(void)
+{
+	struct tgt t;
+	char path[256];
+	int err;
+
+	CHECK(tgt_start(&t, "-r 200 -f -w 2") == 0);
+	err = heal_region(&t, 0, NULL, NULL);
+	printf("# %s\n", ar_ctx_errmsg(ctx));
+	CHECK_EQ(err, -EBUSY);
+	CHECK(strstr(ar_ctx_errmsg(ctx), "shared"));
+	CHECK_EQ(count_vmas(t.pid, t.start, t.end), 200);
+	CHECK(proc_state(t.pid) != 'T');
+	CHECK_EQ(ar_journal_path(path, sizeof(path), t.pid), 0);
+	CHECK(access(path, F_OK) != 0);
+	CHECK_EQ(tgt_verify(&t), 0);
+	CHECK_EQ(tgt_quit(&t), 0);
+}
+
 static void run(const char *name, void (*fn)(void))
 {
 	tap_run(name, fn);
@@ -403,6 +571,10 @@ int main(int argc, char **argv)
 	RUN(inject_reader_in_read);
 	RUN(inject_futex_waiter);
 	RUN(batch_1000_mremaps);
+	RUN(uffd_heals_1000_reversed);
+	RUN(uffd_heals_holes);
+	RUN(uffd_heals_thp_whole);
+	RUN(uffd_failure_moves_back);
 	RUN(refuse_self);
 	RUN(refuse_kernel_thread);
 	RUN(refuse_zombie);

@@ -1,0 +1,763 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The uffd-move backend: heal a run of split anonymous VMAs in a live
+ * process with UFFDIO_MOVE (Linux >= 6.8).
+ *
+ * UFFDIO_MOVE refuses a caller whose mm is not the userfaultfd's, so every
+ * call runs inside the target, injected: create a userfaultfd, map a fresh
+ * destination with the run's attributes and 2 MiB phase (PMD THPs then move
+ * whole), register it, move each source VMA into it in one batch, then
+ * unregister it and mremap it over the run.  Moving sets each page's index
+ * and anon_vma to the destination's, so the result is one mergeable VMA.
+ *
+ * Every step is journaled first.  A failure moves back what was moved (the
+ * run itself is registered for that, as a move's destination must be);
+ * recovery after a crash reads the batch's results from the target's
+ * memory, finishes the moves, or undoes them if they cannot finish.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "uffd.h"
+
+#ifndef PR_SET_VMA
+#define PR_SET_VMA 0x53564d41
+#define PR_SET_VMA_ANON_NAME 0
+#endif
+
+#define HUGE (2ULL << 20)
+#define CTL_OFF 0		/* ioctl arguments, the anonymous name */
+#define DESC_OFF 4096		/* descriptors, then their uffdio_moves */
+#define MAX_BATCH 16384
+#define MAX_EAGAIN 100
+
+enum {
+	ADV_HUGEPAGE = 1u << 0,
+	ADV_NOHUGEPAGE = 1u << 1,
+	ADV_DONTFORK = 1u << 2,
+	ADV_DONTDUMP = 1u << 3,
+	ADV_WIPEONFORK = 1u << 4,
+	ADV_MERGEABLE = 1u << 5,
+};
+
+static const struct {
+	unsigned int bit;
+	int advice;
+} advices[] = {
+	{ ADV_HUGEPAGE, MADV_HUGEPAGE }, { ADV_NOHUGEPAGE, MADV_NOHUGEPAGE },
+	{ ADV_DONTFORK, MADV_DONTFORK }, { ADV_DONTDUMP, MADV_DONTDUMP },
+	{ ADV_WIPEONFORK, MADV_WIPEONFORK }, { ADV_MERGEABLE, MADV_MERGEABLE },
+};
+
+struct heal {
+	struct ar_inject *inj;
+	struct ar_ctx *ctx;
+	struct ar_journal *j;
+	struct ar_journal_state *js;	/* the journal's, or local */
+	struct ar_journal_state local;
+	uint64_t data;
+	size_t data_size;
+	uint64_t *moved;	/* per source: bytes moved to dst, from its start */
+	uint64_t *undone;	/* per source: bytes of moved[] put back */
+	struct ar_heal_stats *st;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int jwrite(struct heal *h, uint32_t phase, int with_src)
+{
+	h->js->phase = phase;
+	return h->j ? ar_journal_write(h->j, h->js, with_src) : 0;
+}
+
+static uint64_t run_len(const struct heal *h)
+{
+	return h->js->run_end - h->js->run_start;
+}
+
+/* Inject a call that must succeed; its result in *ret when ret is set. */
+static int call_ok(struct heal *h, const char *what, long *ret, long nr,
+		   uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
+		   uint64_t a5, uint64_t a6)
+{
+	long r;
+	int err = ar_inject_call(h->inj, &r, nr, a1, a2, a3, a4, a5, a6);
+
+	if (err)
+		return err;
+	if (r < 0 && r > -4096)
+		return ar_fail_errno(h->ctx, (int)-r, "%s in process %d", what,
+				     h->js->pid);
+	if (ret)
+		*ret = r;
+	return 0;
+}
+
+/* An ioctl on the target's userfaultfd with arg copied in and back. */
+static int uffd_ioctl(struct heal *h, const char *what, unsigned long req,
+		      void *arg, size_t len)
+{
+	uint64_t where = h->data + CTL_OFF;
+	int err = ar_inject_write(h->inj, where, arg, len);
+
+	if (!err)
+		err = call_ok(h, what, NULL, SYS_ioctl, (uint64_t)h->js->uffd,
+			      req, where, 0, 0, 0);
+	if (!err)
+		err = ar_inject_read(h->inj, where, arg, len);
+	return err;
+}
+
+static int uffd_register(struct heal *h, uint64_t start, uint64_t len)
+{
+	struct uffdio_register reg = {
+		.range = { start, len },
+		.mode = UFFDIO_REGISTER_MODE_MISSING,
+	};
+
+	return uffd_ioctl(h, "UFFDIO_REGISTER", UFFDIO_REGISTER, &reg,
+			  sizeof(reg));
+}
+
+static int uffd_unregister(struct heal *h, uint64_t start, uint64_t len)
+{
+	struct uffdio_range range = { start, len };
+
+	return uffd_ioctl(h, "UFFDIO_UNREGISTER", UFFDIO_UNREGISTER, &range,
+			  sizeof(range));
+}
+
+static int open_uffd(struct heal *h)
+{
+	struct uffdio_api api = { .api = UFFD_API,
+				  .features = UFFD_FEATURE_MOVE };
+	long fd;
+	int err = jwrite(h, AR_JP_UFFD_OPEN, 1);
+
+	if (err)
+		return err;
+	err = call_ok(h, "userfaultfd", &fd, SYS_userfaultfd,
+		      O_CLOEXEC | UFFD_USER_MODE_ONLY, 0, 0, 0, 0, 0);
+	if (err)
+		return err;
+	h->js->uffd = (int32_t)fd;
+	if ((err = jwrite(h, AR_JP_UFFD_OPEN, 0)))
+		return err;
+	err = uffd_ioctl(h, "UFFDIO_API", UFFDIO_API, &api, sizeof(api));
+	if (err == -EINVAL)
+		return ar_fail(h->ctx, EOPNOTSUPP, "this kernel has no "
+			       "UFFDIO_MOVE (Linux 6.8 or later needed)");
+	if (!err && !(api.features & UFFD_FEATURE_MOVE))
+		return ar_fail(h->ctx, EOPNOTSUPP, "userfaultfd lacks "
+			       "UFFD_FEATURE_MOVE");
+	return err;
+}
+
+/* Map the destination with the run's attributes, then register it. */
+static int map_dst(struct heal *h, const char *name)
+{
+	uint64_t len = run_len(h), dst;
+	int err = ar_inject_find_gap(h->inj, len, HUGE,
+				     h->js->run_start % HUGE, &dst);
+
+	if (err)
+		return err;
+	h->js->dst = dst;
+	if ((err = jwrite(h, AR_JP_UFFD_DST, 0)) ||
+	    (err = ar_inject_mmap(h->inj, dst, len, (int)h->js->prot,
+				  (int)h->js->mflags)))
+		return err;
+	for (size_t i = 0; i < AR_ARRAY_SIZE(advices); i++)
+		if ((h->js->advice & advices[i].bit) &&
+		    (err = call_ok(h, "madvise", NULL, SYS_madvise, dst, len,
+				   (uint64_t)advices[i].advice, 0, 0, 0)))
+			return err;
+	/* Only "[anon:NAME]" is a name; "[heap]" and the like follow the address. */
+	if (name && !strncmp(name, "[anon:", 6) && name[strlen(name) - 1] == ']') {
+		char buf[256];
+		size_t n = strlen(name) - 6;
+
+		if (n > sizeof(buf))
+			return ar_fail(h->ctx, ENAMETOOLONG, "anonymous name "
+				       "too long");
+		memcpy(buf, name + 6, n - 1);
+		buf[n - 1] = '\0';
+		if ((err = ar_inject_write(h->inj, h->data + CTL_OFF, buf, n)) ||
+		    (err = call_ok(h, "naming the destination", NULL,
+				   SYS_prctl, PR_SET_VMA, PR_SET_VMA_ANON_NAME,
+				   dst, len, h->data + CTL_OFF, 0)))
+			return err;
+	}
+	return uffd_register(h, dst, len);
+}
+
+/* The part of source i still to move, as offsets from its start. */
+static void pending_range(const struct heal *h, size_t i, int back,
+			  uint64_t *lo, uint64_t *hi)
+{
+	if (back) {
+		*lo = h->undone[i];
+		*hi = h->moved[i];
+	} else {
+		*lo = h->moved[i];
+		*hi = h->js->src[i].end - h->js->src[i].start;
+	}
+}
+
+/* Progress of source i: off bytes of its pending range are done. */
+static void advance(struct heal *h, size_t i, int back, uint64_t off)
+{
+	if (back)
+		h->undone[i] += off;
+	else
+		h->moved[i] += off;
+}
+
+/*
+ * Move, in batches, what is pending of every source: forward run -> dst,
+ * or back dst -> run for the part moved[] says went forward.  The
+ * progress arrays follow each move's result, so they are exact even after
+ * a failure; a partial move (EAGAIN) has its rest retried.
+ */
+static int move_all(struct heal *h, int back)
+{
+	const uint64_t start = h->js->run_start, dst = h->js->dst;
+	const uint64_t descs = h->data + DESC_OFF;
+	size_t cap = (h->data_size - DESC_OFF) /
+		     (sizeof(struct ar_sysdesc) + sizeof(struct uffdio_move));
+	uint64_t moves, lo, hi;
+	struct ar_sysdesc *d;
+	struct uffdio_move *mv;
+	size_t i = 0, eagain = 0;
+	int err = 0;
+
+	if (cap > MAX_BATCH)
+		cap = MAX_BATCH;
+	moves = descs + cap * sizeof(*d);
+	d = calloc(cap, sizeof(*d));
+	mv = calloc(cap, sizeof(*mv));
+	if (!d || !mv) {
+		err = ar_fail(h->ctx, ENOMEM, "out of memory");
+		goto out;
+	}
+	for (;;) {
+		size_t n = 0, done, first;
+
+		for (; i < h->js->nsrc; i++) {
+			pending_range(h, i, back, &lo, &hi);
+			if (lo < hi)
+				break;
+		}
+		first = i;
+		/* What is pending is contiguous: moves go in address order. */
+		for (; i < h->js->nsrc && n < cap; i++, n++) {
+			uint64_t s = h->js->src[i].start;
+			uint64_t d_off = dst + (s - start);
+
+			pending_range(h, i, back, &lo, &hi);
+			if (lo == hi)
+				break;
+			mv[n] = (struct uffdio_move){
+				.dst = (back ? s : d_off) + lo,
+				.src = (back ? d_off : s) + lo,
+				.len = hi - lo,
+				.mode = UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES,
+			};
+			d[n] = (struct ar_sysdesc){
+				.nr = SYS_ioctl,
+				.args = { (uint64_t)h->js->uffd, UFFDIO_MOVE,
+					  moves + n * sizeof(*mv) },
+			};
+		}
+		if (!n)
+			break;
+		h->js->batch = descs;
+		h->js->nbatch = (uint32_t)n;
+		h->js->batch_first = (uint32_t)first;
+		if ((err = jwrite(h, back ? AR_JP_UFFD_UNDO : AR_JP_UFFD_MOVING,
+				  0)) ||
+		    (err = ar_inject_write(h->inj, moves, mv, n * sizeof(*mv))) ||
+		    (err = ar_inject_batch(h->inj, descs, d, n, &done)) ||
+		    (err = ar_inject_read(h->inj, moves, mv, n * sizeof(*mv))))
+			goto out;
+		h->st->batches++;
+		h->st->moves += done + (done < n);
+		for (size_t k = 0; k < done; k++)
+			advance(h, first + k, back, mv[k].len);
+		if (done == n)
+			continue;
+		/* Descriptor `done` failed; a partial move says how far. */
+		if (mv[done].move > 0)
+			advance(h, first + done, back, (uint64_t)mv[done].move);
+		if ((long)d[done].result == -EAGAIN && ++eagain < MAX_EAGAIN) {
+			i = first + done;
+			continue;
+		}
+		err = ar_fail_errno(h->ctx, (int)-(long)d[done].result,
+				    "UFFDIO_MOVE of %#llx-%#llx%s in process %d",
+				    (unsigned long long)mv[done].src,
+				    (unsigned long long)(mv[done].src +
+							 mv[done].len),
+				    (long)d[done].result == -EBUSY ?
+				    " (pages shared with another process)" : "",
+				    h->js->pid);
+		goto out;
+	}
+out:
+	free(d);
+	free(mv);
+	return err;
+}
+
+/* Every page is at dst: make dst the run. */
+static int finish(struct heal *h)
+{
+	uint64_t len = run_len(h);
+	int err;
+
+	if ((err = jwrite(h, AR_JP_UFFD_REMAP, 0)) ||
+	    (err = uffd_unregister(h, h->js->dst, len)) ||
+	    (err = call_ok(h, "mremap", NULL, SYS_mremap, h->js->dst, len, len,
+			   MREMAP_FIXED | MREMAP_MAYMOVE, h->js->run_start, 0)) ||
+	    (err = jwrite(h, AR_JP_UFFD_CLOSE, 0)) ||
+	    (err = call_ok(h, "close", NULL, SYS_close, (uint64_t)h->js->uffd,
+			   0, 0, 0, 0, 0)))
+		return err;
+	h->js->uffd = -1;
+	return jwrite(h, AR_JP_READY, 0);
+}
+
+static int any_moved(const struct heal *h)
+{
+	for (size_t i = 0; i < h->js->nsrc; i++)
+		if (h->moved[i])
+			return 1;
+	return 0;
+}
+
+/*
+ * Put back what was moved and remove what we created.  -EIO when pages
+ * could not be put back: the journal then keeps them findable.
+ */
+static int undo(struct heal *h)
+{
+	uint64_t len = run_len(h);
+	int err = 0;
+
+	if (any_moved(h)) {
+		for (size_t i = 0; i < h->js->nsrc; i++)
+			h->js->src[i].moved = h->moved[i];
+		h->js->nbatch = 0;
+		err = jwrite(h, AR_JP_UFFD_UNDO, 1);
+		/*
+		 * Registering the run makes it a valid move destination
+		 * (again, harmlessly, when an undo resumes).
+		 */
+		if (!err)
+			err = uffd_register(h, h->js->run_start, len);
+		if (!err)
+			err = move_all(h, 1);
+		if (!err)
+			err = uffd_unregister(h, h->js->run_start, len);
+		if (err) {
+			char why[sizeof(h->ctx->errmsg)];
+
+			snprintf(why, sizeof(why), "%s", ar_ctx_errmsg(h->ctx));
+			ar_inject_keep_stopped(h->inj);
+			return ar_fail(h->ctx, EIO, "could not move pages back "
+				       "(%s); process %d stays stopped: run "
+				       "`anonremap recover %d`", why,
+				       h->js->pid, h->js->pid);
+		}
+	}
+	if (h->js->dst && ar_inject_vma_at(h->inj, h->js->dst, NULL) > 0)
+		err = ar_inject_munmap(h->inj, h->js->dst, len);
+	if (!err && h->js->uffd >= 0) {
+		err = call_ok(h, "close", NULL, SYS_close, (uint64_t)h->js->uffd,
+			      0, 0, 0, 0, 0);
+		h->js->uffd = -1;
+	}
+	if (!err)
+		err = jwrite(h, AR_JP_READY, 0);
+	return err;
+}
+
+static int check_run(struct ar_ctx *ctx, const struct ar_heal_run *run)
+{
+	static const struct {
+		int flag;
+		const char *why;
+	} refuse[] = {
+		{ AR_VMF_LO, "mlocked" }, { AR_VMF_LF, "mlocked on fault" },
+		{ AR_VMF_UM, "armed by the process's own userfaultfd" },
+		{ AR_VMF_UW, "armed by the process's own userfaultfd" },
+		{ AR_VMF_UI, "armed by the process's own userfaultfd" },
+		{ AR_VMF_SH, "shared" }, { AR_VMF_MS, "shared" },
+		{ AR_VMF_GD, "a stack growing down" },
+		{ AR_VMF_HT, "hugetlb" }, { AR_VMF_IO, "I/O memory" },
+		{ AR_VMF_PF, "a PFN map" }, { AR_VMF_DE, "not expandable" },
+		{ AR_VMF_SS, "a shadow stack" }, { AR_VMF_SL, "sealed" },
+		{ AR_VMF_DP, "droppable" }, { AR_VMF_GU, "guarded" },
+	};
+
+	if (!run->nsrc || run->src[0].start != run->start ||
+	    run->src[run->nsrc - 1].end != run->end || run->start % 4096 ||
+	    run->end % 4096)
+		return ar_fail(ctx, EINVAL, "run %#llx-%#llx: sources do not "
+			       "cover it", (unsigned long long)run->start,
+			       (unsigned long long)run->end);
+	for (size_t i = 0; i + 1 < run->nsrc; i++)
+		if (run->src[i].end != run->src[i + 1].start ||
+		    run->src[i].start >= run->src[i].end)
+			return ar_fail(ctx, EINVAL, "run %#llx-%#llx: sources "
+				       "are not adjacent VMAs in order",
+				       (unsigned long long)run->start,
+				       (unsigned long long)run->end);
+	for (size_t i = 0; i < AR_ARRAY_SIZE(refuse); i++)
+		if (run->vmflags & (UINT64_C(1) << refuse[i].flag))
+			return ar_fail(ctx, EPERM, "run %#llx-%#llx is %s: "
+				       "skipped", (unsigned long long)run->start,
+				       (unsigned long long)run->end,
+				       refuse[i].why);
+	if (!run->perms || strlen(run->perms) != 4 || run->perms[3] != 'p')
+		return ar_fail(ctx, EINVAL, "run %#llx-%#llx is not private "
+			       "anonymous memory", (unsigned long long)run->start,
+			       (unsigned long long)run->end);
+	if (run->perms[1] != 'w')
+		return ar_fail(ctx, EPERM, "run %#llx-%#llx is not writable: "
+			       "UFFDIO_MOVE moves only between writable VMAs",
+			       (unsigned long long)run->start,
+			       (unsigned long long)run->end);
+	return 0;
+}
+
+int ar_heal_run_from_proc(struct ar_heal_run *hr, struct ar_jsrc *src,
+			  const struct ar_proc *proc, const struct ar_run *run)
+{
+	const struct ar_vma *first = ar_proc_vma(proc, run->first_vma);
+
+	memset(hr, 0, sizeof(*hr));
+	for (size_t i = 0; i < run->vmas; i++) {
+		const struct ar_vma *v = ar_proc_vma(proc, run->first_vma + i);
+
+		if (strcmp(v->perms, first->perms) ||
+		    (v->vmflags & ~AR_VMF(SD)) != (first->vmflags & ~AR_VMF(SD)) ||
+		    strcmp(v->name, first->name) || v->vmflags_other)
+			return -EINVAL;
+		src[i] = (struct ar_jsrc){ v->start, v->end, 0 };
+	}
+	hr->start = run->start;
+	hr->end = run->end;
+	hr->src = src;
+	hr->nsrc = run->vmas;
+	hr->perms = first->perms;
+	hr->vmflags = first->vmflags;
+	hr->name = first->name;
+	return 0;
+}
+
+static int heal_init(struct heal *h, struct ar_inject *inj,
+		     struct ar_heal_stats *st)
+{
+	memset(h, 0, sizeof(*h));
+	h->inj = inj;
+	h->ctx = ar_inject_ctx(inj);
+	h->j = ar_inject_journal(inj);
+	h->js = h->j ? ar_journal_state(h->j) : &h->local;
+	h->data = ar_inject_data(inj, &h->data_size);
+	h->st = st;
+	if (h->data_size <= DESC_OFF)
+		return ar_fail(h->ctx, EINVAL, "no scratch data area");
+	return 0;
+}
+
+int ar_uffd_heal(struct ar_inject *inj, const struct ar_heal_run *run,
+		 struct ar_heal_stats *st)
+{
+	static const long need[] = {
+		SYS_userfaultfd, SYS_ioctl, SYS_mmap, SYS_munmap, SYS_mremap,
+		SYS_madvise, SYS_close, SYS_prctl,
+	};
+	struct ar_heal_stats dummy;
+	uint64_t t0 = now_ns();
+	struct heal h;
+	struct ar_jsrc *src;
+	int err, uerr;
+
+	if (!st)
+		st = &dummy;
+	memset(st, 0, sizeof(*st));
+	if ((err = heal_init(&h, inj, st)) ||
+	    (err = check_run(h.ctx, run)) ||
+	    (err = ar_inject_check_syscalls(inj, need, AR_ARRAY_SIZE(need))))
+		return err;
+	src = malloc(run->nsrc * sizeof(*src));
+	h.moved = calloc(run->nsrc, sizeof(*h.moved));
+	h.undone = calloc(run->nsrc, sizeof(*h.undone));
+	if (!src || !h.moved || !h.undone) {
+		free(src);
+		free(h.moved);
+		free(h.undone);
+		return ar_fail(h.ctx, ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < run->nsrc; i++)
+		src[i] = (struct ar_jsrc){ run->src[i].start, run->src[i].end,
+					   0 };
+	free(h.js->src);
+	h.js->src = src;
+	h.js->nsrc = run->nsrc;
+	h.js->run_start = run->start;
+	h.js->run_end = run->end;
+	h.js->uffd = -1;
+	h.js->dst = 0;
+	h.js->nbatch = 0;
+	h.js->prot = (run->perms[0] == 'r' ? PROT_READ : 0) |
+		     (run->perms[1] == 'w' ? PROT_WRITE : 0) |
+		     (run->perms[2] == 'x' ? PROT_EXEC : 0);
+	h.js->mflags = MAP_PRIVATE | MAP_ANONYMOUS |
+		       (run->vmflags & AR_VMF(NR) ? MAP_NORESERVE : 0);
+	h.js->advice = (run->vmflags & AR_VMF(HG) ? ADV_HUGEPAGE : 0) |
+		       (run->vmflags & AR_VMF(NH) ? ADV_NOHUGEPAGE : 0) |
+		       (run->vmflags & AR_VMF(DC) ? ADV_DONTFORK : 0) |
+		       (run->vmflags & AR_VMF(DD) ? ADV_DONTDUMP : 0) |
+		       (run->vmflags & AR_VMF(WF) ? ADV_WIPEONFORK : 0) |
+		       (run->vmflags & AR_VMF(MG) ? ADV_MERGEABLE : 0);
+	st->bytes = run->end - run->start;
+	err = open_uffd(&h);
+	if (!err)
+		err = map_dst(&h, run->name);
+	if (!err)
+		err = move_all(&h, 0);
+	if (!err)
+		err = finish(&h);
+	if (err) {
+		char msg[sizeof(h.ctx->errmsg)];
+
+		memcpy(msg, h.ctx->errmsg, sizeof(msg));
+		uerr = undo(&h);
+		if (uerr)
+			err = uerr;
+		else
+			memcpy(h.ctx->errmsg, msg, sizeof(msg));
+	}
+	free(h.moved);
+	free(h.undone);
+	st->ns = now_ns() - t0;
+	return err;
+}
+
+/*
+ * Rebuild the progress after a crash: sources before the journaled batch
+ * are complete, the batch's results are in the target's memory (the dead
+ * tool's batch was let to finish), later ones as the phase began.
+ */
+static int reload_progress(struct heal *h, int back)
+{
+	const struct ar_journal_state *js = h->js;
+	size_t n = js->nbatch, first = js->batch_first;
+	struct ar_sysdesc *d = NULL;
+	struct uffdio_move mv;
+	int err = 0;
+
+	for (size_t i = 0; i < js->nsrc; i++) {
+		h->moved[i] = back ? js->src[i].moved :
+			      i < first ? js->src[i].end - js->src[i].start : 0;
+		h->undone[i] = back && i < first ? h->moved[i] : 0;
+	}
+	if (!n)
+		return 0;
+	if (first + n > js->nsrc)
+		return ar_fail(h->ctx, EBADMSG, "journal batch out of range");
+	d = calloc(n, sizeof(*d));
+	if (!d)
+		return ar_fail(h->ctx, ENOMEM, "out of memory");
+	if ((err = ar_inject_read(h->inj, js->batch, d, n * sizeof(*d))))
+		goto out;
+	for (size_t k = 0; k < n; k++) {
+		size_t i = first + k;
+		uint64_t lo, done = 0;
+
+		/* Each descriptor points at its uffdio_move. */
+		if ((err = ar_inject_read(h->inj, d[k].args[2], &mv,
+					  sizeof(mv))))
+			goto out;
+		lo = (back ? mv.dst : mv.src) - js->src[i].start;
+		if (d[k].result == 0)
+			done = mv.len;
+		else if (d[k].result != AR_SYSDESC_PENDING && mv.move > 0)
+			done = (uint64_t)mv.move;
+		if (back)
+			h->undone[i] = lo + done;
+		else
+			h->moved[i] = lo + done;
+	}
+out:
+	free(d);
+	return err;
+}
+
+int ar_uffd_recover(struct ar_inject *inj)
+{
+	struct ar_heal_stats st;
+	struct heal h;
+	int err;
+
+	if ((err = heal_init(&h, inj, &st)))
+		return err;
+	memset(&st, 0, sizeof(st));
+	h.moved = calloc(h.js->nsrc + 1, sizeof(*h.moved));
+	h.undone = calloc(h.js->nsrc + 1, sizeof(*h.undone));
+	if (!h.moved || !h.undone) {
+		err = ar_fail(h.ctx, ENOMEM, "out of memory");
+		goto out;
+	}
+	switch (h.js->phase) {
+	case AR_JP_UFFD_OPEN:
+	case AR_JP_UFFD_DST:
+		err = undo(&h);
+		break;
+	case AR_JP_UFFD_UNDO:
+		err = reload_progress(&h, 1);
+		if (!err)
+			err = undo(&h);
+		break;
+	case AR_JP_UFFD_MOVING:
+		err = reload_progress(&h, 0);
+		if (err)
+			break;
+		err = move_all(&h, 0);
+		if (!err)
+			err = finish(&h);
+		if (err && !(err = undo(&h)))
+			err = ar_fail(h.ctx, EAGAIN, "could not finish the "
+				      "interrupted run; moved it back");
+		break;
+	case AR_JP_UFFD_REMAP:
+		/* Unregistering twice is harmless; mremap only if not done. */
+		if (ar_inject_vma_at(inj, h.js->dst, NULL) > 0) {
+			err = finish(&h);
+			break;
+		}
+		/* fall through */
+	case AR_JP_UFFD_CLOSE:
+		if (h.js->uffd >= 0)
+			call_ok(&h, "close", NULL, SYS_close,
+				(uint64_t)h.js->uffd, 0, 0, 0, 0, 0);
+		h.js->uffd = -1;
+		err = jwrite(&h, AR_JP_READY, 0);
+		break;
+	}
+out:
+	free(h.moved);
+	free(h.undone);
+	return err;
+}
+
+int ar_recover(struct ar_ctx *ctx, pid_t pid)
+{
+	struct ar_journal *j;
+	struct ar_inject *inj;
+	char path[256];
+	int err = ar_journal_open(ctx, pid, &j);
+
+	if (err == -EBADMSG && !ar_journal_path(path, sizeof(path), pid)) {
+		/* Died before the first record: nothing was changed. */
+		unlink(path);
+		kill(pid, SIGCONT);
+		return 0;
+	}
+	if (err)
+		return err;
+	err = ar_inject_attach_journal(ctx, j, &inj);
+	if (err) {
+		if (err == -ESRCH && ar_journal_state(j)->starttime) {
+			uint64_t st;
+
+			if (ar_proc_starttime(pid, &st) ||
+			    st != ar_journal_state(j)->starttime) {
+				ar_journal_remove(j);
+				return ar_fail(ctx, ESRCH, "process %d is gone; "
+					       "removed its stale journal", pid);
+			}
+		}
+		ar_journal_close(j);
+		return err;
+	}
+	err = ar_uffd_recover(inj);
+	if (err) {
+		char msg[sizeof(ctx->errmsg)];
+
+		memcpy(msg, ctx->errmsg, sizeof(msg));
+		ar_inject_keep_stopped(inj);
+		ar_inject_detach(inj);
+		memcpy(ctx->errmsg, msg, sizeof(msg));
+		return err;
+	}
+	return ar_inject_detach(inj);
+}
+
+int ar_uffd_probe(struct ar_ctx *ctx)
+{
+	struct uffdio_api api = { .api = UFFD_API,
+				  .features = UFFD_FEATURE_MOVE };
+	long page = sysconf(_SC_PAGESIZE);
+	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY);
+	char *p = MAP_FAILED;
+	int err = 0;
+
+	if (fd < 0)
+		return errno == ENOSYS ?
+			ar_fail(ctx, ENOSYS, "userfaultfd is not built into "
+				"this kernel") :
+			errno == EPERM ?
+			ar_fail(ctx, EPERM, "userfaultfd is forbidden here "
+				"(vm.unprivileged_userfaultfd, seccomp, LSM)") :
+			ar_fail_errno(ctx, errno, "userfaultfd");
+	if (ioctl(fd, UFFDIO_API, &api) || !(api.features & UFFD_FEATURE_MOVE)) {
+		err = ar_fail(ctx, EOPNOTSUPP, "this kernel has no UFFDIO_MOVE "
+			      "(Linux 6.8 or later needed)");
+		goto out;
+	}
+	p = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		err = ar_fail_errno(ctx, errno, "mmap");
+		goto out;
+	}
+	p[0] = 42;
+	{
+		struct uffdio_register reg = {
+			.range = { (uint64_t)(p + page), (uint64_t)page },
+			.mode = UFFDIO_REGISTER_MODE_MISSING,
+		};
+		struct uffdio_move mv = {
+			.dst = (uint64_t)(p + page), .src = (uint64_t)p,
+			.len = (uint64_t)page,
+		};
+
+		if (ioctl(fd, UFFDIO_REGISTER, &reg) ||
+		    ioctl(fd, UFFDIO_MOVE, &mv) || p[page] != 42)
+			err = ar_fail_errno(ctx, errno, "UFFDIO_MOVE does not "
+					    "work here");
+	}
+out:
+	if (p != MAP_FAILED)
+		munmap(p, 2 * page);
+	close(fd);
+	return err;
+}
