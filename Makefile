@@ -10,6 +10,7 @@ WARNFLAGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 BASEFLAGS := -std=gnu11 -D_GNU_SOURCE -MMD -MP $(WARNFLAGS) -Ilib
 SMARTCOLS_CFLAGS := $(shell pkg-config --cflags smartcols 2>/dev/null)
 SMARTCOLS_LIBS := $(shell pkg-config --libs smartcols 2>/dev/null || echo -lsmartcols)
+CLI_LIBS := $(SMARTCOLS_LIBS) $(shell pkg-config --libs libproc2 2>/dev/null || echo -lproc2)
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
@@ -17,6 +18,8 @@ LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 MANDIR ?= $(PREFIX)/share/man
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
 DESTDIR ?=
 
 LIB_SRCS := $(filter-out $(LIB_SKIP),$(wildcard lib/*.c) $(wildcard lib/arch/$(ARCH).c))
@@ -37,7 +40,7 @@ CLI := cli/anonremap
 .PHONY: all install uninstall clean demo check check-unit check-cli check-asan \
 	bench deps deps-check kernel check-kernel help lint-man
 
-all: $(CLI) $(LIBSO) $(LIBA) lib/anonremap.pc $(HELPER_BINS)
+all: $(CLI) $(LIBSO) $(LIBA) $(HELPER_BINS)
 
 build/pic/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -56,10 +59,7 @@ $(LIBA): $(LIB_OBJS)
 	ar rcs $@ $^
 
 $(CLI): $(CLI_OBJS) $(LIBA)
-	$(CC) $(CFLAGS) -o $@ $(CLI_OBJS) $(LIBA) $(SMARTCOLS_LIBS) $(LDFLAGS)
-
-lib/anonremap.pc: lib/anonremap.pc.in Makefile
-	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|; s|@VERSION@|$(VERSION)|' $< > $@
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJS) $(LIBA) $(CLI_LIBS) $(LDFLAGS)
 
 tests/unit/%-test: tests/unit/%-test.c tests/unit/tap.h $(LIBA)
 	$(CC) $(BASEFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(LIBA) $(LDFLAGS)
@@ -70,24 +70,35 @@ tests/helpers/%: tests/helpers/%.c
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
 		$(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) \
-		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man3
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man3 \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(COMPLETIONDIR)
 	install -m 755 $(CLI) $(DESTDIR)$(BINDIR)/anonremap
 	install -m 755 $(LIBSO) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libanonremap.so
 	install -m 644 $(LIBA) $(DESTDIR)$(LIBDIR)/libanonremap.a
 	install -m 644 lib/anonremap.h $(DESTDIR)$(INCLUDEDIR)/anonremap.h
-	install -m 644 lib/anonremap.pc $(DESTDIR)$(PKGCONFIGDIR)/anonremap.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|; s|@VERSION@|$(VERSION)|' \
+		lib/anonremap.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/anonremap.pc
 	install -m 644 man/anonremap.8 $(DESTDIR)$(MANDIR)/man8/anonremap.8
+	install -m 644 man/libanonremap.3 $(DESTDIR)$(MANDIR)/man3/libanonremap.3
+	sed -e 's|@BINDIR@|$(BINDIR)|g' contrib/systemd/anonremap-textfile.service.in \
+		> $(DESTDIR)$(UNITDIR)/anonremap-textfile.service
+	install -m 644 contrib/systemd/anonremap-textfile.timer $(DESTDIR)$(UNITDIR)/
+	install -m 644 contrib/bash-completion/anonremap $(DESTDIR)$(COMPLETIONDIR)/anonremap
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/anonremap $(DESTDIR)$(LIBDIR)/$(SONAME) \
 	      $(DESTDIR)$(LIBDIR)/libanonremap.so $(DESTDIR)$(LIBDIR)/libanonremap.a \
 	      $(DESTDIR)$(INCLUDEDIR)/anonremap.h \
 	      $(DESTDIR)$(PKGCONFIGDIR)/anonremap.pc \
-	      $(DESTDIR)$(MANDIR)/man8/anonremap.8
+	      $(DESTDIR)$(MANDIR)/man8/anonremap.8 \
+	      $(DESTDIR)$(MANDIR)/man3/libanonremap.3 \
+	      $(DESTDIR)$(UNITDIR)/anonremap-textfile.service \
+	      $(DESTDIR)$(UNITDIR)/anonremap-textfile.timer \
+	      $(DESTDIR)$(COMPLETIONDIR)/anonremap
 
 clean:
-	rm -rf build $(CLI) $(LIBSO) $(LIBSO).0 $(LIBA) lib/anonremap.pc \
+	rm -rf build $(CLI) $(LIBSO) $(LIBSO).0 $(LIBA) \
 	       $(UNIT_BINS) $(HELPER_BINS)
 
 deps:
@@ -113,7 +124,7 @@ ASAN_DIR := build/asan
 check-asan: deps-check
 	@mkdir -p $(ASAN_DIR)/tests/unit
 	$(CC) $(BASEFLAGS) $(SMARTCOLS_CFLAGS) $(ASAN_FLAGS) -o $(ASAN_DIR)/anonremap \
-		$(CLI_SRCS) $(LIB_SRCS) $(SMARTCOLS_LIBS)
+		$(CLI_SRCS) $(LIB_SRCS) $(CLI_LIBS)
 	@for t in $(UNIT_SRCS); do \
 		echo "$(CC) ... -o $(ASAN_DIR)/$${t%.c}"; \
 		$(CC) $(BASEFLAGS) $(ASAN_FLAGS) -Itests/unit \

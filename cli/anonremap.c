@@ -203,13 +203,8 @@ static error_t common_parse(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-static const struct argp common_argp = {
+const struct argp cli_common_argp = {
 	common_options, common_parse, NULL, NULL, NULL, NULL, NULL
-};
-
-const struct argp_child cli_common_children[] = {
-	{ &common_argp, 0, NULL, -1 },
-	{ NULL }
 };
 
 struct command {
@@ -220,6 +215,7 @@ struct command {
 
 static const struct command commands[] = {
 	{ "stat", cmd_stat, "report the anonymous VMA fragmentation of processes" },
+	{ "top", cmd_top, "rank every readable process by fragmentation" },
 };
 
 static const struct command *find_command(const char *name)
@@ -277,13 +273,17 @@ static char *main_help_filter(int key, const char *text, void *input)
 
 int main(int argc, char **argv)
 {
+	static const struct argp_child children[] = {
+		{ &cli_common_argp, 0, NULL, -1 },
+		{ NULL, 0, NULL, 0 },
+	};
 	static const struct argp argp = {
 		NULL, main_parse, "COMMAND [ARG...]",
 		"Find and repair anonymous-memory VMA fragmentation."
 		"\vRun 'anonremap COMMAND --help' for a command's options. "
 		"Exit status: 0 ok, 1 failure, 2 usage error, "
 		"3 a --threshold-* was reached. See anonremap(8).",
-		cli_common_children, main_help_filter, NULL
+		children, main_help_filter, NULL
 	};
 	struct main_args args = { .cmd_index = 0 };
 	const struct command *cmd;

@@ -50,8 +50,8 @@ bool parse_columns(const char *list, const struct colinfo *cols, size_t ncols,
 /* One "  NAME  help" line per column, for --help. */
 char *columns_help(const char *title, const struct colinfo *cols, size_t ncols);
 
-/* -h/--help, --usage, -V/--version: an argp child for every command. */
-extern const struct argp_child cli_common_children[];
+/* -h/--help, --usage, -V/--version: an argp child of every command. */
+extern const struct argp cli_common_argp;
 
 /* Thresholds shared by stat and top. */
 struct thresholds {
@@ -63,5 +63,6 @@ bool threshold_reached(const struct thresholds *t, const struct ar_summary *s);
 double map_use_percent(const struct ar_summary *s);
 
 int cmd_stat(int argc, char **argv);
+int cmd_top(int argc, char **argv);
 
 #endif
