@@ -37,6 +37,7 @@
 #define HUGE (2ULL << 20)
 #define CTL_OFF 0		/* ioctl arguments, the anonymous name */
 #define DESC_OFF 4096		/* descriptors, then their uffdio_moves */
+#define SEQ_SIZE 8		/* before DESC_OFF: the batch written */
 #define MAX_BATCH 16384
 #define MAX_EAGAIN 100
 
@@ -206,6 +207,15 @@ static int map_dst(struct heal *h, const char *name)
 	return uffd_register(h, dst, len);
 }
 
+/* Descriptors per batch; their uffdio_moves follow the cap-th one. */
+static size_t batch_cap(const struct heal *h)
+{
+	size_t cap = (h->data_size - DESC_OFF) /
+		     (sizeof(struct ar_sysdesc) + sizeof(struct uffdio_move));
+
+	return cap < MAX_BATCH ? cap : MAX_BATCH;
+}
+
 /* The part of source i still to move, as offsets from its start. */
 static void pending_range(const struct heal *h, size_t i, int back,
 			  uint64_t *lo, uint64_t *hi)
@@ -238,16 +248,13 @@ static int move_all(struct heal *h, int back)
 {
 	const uint64_t start = h->js->run_start, dst = h->js->dst;
 	const uint64_t descs = h->data + DESC_OFF;
-	size_t cap = (h->data_size - DESC_OFF) /
-		     (sizeof(struct ar_sysdesc) + sizeof(struct uffdio_move));
-	uint64_t moves, lo, hi;
+	size_t cap = batch_cap(h);
+	uint64_t moves, lo, hi, zero = 0;
 	struct ar_sysdesc *d;
 	struct uffdio_move *mv;
 	size_t i = 0, eagain = 0;
 	int err = 0;
 
-	if (cap > MAX_BATCH)
-		cap = MAX_BATCH;
 	moves = descs + cap * sizeof(*d);
 	d = calloc(cap, sizeof(*d));
 	mv = calloc(cap, sizeof(*mv));
@@ -286,13 +293,22 @@ static int move_all(struct heal *h, int back)
 		}
 		if (!n)
 			break;
+		pending_range(h, first, back, &lo, &hi);
 		h->js->batch = descs;
 		h->js->nbatch = (uint32_t)n;
 		h->js->batch_first = (uint32_t)first;
+		h->js->first_lo = lo;
+		h->js->batch_seq++;
+		/* Journal, then invalidate, write, validate, run. */
 		if ((err = jwrite(h, back ? AR_JP_UFFD_UNDO : AR_JP_UFFD_MOVING,
 				  0)) ||
+		    (err = ar_inject_write(h->inj, descs - SEQ_SIZE, &zero,
+					   SEQ_SIZE)) ||
 		    (err = ar_inject_write(h->inj, moves, mv, n * sizeof(*mv))) ||
-		    (err = ar_inject_batch(h->inj, descs, d, n, &done)) ||
+		    (err = ar_inject_batch_write(h->inj, descs, d, n)) ||
+		    (err = ar_inject_write(h->inj, descs - SEQ_SIZE,
+					   &h->js->batch_seq, SEQ_SIZE)) ||
+		    (err = ar_inject_batch_run(h->inj, descs, d, n, &done)) ||
 		    (err = ar_inject_read(h->inj, moves, mv, n * sizeof(*mv))))
 			goto out;
 		h->st->batches++;
@@ -324,13 +340,55 @@ out:
 	return err;
 }
 
+/*
+ * 1 when a page of [start, start + len) of the target is present or
+ * swapped out, per /proc/PID/pagemap: the check that stands between a
+ * wrong belief and an unmap that would lose memory.
+ */
+static int has_pages(struct heal *h, uint64_t start, uint64_t len)
+{
+	char path[64];
+	uint64_t buf[512];
+	int fd, found = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", h->js->pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return ar_fail_errno(h->ctx, errno, "cannot open %s", path);
+	for (uint64_t a = start; a < start + len && !found;) {
+		size_t n = (size_t)((start + len - a) / 4096);
+		ssize_t got;
+
+		if (n > AR_ARRAY_SIZE(buf))
+			n = AR_ARRAY_SIZE(buf);
+		got = pread(fd, buf, n * sizeof(*buf), (off_t)(a / 4096 * 8));
+		if (got <= 0) {
+			found = ar_fail_errno(h->ctx, got ? errno : EIO,
+					      "cannot read %s", path);
+			break;
+		}
+		for (size_t i = 0; i < (size_t)got / sizeof(*buf); i++)
+			if (buf[i] & (3ULL << 62))
+				found = 1;
+		a += (uint64_t)got / sizeof(*buf) * 4096;
+	}
+	close(fd);
+	return found;
+}
+
 /* Every page is at dst: make dst the run. */
 static int finish(struct heal *h)
 {
 	uint64_t len = run_len(h);
 	int err;
 
-	if ((err = jwrite(h, AR_JP_UFFD_REMAP, 0)) ||
+	err = has_pages(h, h->js->run_start, len);
+	if (err > 0)
+		err = ar_fail(h->ctx, EIO, "pages left in %#llx-%#llx after "
+			      "the moves", (unsigned long long)h->js->run_start,
+			      (unsigned long long)h->js->run_end);
+	if (err ||
+	    (err = jwrite(h, AR_JP_UFFD_REMAP, 0)) ||
 	    (err = uffd_unregister(h, h->js->dst, len)) ||
 	    (err = call_ok(h, "mremap", NULL, SYS_mremap, h->js->dst, len, len,
 			   MREMAP_FIXED | MREMAP_MAYMOVE, h->js->run_start, 0)) ||
@@ -385,8 +443,19 @@ static int undo(struct heal *h)
 				       h->js->pid, h->js->pid);
 		}
 	}
-	if (h->js->dst && ar_inject_vma_at(h->inj, h->js->dst, NULL) > 0)
-		err = ar_inject_munmap(h->inj, h->js->dst, len);
+	if (h->js->dst && ar_inject_vma_at(h->inj, h->js->dst, NULL) > 0) {
+		err = has_pages(h, h->js->dst, len);
+		if (err > 0) {
+			ar_inject_keep_stopped(h->inj);
+			return ar_fail(h->ctx, EIO, "pages still at %#llx in "
+				       "process %d; it stays stopped: run "
+				       "`anonremap recover %d`",
+				       (unsigned long long)h->js->dst,
+				       h->js->pid, h->js->pid);
+		}
+		if (!err)
+			err = ar_inject_munmap(h->inj, h->js->dst, len);
+	}
 	if (!err && h->js->uffd >= 0) {
 		err = call_ok(h, "close", NULL, SYS_close, (uint64_t)h->js->uffd,
 			      0, 0, 0, 0, 0);
@@ -563,15 +632,19 @@ int ar_uffd_heal(struct ar_inject *inj, const struct ar_heal_run *run,
 
 /*
  * Rebuild the progress after a crash: sources before the journaled batch
- * are complete, the batch's results are in the target's memory (the dead
- * tool's batch was let to finish), later ones as the phase began.
+ * are done, src[batch_first] had got to first_lo, and if the target holds
+ * the batch's sequence number, the batch's results are in its memory (the
+ * dead tool's batch was let to finish).
  */
 static int reload_progress(struct heal *h, int back)
 {
 	const struct ar_journal_state *js = h->js;
+	const uint64_t moves = js->batch + batch_cap(h) *
+						sizeof(struct ar_sysdesc);
 	size_t n = js->nbatch, first = js->batch_first;
 	struct ar_sysdesc *d = NULL;
 	struct uffdio_move mv;
+	uint64_t seq;
 	int err = 0;
 
 	for (size_t i = 0; i < js->nsrc; i++) {
@@ -583,28 +656,46 @@ static int reload_progress(struct heal *h, int back)
 		return 0;
 	if (first + n > js->nsrc)
 		return ar_fail(h->ctx, EBADMSG, "journal batch out of range");
+	if (back)
+		h->undone[first] = js->first_lo;
+	else
+		h->moved[first] = js->first_lo;
+	if ((err = ar_inject_read(h->inj, js->batch - SEQ_SIZE, &seq,
+				  sizeof(seq))))
+		return err;
+	if (seq != js->batch_seq)
+		return 0;	/* never fully written, so never run */
 	d = calloc(n, sizeof(*d));
 	if (!d)
 		return ar_fail(h->ctx, ENOMEM, "out of memory");
 	if ((err = ar_inject_read(h->inj, js->batch, d, n * sizeof(*d))))
 		goto out;
 	for (size_t k = 0; k < n; k++) {
-		size_t i = first + k;
-		uint64_t lo, done = 0;
+		const struct ar_jsrc *s = &js->src[first + k];
+		uint64_t at, lo, done = 0;
 
-		/* Each descriptor points at its uffdio_move. */
-		if ((err = ar_inject_read(h->inj, d[k].args[2], &mv,
+		if ((err = ar_inject_read(h->inj, moves + k * sizeof(mv), &mv,
 					  sizeof(mv))))
 			goto out;
-		lo = (back ? mv.dst : mv.src) - js->src[i].start;
+		at = back ? mv.dst : mv.src;
+		if (d[k].nr != SYS_ioctl || d[k].args[1] != UFFDIO_MOVE ||
+		    d[k].args[2] != moves + k * sizeof(mv) || at < s->start ||
+		    at + mv.len > s->end ||
+		    (back ? mv.src : mv.dst) != js->dst + (at - js->run_start)) {
+			err = ar_fail(h->ctx, EBADMSG, "the batch in process "
+				      "%d does not match the journal",
+				      js->pid);
+			goto out;
+		}
+		lo = at - s->start;
 		if (d[k].result == 0)
 			done = mv.len;
 		else if (d[k].result != AR_SYSDESC_PENDING && mv.move > 0)
 			done = (uint64_t)mv.move;
 		if (back)
-			h->undone[i] = lo + done;
+			h->undone[first + k] = lo + done;
 		else
-			h->moved[i] = lo + done;
+			h->moved[first + k] = lo + done;
 	}
 out:
 	free(d);

@@ -786,25 +786,41 @@ int ar_inject_call(struct ar_inject *inj, long *ret, long nr, uint64_t a1,
 	return err;
 }
 
-int ar_inject_batch(struct ar_inject *inj, uint64_t remote_descs,
-		    struct ar_sysdesc *descs, size_t n, size_t *done)
+static int check_batch(struct ar_inject *inj, uint64_t remote_descs,
+		       size_t n)
 {
-	uint64_t t0 = now_ns();
-	struct ar_regs r;
-	size_t left;
-	int err;
-
-	*done = 0;
 	if (inj->broken)
 		return ar_fail(inj->ctx, EIO, "injection into process %d "
 			       "already failed", inj->pid);
 	if (!inj->data_mapped || remote_descs < inj->data ||
-	    remote_descs + n * sizeof(*descs) > inj->data + DATA_SIZE)
+	    remote_descs + n * sizeof(struct ar_sysdesc) >
+	    inj->data + DATA_SIZE)
 		return ar_fail(inj->ctx, EINVAL, "batch of %zu calls does not "
 			       "fit the data area", n);
+	return 0;
+}
+
+int ar_inject_batch_write(struct ar_inject *inj, uint64_t remote_descs,
+			  struct ar_sysdesc *descs, size_t n)
+{
+	int err = check_batch(inj, remote_descs, n);
+
+	if (err)
+		return err;
 	for (size_t i = 0; i < n; i++)
 		descs[i].result = AR_SYSDESC_PENDING;
-	err = ar_inject_write(inj, remote_descs, descs, n * sizeof(*descs));
+	return ar_inject_write(inj, remote_descs, descs, n * sizeof(*descs));
+}
+
+int ar_inject_batch_run(struct ar_inject *inj, uint64_t remote_descs,
+			struct ar_sysdesc *descs, size_t n, size_t *done)
+{
+	uint64_t t0 = now_ns();
+	struct ar_regs r;
+	size_t left;
+	int err = check_batch(inj, remote_descs, n);
+
+	*done = 0;
 	if (err)
 		return err;
 	r = inj->inj->regs;
@@ -826,6 +842,16 @@ int ar_inject_batch(struct ar_inject *inj, uint64_t remote_descs,
 	inj->st.batch_calls += n - left + (left ? 1 : 0);
 	inj->st.batch_ns += now_ns() - t0;
 	return 0;
+}
+
+int ar_inject_batch(struct ar_inject *inj, uint64_t remote_descs,
+		    struct ar_sysdesc *descs, size_t n, size_t *done)
+{
+	int err = ar_inject_batch_write(inj, remote_descs, descs, n);
+
+	*done = 0;
+	return err ? err : ar_inject_batch_run(inj, remote_descs, descs, n,
+					       done);
 }
 
 uint64_t ar_inject_data(const struct ar_inject *inj, size_t *size)

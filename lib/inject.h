@@ -71,6 +71,15 @@ int ar_inject_call(struct ar_inject *inj, long *ret, long nr, uint64_t a1,
 int ar_inject_batch(struct ar_inject *inj, uint64_t remote_descs,
 		    struct ar_sysdesc *descs, size_t n, size_t *done);
 
+/*
+ * The two halves of ar_inject_batch(), for callers that must record
+ * something between writing the descriptors and running them.
+ */
+int ar_inject_batch_write(struct ar_inject *inj, uint64_t remote_descs,
+			  struct ar_sysdesc *descs, size_t n);
+int ar_inject_batch_run(struct ar_inject *inj, uint64_t remote_descs,
+			struct ar_sysdesc *descs, size_t n, size_t *done);
+
 /* The target's scratch data area: address and size in bytes. */
 uint64_t ar_inject_data(const struct ar_inject *inj, size_t *size);
 

@@ -25,7 +25,7 @@ struct jdisk {
 	uint32_t mflags;
 	uint64_t advice;
 	uint64_t run_start, run_end, dst;
-	uint64_t batch;
+	uint64_t batch, batch_seq, first_lo;
 	uint32_t nbatch, batch_first;
 	uint64_t nsrc;
 	uint64_t csum;
@@ -128,6 +128,8 @@ static int load(struct ar_journal *j)
 	st->run_end = d.run_end;
 	st->dst = d.dst;
 	st->batch = d.batch;
+	st->batch_seq = d.batch_seq;
+	st->first_lo = d.first_lo;
 	st->nbatch = d.nbatch;
 	st->batch_first = d.batch_first;
 	st->nsrc = d.nsrc;
@@ -270,6 +272,8 @@ int ar_journal_write(struct ar_journal *j, const struct ar_journal_state *st,
 	d.run_end = st->run_end;
 	d.dst = st->dst;
 	d.batch = st->batch;
+	d.batch_seq = st->batch_seq;
+	d.first_lo = st->first_lo;
 	d.nbatch = st->nbatch;
 	d.batch_first = st->batch_first;
 	d.nsrc = st->nsrc;

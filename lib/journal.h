@@ -46,9 +46,16 @@ struct ar_journal_state {
 	uint64_t run_start, run_end, dst;
 	uint32_t prot, mflags;	/* dst mmap protection and flags */
 	uint64_t advice;	/* AR_ADV_* bits applied to dst */
-	uint64_t batch;		/* target address of the batch under way */
-	uint32_t nbatch;	/* its descriptors, then as many uffdio_moves */
-	uint32_t batch_first;	/* index in src of its first descriptor */
+	/*
+	 * The batch under way: its descriptors at batch, then as many
+	 * uffdio_moves; the target holds batch_seq in the word before them
+	 * once they are all written, so a batch never written is told apart
+	 * from an older one.  Sources before batch_first are done; first_lo
+	 * is how far src[batch_first] had got when the batch was built.
+	 */
+	uint64_t batch, batch_seq, first_lo;
+	uint32_t nbatch;
+	uint32_t batch_first;
 	size_t nsrc;
 	struct ar_jsrc *src;	/* owned by the journal (freed with it) */
 };

@@ -52,6 +52,9 @@ static int tgt_start(struct tgt *t, const char *args)
 	char buf[256], *argv[16], *save = NULL;
 	int argc = 0;
 
+	for (size_t i = 0; i < nlive; i++)
+		if (live[i] == t)
+			live[i] = live[--nlive];
 	memset(t, 0, sizeof(*t));
 	if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC))
 		return -1;
@@ -543,6 +546,85 @@ static void uffd_failure_moves_back(void)
 	CHECK_EQ(tgt_quit(&t), 0);
 }
 
+/*
+ * The tool killed with SIGKILL at random instants of a heal, then
+ * recover: the run is healed or untouched, never in between, every page
+ * intact, the process running.  AR_KILL9_ITERATIONS (default 20) for a
+ * longer stress run.
+ */
+static void kill9_then_recover(void)
+{
+	enum { PAGES = 300 };
+	const char *env = getenv("AR_KILL9_ITERATIONS");
+	int iterations = env ? atoi(env) : 20;
+	static const char *const phases[] = {
+		"none", "attached", "ready", "uffd-open", "uffd-dst",
+		"moving", "undo", "remap", "close", "detaching",
+	};
+	unsigned int seen[AR_ARRAY_SIZE(phases)] = { 0 };
+	unsigned int healed = 0, untouched = 0;
+	double full_us;
+	struct tgt t;
+	pid_t child;
+	int status;
+
+	/* How long a forked tool takes here, to spread the kills over it. */
+	CHECK(tgt_start(&t, "-r 300 -w 2") == 0);
+	fflush(stdout);
+	full_us = now_us();
+	child = fork();
+	CHECK(child >= 0);
+	if (!child)
+		_exit(heal_region(&t, 0, NULL, NULL) ? 1 : 0);
+	CHECK_EQ(waitpid(child, &status, 0), child);
+	full_us = now_us() - full_us;
+	CHECK_EQ(status, 0);
+	CHECK_EQ(count_vmas(t.pid, t.start, t.end), 1);
+	CHECK_EQ(tgt_quit(&t), 0);
+	srand((unsigned int)getpid());
+	for (int it = 0; it < iterations; it++) {
+		struct ar_journal *j;
+		unsigned int phase = 0;
+		long vmas;
+		int err;
+
+		CHECK(tgt_start(&t, "-r 300 -w 2") == 0);
+		fflush(stdout);
+		child = fork();
+		CHECK(child >= 0);
+		if (!child)
+			_exit(heal_region(&t, 0, NULL, NULL) ? 1 : 0);
+		usleep((useconds_t)(rand() % (int)(full_us + 1)));
+		kill(child, SIGKILL);
+		CHECK_EQ(waitpid(child, &status, 0), child);
+		if (!ar_journal_open(ctx, t.pid, &j)) {
+			phase = ar_journal_state(j)->phase;
+			ar_journal_close(j);
+		}
+		if (phase < AR_ARRAY_SIZE(phases))
+			seen[phase]++;
+		err = ar_recover(ctx, t.pid);
+		if (err && err != -ENOENT)
+			printf("# iteration %d, phase %u: %s\n", it, phase,
+			       ar_ctx_errmsg(ctx));
+		CHECK(err == 0 || err == -ENOENT);
+		vmas = count_vmas(t.pid, t.start, t.end);
+		CHECK(vmas == 1 || vmas == PAGES);
+		healed += vmas == 1;
+		untouched += vmas == PAGES;
+		CHECK(proc_state(t.pid) != 'T');
+		CHECK_EQ(tgt_verify(&t), 0);
+		CHECK_EQ(tgt_quit(&t), 0);
+	}
+	printf("# %d kills over %.1f ms heals: %u healed, %u untouched; "
+	       "journal phase at death:", iterations, full_us / 1e3, healed,
+	       untouched);
+	for (size_t i = 0; i < AR_ARRAY_SIZE(phases); i++)
+		if (seen[i])
+			printf(" %s=%u", phases[i], seen[i]);
+	printf("\n");
+}
+
 static void run(const char *name, void (*fn)(void))
 {
 	tap_run(name, fn);
@@ -575,6 +657,7 @@ int main(int argc, char **argv)
 	RUN(uffd_heals_holes);
 	RUN(uffd_heals_thp_whole);
 	RUN(uffd_failure_moves_back);
+	RUN(kill9_then_recover);
 	RUN(refuse_self);
 	RUN(refuse_kernel_thread);
 	RUN(refuse_zombie);
