@@ -16,8 +16,11 @@
 
 #include "internal.h"
 
-/* Soft-dirty is cleared and set behind the process's back; merging ignores it. */
-#define MERGE_IGNORED_VMFLAGS AR_VMF(SD)
+/*
+ * Flags the kernel ignores when it merges (VM_IGNORE_MERGE): soft-dirty,
+ * and "maybe guard", which is sticky and spreads to the merged VMA.
+ */
+#define MERGE_IGNORED_VMFLAGS (AR_VMF(SD) | AR_VMF(GU))
 
 static bool is_split(const struct ar_vma *a, const struct ar_vma *b)
 {

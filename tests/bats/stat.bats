@@ -157,6 +157,14 @@ json_field() {
 	[ "$(jq -r '.processes[0].runs_detail[0].blockers | join(",")' <<<"$output")" = mlocked,uffd ]
 }
 
+@test "-v shows guard regions inside a run" {
+	start_fragment --guard reverse:30
+	run "$ANONREMAP" stat -v -J "$FPID"
+	[ "$(json_field splits)" -eq 29 ]
+	[ "$(jq -r '.processes[0].runs_detail[0].blockers | join(",")' <<<"$output")" = guard ]
+	verify_fragment
+}
+
 @test "JSON: documented keys only, numbers as numbers, no runs_detail without -v" {
 	start_fragment reverse:20
 	run "$ANONREMAP" stat -J "$FPID" $$

@@ -2,7 +2,7 @@
 /*
  * fragment: build anonymous VMA fragmentation patterns on demand, then wait.
  *
- *   fragment [--fork] [--mlock] [--uffd] [--timeout SEC] PATTERN...
+ *   fragment [--fork] [--mlock] [--uffd] [--guard] [--timeout SEC] PATTERN...
  *
  * PATTERN is one of
  *   reverse:N      N pages moved one by one in reverse order: N VMAs, 1 run
@@ -11,6 +11,9 @@
  *   thp:N          N 2 MiB huge-page mappings placed side by side
  *   mixed:N        N pages with alternating protections: N VMAs, no split
  *   named:N        reverse:N, then named with PR_SET_VMA_ANON_NAME
+ *
+ * --guard turns the first page written into a guard region
+ * (MADV_GUARD_INSTALL, Linux 6.13), exit 77 where the kernel lacks it.
  *
  * Each pattern lives between PROT_NONE guard pages so patterns never touch.
  * stdout (line-buffered): "pid N", "expect splits=S runs=R", "ready".  On
@@ -283,6 +286,19 @@ static void apply_mlock(void)
 			die("mlock");
 }
 
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+
+static void apply_guard(void)
+{
+	if (madvise(pages[0].addr, page_size, MADV_GUARD_INSTALL)) {
+		printf("skip MADV_GUARD_INSTALL not supported: %s\n", strerror(errno));
+		exit(EXIT_SKIP);
+	}
+	pages[0].addr = NULL;	/* its contents are gone by design */
+}
+
 static int uffd_fd = -1;
 
 static void apply_uffd(void)
@@ -386,7 +402,7 @@ static void build(const char *spec)
 
 int main(int argc, char **argv)
 {
-	bool do_fork = false, do_mlock = false, do_uffd = false;
+	bool do_fork = false, do_mlock = false, do_uffd = false, do_guard = false;
 	unsigned int timeout = 600;
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigset_t block, old;
@@ -402,11 +418,13 @@ int main(int argc, char **argv)
 			do_mlock = true;
 		else if (!strcmp(argv[i], "--uffd"))
 			do_uffd = true;
+		else if (!strcmp(argv[i], "--guard"))
+			do_guard = true;
 		else if (!strcmp(argv[i], "--timeout") && i + 1 < argc)
 			timeout = (unsigned int)strtoul(argv[++i], NULL, 10);
 		else {
 			fprintf(stderr, "usage: fragment [--fork] [--mlock] [--uffd] "
-				"[--timeout SEC] PATTERN...\n");
+				"[--guard] [--timeout SEC] PATTERN...\n");
 			return 2;
 		}
 	}
@@ -420,6 +438,8 @@ int main(int argc, char **argv)
 		apply_mlock();
 	if (do_uffd)
 		apply_uffd();
+	if (do_guard)
+		apply_guard();
 	if (do_fork) {
 		child = fork();
 		if (child < 0)

@@ -103,7 +103,8 @@ static void odd_names_and_attributes(void)
 	s = summary(p);
 	CHECK_EQ(s.vmas, 17);
 	CHECK_EQ(s.anon_vmas, 13);
-	/* [heap] pair (sd ignored), [anon:my buffer] pair, mlocked pair */
+	/* [heap] pair (sd ignored), [anon:my buffer] pair (gu ignored),
+	 * mlocked pair */
 	CHECK_EQ(s.splits, 3);
 	CHECK_EQ(s.runs, 3);
 	v = ar_proc_vma(p, 0);
