@@ -136,6 +136,63 @@ static int read_status(pid_t pid, pid_t tid, char *buf, size_t size)
 }
 
 /*
+ * What forbids us to trace the process, as far as can be told from
+ * outside: 0 when nothing.  ptrace_scope=1 is reported only once the
+ * kernel refused (final): the target may be our descendant.
+ */
+static int why_not_permitted(struct ar_inject *inj, int final)
+{
+	struct ar_ctx *ctx = inj->ctx;
+	char buf[4096], scope[16];
+	const char *v;
+	unsigned int ruid, euid, suid;
+	struct stat sb;
+	char path[64];
+
+	if (have_cap(AR_CAP_SYS_PTRACE))
+		return 0;
+	if (ar_read_small_file("/proc/sys/kernel/yama/ptrace_scope", scope,
+			       sizeof(scope)) > 0) {
+		int s = atoi(scope);
+
+		if (s == 3)
+			return ar_fail(ctx, EPERM, "ptrace is disabled "
+				       "(kernel.yama.ptrace_scope=3)");
+		if (s == 2)
+			return ar_fail(ctx, EPERM, "kernel.yama.ptrace_scope=2 "
+				       "allows ptrace only with CAP_SYS_PTRACE, "
+				       "which we lack");
+		if (s == 1 && final)
+			return ar_fail(ctx, EPERM, "kernel.yama.ptrace_scope=1 "
+				       "allows ptrace only of descendants without "
+				       "CAP_SYS_PTRACE, which we lack");
+	}
+	if (read_status(inj->pid, inj->pid, buf, sizeof(buf)) > 0 &&
+	    (v = status_field(buf, "Uid")) &&
+	    sscanf(v, "%u %u %u", &ruid, &euid, &suid) == 3 &&
+	    (ruid != getuid() || euid != getuid() || suid != getuid()))
+		return ar_fail(ctx, EPERM, "process %d runs as uid %u "
+			       "(effective %u, saved %u), we are uid %u "
+			       "without CAP_SYS_PTRACE", inj->pid, ruid, euid,
+			       suid, getuid());
+	/* A non-dumpable process's /proc files belong to root. */
+	snprintf(path, sizeof(path), "/proc/%d/status", inj->pid);
+	if (stat(path, &sb) == 0 && sb.st_uid != getuid())
+		return ar_fail(ctx, EPERM, "process %d is not dumpable "
+			       "(PR_SET_DUMPABLE 0 or set-id): tracing it needs "
+			       "CAP_SYS_PTRACE, which we lack", inj->pid);
+	return 0;
+}
+
+static int explain_eperm(struct ar_inject *inj, int err)
+{
+	int ret = why_not_permitted(inj, 1);
+
+	return ret ? ret : ar_fail_errno(inj->ctx, err, "cannot trace "
+					 "process %d", inj->pid);
+}
+
+/*
  * Everything that can be said before trying: each refusal names what is
  * missing.  The final word is PTRACE_SEIZE's; explain_eperm() words it.
  */
@@ -185,56 +242,15 @@ static int precheck(struct ar_inject *inj)
 			       "process %d (%s) is already traced by %d (%s)",
 			       pid, comm, atoi(v), tcomm);
 	}
+	n = why_not_permitted(inj, 0);
+	if (n)
+		return n;
 	v = status_field(buf, "Seccomp");
 	if (v && *v == '1')
 		return ar_fail(ctx, EPERM,
 			       "process %d (%s) runs in strict seccomp mode: "
 			       "it may not make the calls we need", pid, comm);
 	return 0;
-}
-
-static int explain_eperm(struct ar_inject *inj, int err)
-{
-	struct ar_ctx *ctx = inj->ctx;
-	char buf[4096], scope[16];
-	const char *v;
-	unsigned int ruid, euid, suid;
-	struct stat sb;
-	char path[64];
-	int cap = have_cap(AR_CAP_SYS_PTRACE);
-
-	if (ar_read_small_file("/proc/sys/kernel/yama/ptrace_scope", scope,
-			       sizeof(scope)) > 0 && !cap) {
-		int s = atoi(scope);
-
-		if (s == 3)
-			return ar_fail(ctx, EPERM,
-				       "ptrace is disabled (kernel.yama.ptrace_scope=3)");
-		if (s == 2)
-			return ar_fail(ctx, EPERM,
-				       "kernel.yama.ptrace_scope=2 allows ptrace only "
-				       "with CAP_SYS_PTRACE, which we lack");
-		if (s == 1)
-			return ar_fail(ctx, EPERM,
-				       "kernel.yama.ptrace_scope=1 allows ptrace only "
-				       "of descendants without CAP_SYS_PTRACE, which "
-				       "we lack");
-	}
-	if (!cap && read_status(inj->pid, inj->pid, buf, sizeof(buf)) > 0 &&
-	    (v = status_field(buf, "Uid")) &&
-	    sscanf(v, "%u %u %u", &ruid, &euid, &suid) == 3 &&
-	    (ruid != getuid() || euid != getuid() || suid != getuid()))
-		return ar_fail(ctx, EPERM,
-			       "process %d runs as uid %u (effective %u, saved %u), "
-			       "we are uid %u without CAP_SYS_PTRACE",
-			       inj->pid, ruid, euid, suid, getuid());
-	snprintf(path, sizeof(path), "/proc/%d", inj->pid);
-	if (!cap && stat(path, &sb) == 0 && sb.st_uid != getuid())
-		return ar_fail(ctx, EPERM,
-			       "process %d is not dumpable (PR_SET_DUMPABLE 0 or "
-			       "set-id): tracing it needs CAP_SYS_PTRACE, which "
-			       "we lack", inj->pid);
-	return ar_fail_errno(ctx, err, "cannot trace process %d", inj->pid);
 }
 
 static struct thread *find_thread(struct ar_inject *inj, pid_t tid)
@@ -873,20 +889,22 @@ int ar_inject_find_gap(struct ar_inject *inj, uint64_t len, uint64_t align,
 	f = fopen(path, "re");
 	if (!f)
 		return ar_fail_errno(inj->ctx, errno, "cannot open %s", path);
-	/* The highest fitting gap below the stack, like mmap's own choice. */
+	/*
+	 * Top-down like mmap's own choice, in the highest gap that fits,
+	 * but never the one below [stack]: that is where the stack grows.
+	 */
 	while (fgets(line, sizeof(line), f)) {
 		unsigned long long s, e;
 		uint64_t a;
 
-		if (sscanf(line, "%llx-%llx", &s, &e) != 2)
-			continue;
-		if (strstr(line, "[stack]"))
+		if (sscanf(line, "%llx-%llx", &s, &e) != 2 ||
+		    strstr(line, "[stack]"))
 			break;
-		a = (prev_end + PAGE + align - 1) / align * align + phase;
-		if (a < prev_end + PAGE)
-			a += align;
-		if (s > a && s - a >= len + PAGE)
-			best = a;
+		if (s >= prev_end + len + 2 * PAGE) {
+			a = (s - PAGE - len - phase) / align * align + phase;
+			if (a + len + PAGE <= s && a >= prev_end + PAGE)
+				best = a;
+		}
 		prev_end = e;
 	}
 	fclose(f);
@@ -1085,6 +1103,23 @@ static struct ar_inject *inject_new(struct ar_ctx *ctx, pid_t pid)
 	return inj;
 }
 
+/*
+ * The thread to run calls in: one blocked in a system call (the main one
+ * first), since a thread stopped between two instructions might be inside
+ * an rseq critical section, which running other code would break.
+ */
+static struct thread *choose_thread(struct ar_inject *inj)
+{
+	struct thread *main = find_thread(inj, inj->pid);
+
+	if (main && ar_arch_syscall_nr(&main->regs) >= 0)
+		return main;
+	for (size_t i = 0; i < inj->nthreads; i++)
+		if (ar_arch_syscall_nr(&inj->threads[i].regs) >= 0)
+			return &inj->threads[i];
+	return main ? main : &inj->threads[0];
+}
+
 int ar_inject_attach(struct ar_ctx *ctx, pid_t pid, pid_t tid,
 		     unsigned int flags, struct ar_inject **injp)
 {
@@ -1110,14 +1145,12 @@ int ar_inject_attach(struct ar_ctx *ctx, pid_t pid, pid_t tid,
 	err = stop_and_seize(inj);
 	if (err)
 		goto fail;
-	inj->inj = find_thread(inj, tid ? tid : pid);
-	if (!inj->inj && tid) {
+	inj->inj = tid ? find_thread(inj, tid) : choose_thread(inj);
+	if (!inj->inj) {
 		err = ar_fail(ctx, ESRCH, "no thread %d in process %d", tid,
 			      pid);
 		goto fail;
 	}
-	if (!inj->inj)
-		inj->inj = &inj->threads[0];
 	pin_cpu(inj);
 	if ((err = find_syscall_insn(inj)) ||
 	    (err = stub_syscalls_allowed(inj)) ||

@@ -34,8 +34,8 @@ enum ar_inject_flags {
 };
 
 /*
- * Attach to process pid; calls run in thread tid (0: the main thread, or
- * the first live one).  Refuses with a message naming exactly what is
+ * Attach to process pid; calls run in thread tid (0: one blocked in a
+ * system call, the main thread first).  Refuses with a message naming exactly what is
  * missing: EINVAL (self, a kernel thread, a thread id), ESRCH (gone,
  * zombie), EBUSY (already traced, or a journal of an unfinished run exists:
  * recover first), EPERM (uid, CAP_SYS_PTRACE, ptrace_scope, non-dumpable,

@@ -13,6 +13,8 @@
  *             names its address and generation
  *  -s deny|kill  a seccomp filter that makes userfaultfd fail with EPERM,
  *             or kills the process on it
+ *  -u UID     run as UID (dumpable), once set up
+ *  -D         make the process non-dumpable
  *  -f         fork a child that sleeps holding the second half of the
  *             region (those pages stay shared: workers leave them alone)
  *
@@ -340,10 +342,11 @@ int main(int argc, char **argv)
 	pthread_t *threads, extra[3];
 	struct worker *wk;
 	char line[64];
-	int opt, shared = 0;
+	int opt, shared = 0, nodump = 0;
+	uid_t uid = 0;
 	pid_t child = 0;
 
-	while ((opt = getopt(argc, argv, "w:r:H:z:s:f")) != -1) {
+	while ((opt = getopt(argc, argv, "w:r:H:z:s:fu:D")) != -1) {
 		switch (opt) {
 		case 'w': nworkers = (unsigned)atoi(optarg); break;
 		case 'r': rpages = strtoul(optarg, NULL, 0); break;
@@ -351,9 +354,11 @@ int main(int argc, char **argv)
 		case 'z': hole_every = strtoul(optarg, NULL, 0); break;
 		case 's': seccomp = optarg; break;
 		case 'f': shared = 1; break;
+		case 'u': uid = (uid_t)atoi(optarg); break;
+		case 'D': nodump = 1; break;
 		default:
 			fprintf(stderr, "usage: target [-w N] [-r PAGES | -H CHUNKS] "
-				"[-z K] [-s deny|kill] [-f]\n");
+				"[-z K] [-s deny|kill] [-f] [-u UID] [-D]\n");
 			return 2;
 		}
 	}
@@ -377,6 +382,12 @@ int main(int argc, char **argv)
 			_exit(0);
 		}
 	}
+	/* Changing uid makes a process non-dumpable: undo that. */
+	if (uid && (setresgid(uid, uid, uid) || setresuid(uid, uid, uid) ||
+		    prctl(PR_SET_DUMPABLE, 1)))
+		die("setresuid");
+	if (nodump && prctl(PR_SET_DUMPABLE, 0))
+		die("prctl");
 	if (seccomp)
 		install_seccomp(seccomp);
 	if (pipe(wake_pipe))

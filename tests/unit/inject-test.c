@@ -332,6 +332,73 @@ static void refuse_traced(void)
 	CHECK_EQ(tgt_quit(&t), 0);
 }
 
+/*
+ * Attach from a child running as uid 65534 without capabilities; the
+ * refusal's errno and message come back through a pipe.
+ */
+static int attach_as_nobody(pid_t pid, char *msg, size_t size)
+{
+	int fd[2], status;
+	ssize_t n;
+	pid_t child;
+
+	if (pipe(fd))
+		return -1;
+	child = fork();
+	if (!child) {
+		struct ar_inject *inj;
+		int err;
+
+		close(fd[0]);
+		if (setresgid(65534, 65534, 65534) ||
+		    setresuid(65534, 65534, 65534))
+			_exit(255);
+		err = ar_inject_attach(ctx, pid, 0, AR_INJECT_NO_JOURNAL, &inj);
+		if (!err)
+			ar_inject_detach(inj);
+		if (write(fd[1], ar_ctx_errmsg(ctx),
+			  strlen(ar_ctx_errmsg(ctx))) < 0)
+			_exit(254);
+		_exit(-err);
+	}
+	close(fd[1]);
+	n = read(fd[0], msg, size - 1);
+	msg[n > 0 ? n : 0] = '\0';
+	close(fd[0]);
+	if (child < 0 || waitpid(child, &status, 0) != child ||
+	    !WIFEXITED(status))
+		return -1;
+	return -WEXITSTATUS(status);
+}
+
+static void refuse_other_uid(void)
+{
+	struct tgt t;
+	char msg[512];
+
+	CHECK(tgt_start(&t, "") == 0);
+	CHECK_EQ(attach_as_nobody(t.pid, msg, sizeof(msg)), -EPERM);
+	printf("# %s\n", msg);
+	CHECK(strstr(msg, "uid 0") && strstr(msg, "CAP_SYS_PTRACE"));
+	CHECK(proc_state(t.pid) != 'T');
+	CHECK_EQ(tgt_verify(&t), 0);
+	CHECK_EQ(tgt_quit(&t), 0);
+}
+
+static void refuse_non_dumpable(void)
+{
+	struct tgt t;
+	char msg[512];
+
+	CHECK(tgt_start(&t, "-u 65534 -D") == 0);
+	CHECK_EQ(attach_as_nobody(t.pid, msg, sizeof(msg)), -EPERM);
+	printf("# %s\n", msg);
+	CHECK(strstr(msg, "not dumpable"));
+	CHECK(proc_state(t.pid) != 'T');
+	CHECK_EQ(tgt_verify(&t), 0);
+	CHECK_EQ(tgt_quit(&t), 0);
+}
+
 /* A filter that denies (or kills on) userfaultfd: refused before any call. */
 static void refuse_seccomp(const char *mode)
 {
@@ -662,6 +729,8 @@ int main(int argc, char **argv)
 	RUN(refuse_kernel_thread);
 	RUN(refuse_zombie);
 	RUN(refuse_traced);
+	RUN(refuse_other_uid);
+	RUN(refuse_non_dumpable);
 	RUN(refuse_seccomp_deny);
 	RUN(refuse_seccomp_kill);
 	RUN(refuse_while_journal);
