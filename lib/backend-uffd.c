@@ -69,6 +69,7 @@ struct heal {
 	size_t data_size;
 	uint64_t *moved;	/* per source: bytes moved to dst, from its start */
 	uint64_t *undone;	/* per source: bytes of moved[] put back */
+	int recovering;		/* after a crash: steps may have been done */
 	struct ar_heal_stats *st;
 };
 
@@ -148,17 +149,12 @@ static int open_uffd(struct heal *h)
 	struct uffdio_api api = { .api = UFFD_API,
 				  .features = UFFD_FEATURE_MOVE };
 	long fd;
-	int err = jwrite(h, AR_JP_UFFD_OPEN, 1);
+	int err = call_ok(h, "userfaultfd", &fd, SYS_userfaultfd,
+			  O_CLOEXEC | UFFD_USER_MODE_ONLY, 0, 0, 0, 0, 0);
 
 	if (err)
 		return err;
-	err = call_ok(h, "userfaultfd", &fd, SYS_userfaultfd,
-		      O_CLOEXEC | UFFD_USER_MODE_ONLY, 0, 0, 0, 0, 0);
-	if (err)
-		return err;
 	h->js->uffd = (int32_t)fd;
-	if ((err = jwrite(h, AR_JP_UFFD_OPEN, 0)))
-		return err;
 	err = uffd_ioctl(h, "UFFDIO_API", UFFDIO_API, &api, sizeof(api));
 	if (err == -EINVAL)
 		return ar_fail(h->ctx, EOPNOTSUPP, "this kernel has no "
@@ -169,19 +165,33 @@ static int open_uffd(struct heal *h)
 	return err;
 }
 
-/* Map the destination with the run's attributes, then register it. */
-static int map_dst(struct heal *h, const char *name)
+/* Closing twice is harmless while the process is stopped: nothing reuses it. */
+static int close_uffd(struct heal *h)
 {
-	uint64_t len = run_len(h), dst;
-	int err = ar_inject_find_gap(h->inj, len, HUGE,
-				     h->js->run_start % HUGE, &dst);
+	long r;
+	int err;
 
+	if (h->js->uffd < 0)
+		return 0;
+	err = ar_inject_call(h->inj, &r, SYS_close, (uint64_t)h->js->uffd, 0,
+			     0, 0, 0, 0);
 	if (err)
 		return err;
-	h->js->dst = dst;
-	if ((err = jwrite(h, AR_JP_UFFD_DST, 0)) ||
-	    (err = ar_inject_mmap(h->inj, dst, len, (int)h->js->prot,
-				  (int)h->js->mflags)))
+	if (r < 0 && !(r == -EBADF && h->recovering))
+		return ar_fail_errno(h->ctx, (int)-r, "close in process %d",
+				     h->js->pid);
+	h->js->uffd = -1;
+	return 0;
+}
+
+/* Map the destination (at the journaled address) like the run, register it. */
+static int map_dst(struct heal *h, const char *name)
+{
+	uint64_t len = run_len(h), dst = h->js->dst;
+	int err = ar_inject_mmap(h->inj, dst, len, (int)h->js->prot,
+				 (int)h->js->mflags);
+
+	if (err)
 		return err;
 	for (size_t i = 0; i < AR_ARRAY_SIZE(advices); i++)
 		if ((h->js->advice & advices[i].bit) &&
@@ -376,28 +386,32 @@ static int has_pages(struct heal *h, uint64_t start, uint64_t len)
 	return found;
 }
 
-/* Every page is at dst: make dst the run. */
+/*
+ * Every page is at dst: make dst the run, close the fd.  When recovering,
+ * dst gone means the mremap was done already.
+ */
 static int finish(struct heal *h)
 {
 	uint64_t len = run_len(h);
-	int err;
+	int err = h->recovering ? ar_inject_vma_at(h->inj, h->js->dst, NULL) : 1;
 
-	err = has_pages(h, h->js->run_start, len);
-	if (err > 0)
-		err = ar_fail(h->ctx, EIO, "pages left in %#llx-%#llx after "
-			      "the moves", (unsigned long long)h->js->run_start,
-			      (unsigned long long)h->js->run_end);
-	if (err ||
-	    (err = jwrite(h, AR_JP_UFFD_REMAP, 0)) ||
-	    (err = uffd_unregister(h, h->js->dst, len)) ||
-	    (err = call_ok(h, "mremap", NULL, SYS_mremap, h->js->dst, len, len,
-			   MREMAP_FIXED | MREMAP_MAYMOVE, h->js->run_start, 0)) ||
-	    (err = jwrite(h, AR_JP_UFFD_CLOSE, 0)) ||
-	    (err = call_ok(h, "close", NULL, SYS_close, (uint64_t)h->js->uffd,
-			   0, 0, 0, 0, 0)))
+	if (err < 0)
 		return err;
-	h->js->uffd = -1;
-	return jwrite(h, AR_JP_READY, 0);
+	if (err) {
+		err = has_pages(h, h->js->run_start, len);
+		if (err > 0)
+			err = ar_fail(h->ctx, EIO, "pages left in %#llx-%#llx "
+				      "after the moves",
+				      (unsigned long long)h->js->run_start,
+				      (unsigned long long)h->js->run_end);
+		if (err ||
+		    (err = uffd_unregister(h, h->js->dst, len)) ||
+		    (err = call_ok(h, "mremap", NULL, SYS_mremap, h->js->dst,
+				   len, len, MREMAP_FIXED | MREMAP_MAYMOVE,
+				   h->js->run_start, 0)))
+			return err;
+	}
+	return close_uffd(h);
 }
 
 static int any_moved(const struct heal *h)
@@ -410,14 +424,15 @@ static int any_moved(const struct heal *h)
 
 /*
  * Put back what was moved and remove what we created.  -EIO when pages
- * could not be put back: the journal then keeps them findable.
+ * could not be put back: the journal then keeps them findable.  dst gone
+ * means an earlier undo got that far.
  */
 static int undo(struct heal *h)
 {
 	uint64_t len = run_len(h);
-	int err = 0;
+	int err = ar_inject_vma_at(h->inj, h->js->dst, NULL);
 
-	if (any_moved(h)) {
+	if (err > 0 && any_moved(h)) {
 		for (size_t i = 0; i < h->js->nsrc; i++)
 			h->js->src[i].moved = h->moved[i];
 		h->js->nbatch = 0;
@@ -442,8 +457,9 @@ static int undo(struct heal *h)
 				       "`anonremap recover %d`", why,
 				       h->js->pid, h->js->pid);
 		}
+		err = 1;
 	}
-	if (h->js->dst && ar_inject_vma_at(h->inj, h->js->dst, NULL) > 0) {
+	if (err > 0) {
 		err = has_pages(h, h->js->dst, len);
 		if (err > 0) {
 			ar_inject_keep_stopped(h->inj);
@@ -456,11 +472,8 @@ static int undo(struct heal *h)
 		if (!err)
 			err = ar_inject_munmap(h->inj, h->js->dst, len);
 	}
-	if (!err && h->js->uffd >= 0) {
-		err = call_ok(h, "close", NULL, SYS_close, (uint64_t)h->js->uffd,
-			      0, 0, 0, 0, 0);
-		h->js->uffd = -1;
-	}
+	if (!err)
+		err = close_uffd(h);
 	if (!err)
 		err = jwrite(h, AR_JP_READY, 0);
 	return err;
@@ -607,6 +620,20 @@ int ar_uffd_heal(struct ar_inject *inj, const struct ar_heal_run *run,
 		       (run->vmflags & AR_VMF(WF) ? ADV_WIPEONFORK : 0) |
 		       (run->vmflags & AR_VMF(MG) ? ADV_MERGEABLE : 0);
 	st->bytes = run->end - run->start;
+	/*
+	 * One record before anything changes: the run, where its pages will
+	 * go, its sources.  The fd number joins it with the first batch (a
+	 * crash before that leaks at most the fd).
+	 */
+	err = ar_inject_find_gap(inj, run->end - run->start, HUGE,
+				 run->start % HUGE, &h.js->dst);
+	if (!err)
+		err = jwrite(&h, AR_JP_UFFD_DST, 1);
+	if (err) {
+		free(h.moved);
+		free(h.undone);
+		return err;
+	}
 	err = open_uffd(&h);
 	if (!err)
 		err = map_dst(&h, run->name);
@@ -619,10 +646,13 @@ int ar_uffd_heal(struct ar_inject *inj, const struct ar_heal_run *run,
 
 		memcpy(msg, h.ctx->errmsg, sizeof(msg));
 		uerr = undo(&h);
-		if (uerr)
+		if (uerr) {
+			/* Memory may be out of place: only recover may resume it. */
+			ar_inject_keep_stopped(inj);
 			err = uerr;
-		else
+		} else {
 			memcpy(h.ctx->errmsg, msg, sizeof(msg));
+		}
 	}
 	free(h.moved);
 	free(h.undone);
@@ -717,8 +747,8 @@ int ar_uffd_recover(struct ar_inject *inj)
 		err = ar_fail(h.ctx, ENOMEM, "out of memory");
 		goto out;
 	}
+	h.recovering = 1;
 	switch (h.js->phase) {
-	case AR_JP_UFFD_OPEN:
 	case AR_JP_UFFD_DST:
 		err = undo(&h);
 		break;
@@ -728,6 +758,13 @@ int ar_uffd_recover(struct ar_inject *inj)
 			err = undo(&h);
 		break;
 	case AR_JP_UFFD_MOVING:
+		err = ar_inject_vma_at(inj, h.js->dst, NULL);
+		if (err <= 0) {
+			/* dst is over the run already: only the fd is left. */
+			if (!err)
+				err = close_uffd(&h);
+			break;
+		}
 		err = reload_progress(&h, 0);
 		if (err)
 			break;
@@ -738,22 +775,10 @@ int ar_uffd_recover(struct ar_inject *inj)
 			err = ar_fail(h.ctx, EAGAIN, "could not finish the "
 				      "interrupted run; moved it back");
 		break;
-	case AR_JP_UFFD_REMAP:
-		/* Unregistering twice is harmless; mremap only if not done. */
-		if (ar_inject_vma_at(inj, h.js->dst, NULL) > 0) {
-			err = finish(&h);
-			break;
-		}
-		/* fall through */
-	case AR_JP_UFFD_CLOSE:
-		if (h.js->uffd >= 0)
-			call_ok(&h, "close", NULL, SYS_close,
-				(uint64_t)h.js->uffd, 0, 0, 0, 0, 0);
-		h.js->uffd = -1;
-		err = jwrite(&h, AR_JP_READY, 0);
-		break;
 	}
 out:
+	if (err)
+		ar_inject_keep_stopped(inj);
 	free(h.moved);
 	free(h.undone);
 	return err;

@@ -1110,14 +1110,14 @@ static struct ar_inject *inject_new(struct ar_ctx *ctx, pid_t pid)
  */
 static struct thread *choose_thread(struct ar_inject *inj)
 {
-	struct thread *main = find_thread(inj, inj->pid);
+	struct thread *leader = find_thread(inj, inj->pid);
 
-	if (main && ar_arch_syscall_nr(&main->regs) >= 0)
-		return main;
+	if (leader && ar_arch_syscall_nr(&leader->regs) >= 0)
+		return leader;
 	for (size_t i = 0; i < inj->nthreads; i++)
 		if (ar_arch_syscall_nr(&inj->threads[i].regs) >= 0)
 			return &inj->threads[i];
-	return main ? main : &inj->threads[0];
+	return leader ? leader : &inj->threads[0];
 }
 
 int ar_inject_attach(struct ar_ctx *ctx, pid_t pid, pid_t tid,
@@ -1166,7 +1166,7 @@ int ar_inject_attach(struct ar_ctx *ctx, pid_t pid, pid_t tid,
 		    (err = journal_phase(inj, AR_JP_ATTACHED)))
 			goto fail;
 	}
-	if ((err = map_scratch(inj)) || (err = journal_phase(inj, AR_JP_READY)))
+	if ((err = map_scratch(inj)))
 		goto fail;
 	inj->st.attach_ns = now_ns() - inj->st.stopped_since_ns;
 	*injp = inj;
@@ -1253,14 +1253,17 @@ int ar_inject_attach_journal(struct ar_ctx *ctx, struct ar_journal *j,
 	if (inj->code_mapped &&
 	    (err = ar_inject_write(inj, inj->code, stub->code, stub->len)))
 		goto fail;
-	if (inj->data && (err = ar_inject_vma_at(inj, inj->data, NULL)) < 0)
-		goto fail;
-	inj->data_mapped = err > 0;
-	/* A batch the dead tool left half run: let it finish and stop. */
+	/*
+	 * A call or batch the dead tool left under way: let it finish and
+	 * stop, before looking at what it may have changed.
+	 */
 	ip = ar_arch_ip(&cur);
 	if (inj->code_mapped && ip >= inj->code &&
 	    ip < inj->code + stub->park && (err = run_stub(inj, &cur)))
 		goto fail;
+	if (inj->data && (err = ar_inject_vma_at(inj, inj->data, NULL)) < 0)
+		goto fail;
+	inj->data_mapped = err > 0;
 	inj->journal = j;
 	if (inj->code && (err = map_scratch(inj)))
 		goto fail;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -183,8 +184,14 @@ int ar_journal_create(struct ar_ctx *ctx, pid_t pid, struct ar_journal **jp)
 
 		j->fd = open(j->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
 			     0600);
-		if (j->fd >= 0)
+		/* Held while we live: recover knows a live tool from a dead one. */
+		if (j->fd >= 0 && !flock(j->fd, LOCK_EX | LOCK_NB))
 			break;
+		if (j->fd >= 0) {
+			close(j->fd);
+			j->fd = -1;
+			errno = EEXIST;
+		}
 		if (errno != EEXIST) {
 			int err = ar_fail_errno(ctx, errno, "cannot create %s",
 						j->path);
@@ -193,7 +200,11 @@ int ar_journal_create(struct ar_ctx *ctx, pid_t pid, struct ar_journal **jp)
 			return err;
 		}
 		/* A journal of a process that is gone (pid reused) is stale. */
-		if (!ar_journal_open(ctx, pid, &old)) {
+		if (ar_journal_open(ctx, pid, &old) == -EBUSY) {
+			free(j);
+			return -EBUSY;
+		}
+		if (old) {
 			int stale = ar_proc_starttime(pid, &st) ||
 				    st != old->st.starttime;
 
@@ -228,6 +239,15 @@ int ar_journal_open(struct ar_ctx *ctx, pid_t pid, struct ar_journal **jp)
 				pid, j->path) :
 			ar_fail_errno(ctx, errno, "cannot open %s", j->path);
 		free(j);
+		return err;
+	}
+	if (flock(j->fd, LOCK_EX | LOCK_NB)) {
+		err = errno == EWOULDBLOCK ?
+			ar_fail(ctx, EBUSY, "another anonremap is working on "
+				"process %d right now (%s is locked)", pid,
+				j->path) :
+			ar_fail_errno(ctx, errno, "cannot lock %s", j->path);
+		ar_journal_close(j);
 		return err;
 	}
 	err = load(j);

@@ -2,10 +2,12 @@
 /*
  * Journal of an injection session (internal API).  One file per target,
  * /run/anonremap/PID.journal (or $XDG_RUNTIME_DIR/anonremap/ when not
- * root), rewritten and fsync'd before every step that changes the target:
- * the injected thread's saved registers, where the scratch pages are, and
- * which step of which run is under way, so that `recover` can restore the
- * registers and finish or undo the run after the tool died.
+ * root), rewritten and fsync'd before every step that recovery could not
+ * otherwise tell apart: the injected thread's saved registers, where the
+ * scratch pages are, and which step of which run is under way, so that
+ * `recover` can restore the registers and finish or undo the run after the
+ * tool died.  Steps whose effect can be read back from the target (is dst
+ * still mapped? which pages are where?) get no record of their own.
  */
 #ifndef ANONREMAP_JOURNAL_H
 #define ANONREMAP_JOURNAL_H
@@ -18,14 +20,12 @@
 
 enum ar_jphase {
 	AR_JP_ATTACHED = 1,	/* registers saved; scratch planned, maybe mapped */
-	AR_JP_READY,		/* scratch mapped; no run under way */
-	AR_JP_UFFD_OPEN,	/* userfaultfd being created: uffd is -1 or the fd */
-	AR_JP_UFFD_DST,		/* destination being mapped at dst */
-	AR_JP_UFFD_MOVING,	/* dst registered; the src moves are under way */
+	AR_JP_READY,		/* no run under way */
+	AR_JP_UFFD_DST,		/* a run begins: fd and dst may exist, empty */
+	AR_JP_UFFD_MOVING,	/* dst registered; the batch below under way,
+				   or done and dst maybe over the run already */
 	AR_JP_UFFD_UNDO,	/* moving back what src[].moved says was moved */
-	AR_JP_UFFD_REMAP,	/* every page at dst; unregister and mremap back */
-	AR_JP_UFFD_CLOSE,	/* dst is over the run; closing the fd */
-	AR_JP_DETACHING,	/* unmapping scratch and restoring registers */
+	AR_JP_DETACHING,	/* run done; unmapping scratch, restoring */
 };
 
 /* A source VMA of the run; moved: bytes at dst when an undo began. */
@@ -64,7 +64,10 @@ struct ar_journal;
 
 /* Path of pid's journal into buf. */
 int ar_journal_path(char *buf, size_t size, pid_t pid);
-/* Create pid's journal; -EBUSY when one exists (an unfinished run). */
+/*
+ * Create pid's journal, locked (flock) for as long as it is open; -EBUSY
+ * when one exists (an unfinished run) or another tool holds it.
+ */
 int ar_journal_create(struct ar_ctx *ctx, pid_t pid,
 		      struct ar_journal **jp);
 /* Write st (and, when src is set, the source list) durably. */
@@ -76,7 +79,10 @@ int ar_journal_remove(struct ar_journal *j);
 void ar_journal_close(struct ar_journal *j);
 /* The state last written, owned by j. */
 struct ar_journal_state *ar_journal_state(struct ar_journal *j);
-/* Open an existing journal of pid and read it: -ENOENT when none. */
+/*
+ * Open an existing journal of pid, lock it and read it: -ENOENT when none,
+ * -EBUSY when a live tool holds it, -EBADMSG when empty or damaged.
+ */
 int ar_journal_open(struct ar_ctx *ctx, pid_t pid, struct ar_journal **jp);
 
 /* Process start time, field 22 of /proc/PID/stat. */

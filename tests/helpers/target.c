@@ -15,6 +15,8 @@
  *             or kills the process on it
  *  -u UID     run as UID (dumpable), once set up
  *  -D         make the process non-dumpable
+ *  -n         leave no free file descriptor (RLIMIT_NOFILE), so that a
+ *             userfaultfd injected later fails with EMFILE
  *  -f         fork a child that sleeps holding the second half of the
  *             region (those pages stay shared: workers leave them alone)
  *
@@ -25,11 +27,15 @@
  *
  * Prints "READY pid=P start=S end=E pages=N" once set up.  Commands on
  * stdin: "verify" waits until every worker completed a full pass begun
- * after the command and prints "VERIFIED errors=N"; "quit" or end of input
+ * after the command and prints "VERIFIED errors=N"; "selfheal" pauses the
+ * workers and heals the region in-process with the same UFFDIO_MOVE
+ * sequence as the uffd-move backend, printing "SELFHEAL ns=T moves=M" (the
+ * benchmark's baseline); "quit" or end of input
  * stops, verifies everything and exits.  Exit status: 0 clean, 1 on any
  * corruption or anomaly (each also printed on stderr as it happens).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/futex.h>
 #include <linux/seccomp.h>
@@ -44,9 +50,12 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "uffd.h"
 
 #define PAGE 4096UL
 #define HUGE (2UL << 20)
@@ -63,6 +72,9 @@ static int wake_pipe[2];
 static uint32_t futex_word;
 
 static size_t frozen_from = SIZE_MAX;	/* pages shared with a child */
+static size_t chunk = PAGE;		/* bytes per VMA of the region */
+static atomic_int pause_req;
+static atomic_uint paused;
 
 static int is_hole(size_t j)
 {
@@ -140,6 +152,12 @@ static void *worker_main(void *arg)
 
 	prctl(PR_SET_NAME, "worker");
 	while (!atomic_load(&stop)) {
+		if (atomic_load(&pause_req)) {
+			atomic_fetch_add(&paused, 1);
+			while (atomic_load(&pause_req))
+				nanosleep(&pause, NULL);
+			atomic_fetch_sub(&paused, 1);
+		}
 		for (size_t j = wk->id; j < npages; j += nworkers) {
 			if (is_hole(j) || j >= frozen_from)
 				continue;
@@ -291,9 +309,9 @@ static char *map_aligned(size_t len, size_t align, int prot)
  * reserved range in reverse order: neighbours' page offsets run backwards,
  * so no two of them can merge.
  */
-static void fragment(size_t chunk, size_t nchunks, int thp)
+static void fragment(size_t size, size_t nchunks, int thp)
 {
-	size_t len = chunk * nchunks;
+	size_t len = size * nchunks;
 	char *src = map_aligned(len, thp ? HUGE : PAGE, PROT_READ | PROT_WRITE);
 
 	/* Without MAP_NORESERVE: the region must be accounted ("ac"). */
@@ -306,15 +324,81 @@ static void fragment(size_t chunk, size_t nchunks, int thp)
 	for (size_t off = 0; off < len; off += PAGE)
 		src[off] = 1;
 	region = map_aligned(len, thp ? HUGE : PAGE, PROT_NONE);
+	chunk = size;
 	for (size_t i = 0; i < nchunks; i++)
-		if (mremap(src + i * chunk, chunk, chunk,
+		if (mremap(src + i * size, size, size,
 			   MREMAP_FIXED | MREMAP_MAYMOVE,
-			   region + (nchunks - 1 - i) * chunk) == MAP_FAILED)
+			   region + (nchunks - 1 - i) * size) == MAP_FAILED)
 			die("mremap");
 	npages = len / PAGE;
 	for (size_t j = 0; j < npages; j++)
 		if (is_hole(j) && madvise(region + j * PAGE, PAGE, MADV_DONTNEED))
 			die("madvise");
+}
+
+static void uffd_ioctl(int fd, unsigned long req, void *arg)
+{
+	if (ioctl(fd, req, arg))
+		die("userfaultfd ioctl");
+}
+
+/* The backend's sequence, in-process, timed from userfaultfd to close. */
+static void self_heal(int thp)
+{
+	size_t len = npages * PAGE, moves = 0;
+	struct timespec t0, t1, ts = { 0, 100000 };
+	struct uffdio_api api = { .api = UFFD_API,
+				  .features = UFFD_FEATURE_MOVE };
+	char *dst;
+	int fd;
+
+	atomic_store(&pause_req, 1);
+	while (atomic_load(&paused) < nworkers)
+		nanosleep(&ts, NULL);
+	dst = map_aligned(len, thp ? HUGE : PAGE, PROT_NONE);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY);
+	if (fd < 0)
+		die("userfaultfd");
+	uffd_ioctl(fd, UFFDIO_API, &api);
+	if (mmap(dst, len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED)
+		die("mmap");
+	if (thp && madvise(dst, len, MADV_HUGEPAGE))
+		die("madvise");
+	{
+		struct uffdio_register reg = {
+			.range = { (uintptr_t)dst, len },
+			.mode = UFFDIO_REGISTER_MODE_MISSING,
+		};
+
+		uffd_ioctl(fd, UFFDIO_REGISTER, &reg);
+	}
+	for (size_t off = 0; off < len; off += chunk, moves++) {
+		struct uffdio_move mv = {
+			.dst = (uintptr_t)dst + off,
+			.src = (uintptr_t)region + off,
+			.len = chunk,
+			.mode = UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES,
+		};
+
+		uffd_ioctl(fd, UFFDIO_MOVE, &mv);
+	}
+	{
+		struct uffdio_range range = { (uintptr_t)dst, len };
+
+		uffd_ioctl(fd, UFFDIO_UNREGISTER, &range);
+	}
+	if (mremap(dst, len, len, MREMAP_FIXED | MREMAP_MAYMOVE, region) ==
+	    MAP_FAILED)
+		die("mremap");
+	close(fd);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	atomic_store(&pause_req, 0);
+	printf("SELFHEAL ns=%lld moves=%zu\n",
+	       (t1.tv_sec - t0.tv_sec) * 1000000000LL + t1.tv_nsec - t0.tv_nsec,
+	       moves);
+	fflush(stdout);
 }
 
 static void install_seccomp(const char *mode)
@@ -342,11 +426,11 @@ int main(int argc, char **argv)
 	pthread_t *threads, extra[3];
 	struct worker *wk;
 	char line[64];
-	int opt, shared = 0, nodump = 0;
+	int opt, shared = 0, nodump = 0, nofds = 0;
 	uid_t uid = 0;
 	pid_t child = 0;
 
-	while ((opt = getopt(argc, argv, "w:r:H:z:s:fu:D")) != -1) {
+	while ((opt = getopt(argc, argv, "w:r:H:z:s:fu:Dn")) != -1) {
 		switch (opt) {
 		case 'w': nworkers = (unsigned)atoi(optarg); break;
 		case 'r': rpages = strtoul(optarg, NULL, 0); break;
@@ -356,9 +440,10 @@ int main(int argc, char **argv)
 		case 'f': shared = 1; break;
 		case 'u': uid = (uid_t)atoi(optarg); break;
 		case 'D': nodump = 1; break;
+		case 'n': nofds = 1; break;
 		default:
 			fprintf(stderr, "usage: target [-w N] [-r PAGES | -H CHUNKS] "
-				"[-z K] [-s deny|kill] [-f] [-u UID] [-D]\n");
+				"[-z K] [-s deny|kill] [-f] [-u UID] [-D] [-n]\n");
 			return 2;
 		}
 	}
@@ -392,6 +477,13 @@ int main(int argc, char **argv)
 		install_seccomp(seccomp);
 	if (pipe(wake_pipe))
 		die("pipe");
+	if (nofds) {
+		struct rlimit rl = { (rlim_t)wake_pipe[1] + 1,
+				     (rlim_t)wake_pipe[1] + 1 };
+
+		if (setrlimit(RLIMIT_NOFILE, &rl))
+			die("setrlimit");
+	}
 	passes = calloc(nworkers, sizeof(*passes));
 	threads = calloc(nworkers, sizeof(*threads));
 	wk = calloc(nworkers, sizeof(*wk));
@@ -429,6 +521,8 @@ int main(int argc, char **argv)
 			verify_holes();
 			printf("VERIFIED errors=%ld\n", atomic_load(&errors));
 			fflush(stdout);
+		} else if (!strncmp(line, "selfheal", 8)) {
+			self_heal(hchunks > 0);
 		} else if (!strncmp(line, "quit", 4)) {
 			break;
 		}

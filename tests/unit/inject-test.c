@@ -21,166 +21,10 @@
 #include "tap.h"
 #include "inject.h"
 #include "journal.h"
+#include "target-client.h"
 #include "uffd.h"
 
-#define PAGE 4096UL
-
-struct tgt {
-	pid_t pid;
-	FILE *in, *out;
-	unsigned long start, end;
-	size_t pages;
-};
-
-static char target_path[PATH_MAX];
-static struct tgt *live[16];
-static size_t nlive;
 static struct ar_ctx *ctx;
-
-static double now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-/* Start the target with args ("-r 1000 -w 2"); 0 when READY. */
-static int tgt_start(struct tgt *t, const char *args)
-{
-	int in[2], out[2];
-	char buf[256], *argv[16], *save = NULL;
-	int argc = 0;
-
-	for (size_t i = 0; i < nlive; i++)
-		if (live[i] == t)
-			live[i] = live[--nlive];
-	memset(t, 0, sizeof(*t));
-	if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC))
-		return -1;
-	snprintf(buf, sizeof(buf), "%s", args);
-	argv[argc++] = target_path;
-	for (char *tok = strtok_r(buf, " ", &save); tok && argc < 15;
-	     tok = strtok_r(NULL, " ", &save))
-		argv[argc++] = tok;
-	argv[argc] = NULL;
-	t->pid = fork();
-	if (t->pid < 0)
-		return -1;
-	if (!t->pid) {
-		dup2(in[0], 0);
-		dup2(out[1], 1);
-		execv(target_path, argv);
-		_exit(127);
-	}
-	close(in[0]);
-	close(out[1]);
-	t->in = fdopen(in[1], "w");
-	t->out = fdopen(out[0], "r");
-	live[nlive++] = t;
-	if (!fgets(buf, sizeof(buf), t->out) ||
-	    sscanf(buf, "READY pid=%*d start=%lx end=%lx pages=%zu", &t->start,
-		   &t->end, &t->pages) != 3)
-		return -1;
-	return 0;
-}
-
-/* Ask the target to verify everything: its error count, or -1. */
-static long tgt_verify(struct tgt *t)
-{
-	char buf[128];
-	long errors;
-
-	fputs("verify\n", t->in);
-	fflush(t->in);
-	if (!fgets(buf, sizeof(buf), t->out) ||
-	    sscanf(buf, "VERIFIED errors=%ld", &errors) != 1)
-		return -1;
-	return errors;
-}
-
-/* Stop the target; its exit status (0: no corruption, no anomaly). */
-static int tgt_quit(struct tgt *t)
-{
-	int status;
-
-	fputs("quit\n", t->in);
-	fclose(t->in);
-	fclose(t->out);
-	t->in = t->out = NULL;
-	if (waitpid(t->pid, &status, 0) != t->pid)
-		return -1;
-	for (size_t i = 0; i < nlive; i++)
-		if (live[i] == t)
-			live[i] = live[--nlive];
-	t->pid = 0;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-static void kill_all(void)
-{
-	while (nlive) {
-		struct tgt *t = live[--nlive];
-
-		kill(t->pid, SIGKILL);
-		waitpid(t->pid, NULL, 0);
-		if (t->in)
-			fclose(t->in);
-		if (t->out)
-			fclose(t->out);
-		t->in = t->out = NULL;
-	}
-}
-
-/* The thread of pid whose comm is name. */
-static pid_t thread_named(pid_t pid, const char *name)
-{
-	char path[64], buf[64];
-
-	for (int tries = 0; tries < 100; tries++) {
-		for (pid_t tid = pid; tid < pid + 64; tid++) {
-			snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", pid,
-				 tid);
-			if (ar_read_small_file(path, buf, sizeof(buf)) > 0 &&
-			    !strncmp(buf, name, strlen(name)))
-				return tid;
-		}
-		usleep(10000);
-	}
-	return -1;
-}
-
-/* VMAs of pid inside [start, end). */
-static long count_vmas(pid_t pid, unsigned long start, unsigned long end)
-{
-	char path[64], line[512];
-	long n = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long s, e;
-
-		if (sscanf(line, "%lx-%lx", &s, &e) == 2 && s < end && e > start)
-			n++;
-	}
-	fclose(f);
-	return n;
-}
-
-static char proc_state(pid_t pid)
-{
-	char path[64], buf[512], *p;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	if (ar_read_small_file(path, buf, sizeof(buf)) < 0 ||
-	    !(p = strrchr(buf, ')')))
-		return '?';
-	return p[2];
-}
 
 /* getpid and a failing close, injected into one thread of the target. */
 static void inject_into(const char *thread)
@@ -437,12 +281,17 @@ static void refuse_while_journal(void)
 	CHECK_EQ(ar_proc_starttime(t.pid, &st->starttime), 0);
 	st->phase = AR_JP_ATTACHED;
 	CHECK_EQ(ar_journal_write(j, st, 0), 0);
+	/* Held open, as by a live tool. */
+	CHECK_EQ(ar_inject_attach(ctx, t.pid, 0, 0, &inj), -EBUSY);
+	CHECK(strstr(ar_ctx_errmsg(ctx), "right now"));
+	CHECK_EQ(ar_recover(ctx, t.pid), -EBUSY);
+	/* Left behind, as by a dead one. */
+	ar_journal_close(j);
 	CHECK_EQ(ar_inject_attach(ctx, t.pid, 0, 0, &inj), -EBUSY);
 	CHECK(strstr(ar_ctx_errmsg(ctx), "recover"));
 	CHECK_EQ(ar_journal_open(ctx, t.pid, &j2), 0);
 	CHECK_EQ(ar_journal_state(j2)->starttime, st->starttime);
-	ar_journal_close(j2);
-	CHECK_EQ(ar_journal_remove(j), 0);
+	CHECK_EQ(ar_journal_remove(j2), 0);
 	CHECK_EQ(tgt_quit(&t), 0);
 }
 
@@ -506,47 +355,6 @@ static long thp_kb(pid_t pid, unsigned long start, unsigned long end)
 	return total;
 }
 
-/*
- * Attach, find the run over the target's region (read while stopped),
- * heal it, detach.  Returns the heal's result.
- */
-static int heal_region(struct tgt *t, unsigned int flags,
-		       struct ar_heal_stats *st, double *pause_us)
-{
-	struct ar_inject *inj;
-	struct ar_proc *proc = NULL;
-	struct ar_heal_run hr;
-	struct ar_jsrc *src = NULL;
-	const struct ar_run *run = NULL;
-	double t0 = now_us();
-	int err, derr;
-
-	err = ar_inject_attach(ctx, t->pid, 0, flags, &inj);
-	if (err)
-		return err;
-	err = ar_proc_read(ctx, t->pid, 0, &proc);
-	for (size_t i = 0; !err && i < ar_proc_nruns(proc); i++) {
-		const struct ar_run *r = ar_proc_run(proc, i);
-
-		if (r->start <= t->start && r->end >= t->end)
-			run = r;
-	}
-	if (!err && !run)
-		err = -ENOENT;
-	if (!err && !(src = calloc(run->vmas, sizeof(*src))))
-		err = -ENOMEM;
-	if (!err)
-		err = ar_heal_run_from_proc(&hr, src, proc, run);
-	if (!err)
-		err = ar_uffd_heal(inj, &hr, st);
-	derr = ar_inject_detach(inj);
-	if (pause_us)
-		*pause_us = now_us() - t0;
-	free(src);
-	ar_proc_free(proc);
-	return err ? err : derr;
-}
-
 static void heal_and_check(const char *args, long vmas_before, int thp)
 {
 	struct ar_heal_stats st;
@@ -562,7 +370,7 @@ static void heal_and_check(const char *args, long vmas_before, int thp)
 		thp_before = thp_kb(t.pid, t.start, t.end);
 		CHECK(thp_before > 0);
 	}
-	CHECK_EQ(heal_region(&t, 0, &st, &pause), 0);
+	CHECK_EQ(heal_region(ctx, &t, 0, &st, &pause), 0);
 	CHECK_EQ(count_vmas(t.pid, t.start, t.end), 1);
 	CHECK(vma_flags(t.pid, t.start, after, sizeof(after), &kb) == 0);
 	if (strcmp(before, after))
@@ -601,7 +409,7 @@ static void uffd_failure_moves_back(void)
 	int err;
 
 	CHECK(tgt_start(&t, "-r 200 -f -w 2") == 0);
-	err = heal_region(&t, 0, NULL, NULL);
+	err = heal_region(ctx, &t, 0, NULL, NULL);
 	printf("# %s\n", ar_ctx_errmsg(ctx));
 	CHECK_EQ(err, -EBUSY);
 	CHECK(strstr(ar_ctx_errmsg(ctx), "shared"));
@@ -625,8 +433,8 @@ static void kill9_then_recover(void)
 	const char *env = getenv("AR_KILL9_ITERATIONS");
 	int iterations = env ? atoi(env) : 20;
 	static const char *const phases[] = {
-		"none", "attached", "ready", "uffd-open", "uffd-dst",
-		"moving", "undo", "remap", "close", "detaching",
+		"none", "attached", "ready", "uffd-dst", "moving", "undo",
+		"detaching",
 	};
 	unsigned int seen[AR_ARRAY_SIZE(phases)] = { 0 };
 	unsigned int healed = 0, untouched = 0;
@@ -642,7 +450,7 @@ static void kill9_then_recover(void)
 	child = fork();
 	CHECK(child >= 0);
 	if (!child)
-		_exit(heal_region(&t, 0, NULL, NULL) ? 1 : 0);
+		_exit(heal_region(ctx, &t, 0, NULL, NULL) ? 1 : 0);
 	CHECK_EQ(waitpid(child, &status, 0), child);
 	full_us = now_us() - full_us;
 	CHECK_EQ(status, 0);
@@ -660,7 +468,7 @@ static void kill9_then_recover(void)
 		child = fork();
 		CHECK(child >= 0);
 		if (!child)
-			_exit(heal_region(&t, 0, NULL, NULL) ? 1 : 0);
+			_exit(heal_region(ctx, &t, 0, NULL, NULL) ? 1 : 0);
 		usleep((useconds_t)(rand() % (int)(full_us + 1)));
 		kill(child, SIGKILL);
 		CHECK_EQ(waitpid(child, &status, 0), child);
@@ -692,6 +500,37 @@ static void kill9_then_recover(void)
 	printf("\n");
 }
 
+/* Refused or failed heals leave the process exactly as it was. */
+static void heal_refused_untouched(const char *args, int expect,
+				   const char *why)
+{
+	struct tgt t;
+	char path[256];
+
+	CHECK(tgt_start(&t, args) == 0);
+	CHECK_EQ(heal_region(ctx, &t, 0, NULL, NULL), expect);
+	printf("# %s: %s\n", args, ar_ctx_errmsg(ctx));
+	CHECK(strstr(ar_ctx_errmsg(ctx), why));
+	CHECK_EQ(count_vmas(t.pid, t.start, t.end), (long)t.pages);
+	CHECK(proc_state(t.pid) != 'T');
+	CHECK_EQ(ar_journal_path(path, sizeof(path), t.pid), 0);
+	CHECK(access(path, F_OK) != 0);
+	CHECK_EQ(tgt_verify(&t), 0);
+	CHECK_EQ(tgt_quit(&t), 0);
+}
+
+/* The filter is read first: nothing is changed. */
+static void heal_refused_by_seccomp(void)
+{
+	heal_refused_untouched("-r 50 -s deny", -EPERM, "userfaultfd");
+}
+
+/* An errno nobody planned for (EMFILE) aborts and undoes cleanly. */
+static void heal_unexpected_errno(void)
+{
+	heal_refused_untouched("-r 50 -n", -EMFILE, "userfaultfd");
+}
+
 static void run(const char *name, void (*fn)(void))
 {
 	tap_run(name, fn);
@@ -702,7 +541,7 @@ static void run(const char *name, void (*fn)(void))
 
 int main(int argc, char **argv)
 {
-	char self[PATH_MAX];
+	char self[PATH_MAX], path[PATH_MAX + 32];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 
 	(void)argc;
@@ -710,8 +549,9 @@ int main(int argc, char **argv)
 	if (n < 0)
 		return 1;
 	self[n] = '\0';
-	snprintf(target_path, sizeof(target_path), "%s/../helpers/target",
-		 dirname(self));
+	snprintf(path, sizeof(path), "%s/../helpers/target", dirname(self));
+	if (tgt_set_path(path))
+		return 1;
 	if (ar_ctx_new(&ctx))
 		return 1;
 	signal(SIGPIPE, SIG_IGN);
@@ -724,6 +564,8 @@ int main(int argc, char **argv)
 	RUN(uffd_heals_holes);
 	RUN(uffd_heals_thp_whole);
 	RUN(uffd_failure_moves_back);
+	RUN(heal_refused_by_seccomp);
+	RUN(heal_unexpected_errno);
 	RUN(kill9_then_recover);
 	RUN(refuse_self);
 	RUN(refuse_kernel_thread);

@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The uffd-move backend against the same moves made in-process, on
+ * tests/helpers/target with PAGES reversed one-page VMAs (default 10 000).
+ * Run through bench/inject.sh.
+ *
+ * Prints medians of REPEAT runs (default 3), each on a fresh target:
+ *  - injection costs: one injected getpid, one in a batch, the attach;
+ *  - heal: wall time of ar_uffd_heal(), the whole pause (attach to
+ *    detach), and the target healing itself with the same ioctls;
+ *    ratios heal / in-process and pause / in-process;
+ *  - bounded pause: the run healed in sub-runs sized to keep each pause
+ *    under MAX_PAUSE_MS (default 10): longest pause and VMAs left.
+ * Every target verifies its pages afterwards; any error fails the bench.
+ * VERBOSE=1 prints each sub-run's pause.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+
+#include "target-client.h"
+
+static struct ar_ctx *ctx;
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	return v[n / 2];
+}
+
+static void fail(const char *what)
+{
+	fprintf(stderr, "defrag-backend: %s: %s\n", what, ar_ctx_errmsg(ctx));
+	kill_all();
+	exit(1);
+}
+
+static void finish_target(struct tgt *t)
+{
+	long errors = tgt_verify(t);
+	int status = tgt_quit(t);
+
+	if (errors || status) {
+		fprintf(stderr, "defrag-backend: target: %ld errors, exit %d\n",
+			errors, status);
+		kill_all();
+		exit(1);
+	}
+}
+
+/* Per-call cost of injected getpid, alone and in a batch; attach time. */
+static void injection_costs(double *single_us, double *batch_us,
+			    double *attach_us)
+{
+	enum { N = 1000 };
+	static struct ar_sysdesc d[N];
+	struct ar_inject_stats st;
+	struct ar_inject *inj;
+	uint64_t data;
+	size_t size, done;
+	struct tgt t;
+	double t0;
+	long ret;
+
+	if (tgt_start(&t, "-w 2"))
+		fail("starting the target");
+	if (ar_inject_attach(ctx, t.pid, 0, AR_INJECT_NO_JOURNAL, &inj))
+		fail("attach");
+	ar_inject_get_stats(inj, &st);
+	*attach_us = st.attach_ns / 1e3;
+	t0 = now_us();
+	for (int i = 0; i < N; i++)
+		if (ar_inject_call(inj, &ret, SYS_getpid, 0, 0, 0, 0, 0, 0) ||
+		    ret != t.pid)
+			fail("injected getpid");
+	*single_us = (now_us() - t0) / N;
+	data = ar_inject_data(inj, &size);
+	for (int i = 0; i < N; i++)
+		d[i] = (struct ar_sysdesc){ .nr = SYS_getpid };
+	t0 = now_us();
+	if (ar_inject_batch(inj, data, d, N, &done) || done != N)
+		fail("batch of getpid");
+	*batch_us = (now_us() - t0) / N;
+	if (ar_inject_detach(inj))
+		fail("detach");
+	finish_target(&t);
+}
+
+/*
+ * Heal VMAs [from, to) of the run over t's region in one pause; wall time
+ * of the pause and of the heal itself.
+ */
+static void heal_part(struct tgt *t, size_t from, size_t to, double *pause_us,
+		      double *heal_us)
+{
+	struct ar_heal_stats st;
+	struct ar_proc *proc = NULL;
+	const struct ar_run *run = NULL;
+	struct ar_heal_run hr;
+	struct ar_inject *inj;
+	struct ar_jsrc *src;
+	struct ar_run part;
+	double t0 = now_us();
+
+	if (ar_inject_attach(ctx, t->pid, 0, 0, &inj) ||
+	    ar_proc_read(ctx, t->pid, 0, &proc))
+		fail("attach");
+	for (size_t i = 0; i < ar_proc_nruns(proc); i++) {
+		const struct ar_run *r = ar_proc_run(proc, i);
+
+		if (r->start <= t->start && r->end >= t->end)
+			run = r;
+	}
+	if (!run || to > run->vmas)
+		fail("finding the run");
+	part = *run;
+	part.first_vma += from;
+	part.vmas = to - from;
+	part.start = ar_proc_vma(proc, part.first_vma)->start;
+	part.end = ar_proc_vma(proc, part.first_vma + part.vmas - 1)->end;
+	src = calloc(part.vmas, sizeof(*src));
+	if (!src || ar_heal_run_from_proc(&hr, src, proc, &part) ||
+	    ar_uffd_heal(inj, &hr, &st))
+		fail("heal");
+	if (ar_inject_detach(inj))
+		fail("detach");
+	*pause_us = now_us() - t0;
+	*heal_us = st.ns / 1e3;
+	free(src);
+	ar_proc_free(proc);
+}
+
+static double self_heal_us(const char *args)
+{
+	char buf[128];
+	long long ns;
+	struct tgt t;
+
+	if (tgt_start(&t, args))
+		fail("starting the target");
+	fputs("selfheal\n", t.in);
+	fflush(t.in);
+	if (!fgets(buf, sizeof(buf), t.out) ||
+	    sscanf(buf, "SELFHEAL ns=%lld", &ns) != 1)
+		fail("in-process heal");
+	if (count_vmas(t.pid, t.start, t.end) != 1)
+		fail("in-process heal left several VMAs");
+	finish_target(&t);
+	return ns / 1e3;
+}
+
+int main(int argc, char **argv)
+{
+	size_t pages = argc > 1 ? strtoul(argv[1], NULL, 0) : 10000;
+	double max_pause_ms = argc > 2 ? atof(argv[2]) : 10;
+	int repeat = getenv("REPEAT") ? atoi(getenv("REPEAT")) : 3;
+	double single[repeat], batch[repeat], attach[repeat];
+	double heal[repeat], pause[repeat], self[repeat];
+	double per_move_us, longest = 0, p, h;
+	size_t step, vmas_left;
+	char args[64];
+	struct tgt t;
+
+	if (ar_ctx_new(&ctx) || tgt_set_path("tests/helpers/target") ||
+	    repeat < 1)
+		return 1;
+	snprintf(args, sizeof(args), "-r %zu -w 2", pages);
+	for (int i = 0; i < repeat; i++) {
+		injection_costs(&single[i], &batch[i], &attach[i]);
+		if (tgt_start(&t, args))
+			fail("starting the target");
+		heal_part(&t, 0, pages, &pause[i], &heal[i]);
+		if (count_vmas(t.pid, t.start, t.end) != 1)
+			fail("heal left several VMAs");
+		finish_target(&t);
+		self[i] = self_heal_us(args);
+	}
+	printf("injected getpid: %.1f us/call alone, %.2f us/call in a batch; "
+	       "attach %.2f ms\n", median(single, repeat),
+	       median(batch, repeat), median(attach, repeat) / 1e3);
+	printf("%zu-VMA run: uffd backend %.1f ms (pause %.1f ms), in-process "
+	       "%.1f ms; heal/in-process %.2f, pause/in-process %.2f\n", pages,
+	       median(heal, repeat) / 1e3, median(pause, repeat) / 1e3,
+	       median(self, repeat) / 1e3,
+	       median(heal, repeat) / median(self, repeat),
+	       median(pause, repeat) / median(self, repeat));
+
+	/* Sub-runs small enough for the pause bound, from the cost above. */
+	per_move_us = median(heal, repeat) / (double)pages;
+	step = (size_t)(max_pause_ms * 1e3 * 0.5 / per_move_us);
+	if (step < 2)
+		step = 2;
+	if (tgt_start(&t, args))
+		fail("starting the target");
+	/* Sub-run k is VMA k of the run once healed; the rest follow. */
+	for (size_t done = 0, k = 0; done < pages; k++) {
+		size_t n = pages - done < step ? pages - done : step;
+
+		heal_part(&t, k, k + n, &p, &h);
+		if (getenv("VERBOSE"))
+			fprintf(stderr, "sub-run %zu: pause %.2f ms, heal "
+				"%.2f ms\n", k, p / 1e3, h / 1e3);
+		done += n;
+		if (p > longest)
+			longest = p;
+	}
+	vmas_left = (size_t)count_vmas(t.pid, t.start, t.end);
+	finish_target(&t);
+	printf("bounded pause %.0f ms: sub-runs of %zu VMAs, longest pause "
+	       "%.1f ms, %zu VMAs -> %zu\n", max_pause_ms, step, longest / 1e3,
+	       pages, vmas_left);
+	ar_ctx_free(ctx);
+	return 0;
+}

@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Driving tests/helpers/target from a test or a benchmark: start it, ask
+ * it to verify itself, stop it, look at its VMAs, heal its region.
+ */
+#ifndef AR_TARGET_CLIENT_H
+#define AR_TARGET_CLIENT_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "inject.h"
+#include "uffd.h"
+
+#define PAGE 4096UL
+
+struct tgt {
+	pid_t pid;
+	FILE *in, *out;
+	unsigned long start, end;
+	size_t pages;
+};
+
+static char target_path[PATH_MAX];	/* set by tgt_set_path() */
+static struct tgt *live[16];
+static size_t nlive;
+
+static inline double now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+/* Start the target with args ("-r 1000 -w 2"); 0 when READY. */
+static inline int tgt_start(struct tgt *t, const char *args)
+{
+	int in[2], out[2];
+	char buf[256], *argv[16], *save = NULL;
+	int argc = 0;
+
+	for (size_t i = 0; i < nlive; i++)
+		if (live[i] == t)
+			live[i] = live[--nlive];
+	memset(t, 0, sizeof(*t));
+	if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC))
+		return -1;
+	snprintf(buf, sizeof(buf), "%s", args);
+	argv[argc++] = target_path;
+	for (char *tok = strtok_r(buf, " ", &save); tok && argc < 15;
+	     tok = strtok_r(NULL, " ", &save))
+		argv[argc++] = tok;
+	argv[argc] = NULL;
+	t->pid = fork();
+	if (t->pid < 0)
+		return -1;
+	if (!t->pid) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		execv(target_path, argv);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	t->in = fdopen(in[1], "w");
+	t->out = fdopen(out[0], "r");
+	live[nlive++] = t;
+	if (!fgets(buf, sizeof(buf), t->out) ||
+	    sscanf(buf, "READY pid=%*d start=%lx end=%lx pages=%zu", &t->start,
+		   &t->end, &t->pages) != 3)
+		return -1;
+	return 0;
+}
+
+/* Ask the target to verify everything: its error count, or -1. */
+static inline long tgt_verify(struct tgt *t)
+{
+	char buf[128];
+	long errors;
+
+	fputs("verify\n", t->in);
+	fflush(t->in);
+	if (!fgets(buf, sizeof(buf), t->out) ||
+	    sscanf(buf, "VERIFIED errors=%ld", &errors) != 1)
+		return -1;
+	return errors;
+}
+
+/* Stop the target; its exit status (0: no corruption, no anomaly). */
+static inline int tgt_quit(struct tgt *t)
+{
+	char buf[128];
+	int status;
+
+	fputs("quit\n", t->in);
+	fclose(t->in);
+	/* Read its last words: it must not die of SIGPIPE saying them. */
+	while (fgets(buf, sizeof(buf), t->out))
+		;
+	fclose(t->out);
+	t->in = t->out = NULL;
+	if (waitpid(t->pid, &status, 0) != t->pid)
+		return -1;
+	for (size_t i = 0; i < nlive; i++)
+		if (live[i] == t)
+			live[i] = live[--nlive];
+	t->pid = 0;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static inline void kill_all(void)
+{
+	while (nlive) {
+		struct tgt *t = live[--nlive];
+
+		kill(t->pid, SIGKILL);
+		waitpid(t->pid, NULL, 0);
+		if (t->in)
+			fclose(t->in);
+		if (t->out)
+			fclose(t->out);
+		t->in = t->out = NULL;
+	}
+}
+
+/* The thread of pid whose comm is name. */
+static inline pid_t thread_named(pid_t pid, const char *name)
+{
+	char path[64], buf[64];
+
+	for (int tries = 0; tries < 100; tries++) {
+		for (pid_t tid = pid; tid < pid + 64; tid++) {
+			snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", pid,
+				 tid);
+			if (ar_read_small_file(path, buf, sizeof(buf)) > 0 &&
+			    !strncmp(buf, name, strlen(name)))
+				return tid;
+		}
+		usleep(10000);
+	}
+	return -1;
+}
+
+/* VMAs of pid inside [start, end). */
+static inline long count_vmas(pid_t pid, unsigned long start, unsigned long end)
+{
+	char path[64], line[512];
+	long n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long s, e;
+
+		if (sscanf(line, "%lx-%lx", &s, &e) == 2 && s < end && e > start)
+			n++;
+	}
+	fclose(f);
+	return n;
+}
+
+static inline char proc_state(pid_t pid)
+{
+	char path[64], buf[512], *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (ar_read_small_file(path, buf, sizeof(buf)) < 0 ||
+	    !(p = strrchr(buf, ')')))
+		return '?';
+	return p[2];
+}
+
+/* Where tests/helpers/target is; 0, or -1 when the path is too long. */
+static inline int tgt_set_path(const char *path)
+{
+	size_t n = strlen(path);
+
+	if (n >= sizeof(target_path))
+		return -1;
+	memcpy(target_path, path, n + 1);
+	return 0;
+}
+
+/*
+ * Attach, find the run over the target's region (read while stopped),
+ * heal it, detach.  Returns the heal's result.
+ */
+static inline int heal_region(struct ar_ctx *ctx, struct tgt *t,
+			       unsigned int flags, struct ar_heal_stats *st,
+			       double *pause_us)
+{
+	struct ar_inject *inj;
+	struct ar_proc *proc = NULL;
+	struct ar_heal_run hr;
+	struct ar_jsrc *src = NULL;
+	const struct ar_run *run = NULL;
+	double t0 = now_us();
+	int err, derr;
+
+	err = ar_inject_attach(ctx, t->pid, 0, flags, &inj);
+	if (err)
+		return err;
+	err = ar_proc_read(ctx, t->pid, 0, &proc);
+	for (size_t i = 0; !err && i < ar_proc_nruns(proc); i++) {
+		const struct ar_run *r = ar_proc_run(proc, i);
+
+		if (r->start <= t->start && r->end >= t->end)
+			run = r;
+	}
+	if (!err && !run)
+		err = -ENOENT;
+	if (!err && !(src = calloc(run->vmas, sizeof(*src))))
+		err = -ENOMEM;
+	if (!err)
+		err = ar_heal_run_from_proc(&hr, src, proc, run);
+	if (!err)
+		err = ar_uffd_heal(inj, &hr, st);
+	derr = ar_inject_detach(inj);
+	if (pause_us)
+		*pause_us = now_us() - t0;
+	free(src);
+	ar_proc_free(proc);
+	return err ? err : derr;
+}
+
+#endif /* AR_TARGET_CLIENT_H */
