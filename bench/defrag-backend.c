@@ -12,7 +12,7 @@
  *  - bounded pause: the run healed in sub-runs sized to keep each pause
  *    under MAX_PAUSE_MS (default 10): longest pause and VMAs left.
  * Every target verifies its pages afterwards; any error fails the bench.
- * VERBOSE=1 prints each sub-run's pause.
+ * VERBOSE=1 prints each pause and where its time went.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,10 +108,14 @@ static void heal_part(struct tgt *t, size_t from, size_t to, double *pause_us,
 	struct ar_jsrc *src;
 	struct ar_run part;
 	double t0 = now_us();
+	double t_attach, t_read, t_heal;
 
-	if (ar_inject_attach(ctx, t->pid, 0, 0, &inj) ||
-	    ar_proc_read(ctx, t->pid, 0, &proc))
+	if (ar_inject_attach(ctx, t->pid, 0, 0, &inj))
 		fail("attach");
+	t_attach = now_us();
+	if (ar_proc_read(ctx, t->pid, 0, &proc))
+		fail("reading smaps");
+	t_read = now_us();
 	for (size_t i = 0; i < ar_proc_nruns(proc); i++) {
 		const struct ar_run *r = ar_proc_run(proc, i);
 
@@ -129,9 +133,15 @@ static void heal_part(struct tgt *t, size_t from, size_t to, double *pause_us,
 	if (!src || ar_heal_run_from_proc(&hr, src, proc, &part) ||
 	    ar_uffd_heal(inj, &hr, &st))
 		fail("heal");
+	t_heal = now_us();
 	if (ar_inject_detach(inj))
 		fail("detach");
 	*pause_us = now_us() - t0;
+	if (getenv("VERBOSE"))
+		fprintf(stderr, "pause %.2f ms: attach %.2f, smaps %.2f, heal "
+			"%.2f, detach %.2f\n", *pause_us / 1e3,
+			(t_attach - t0) / 1e3, (t_read - t_attach) / 1e3,
+			(t_heal - t_read) / 1e3, (now_us() - t_heal) / 1e3);
 	*heal_us = st.ns / 1e3;
 	free(src);
 	ar_proc_free(proc);
@@ -204,9 +214,6 @@ int main(int argc, char **argv)
 		size_t n = pages - done < step ? pages - done : step;
 
 		heal_part(&t, k, k + n, &p, &h);
-		if (getenv("VERBOSE"))
-			fprintf(stderr, "sub-run %zu: pause %.2f ms, heal "
-				"%.2f ms\n", k, p / 1e3, h / 1e3);
 		done += n;
 		if (p > longest)
 			longest = p;

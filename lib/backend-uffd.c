@@ -553,6 +553,40 @@ int ar_heal_run_from_proc(struct ar_heal_run *hr, struct ar_jsrc *src,
 	return 0;
 }
 
+/*
+ * A NUMA policy (mbind) on any VMA of the run: the destination would not
+ * have it.  numa_maps is read only as far as the run.
+ */
+static int check_mempolicy(struct heal *h, const struct ar_heal_run *run)
+{
+	char path[64], line[256];
+	int err = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/numa_maps",
+		 ar_inject_pid(h->inj));
+	f = fopen(path, "re");
+	if (!f)
+		return 0;	/* a kernel without NUMA */
+	while (!err && fgets(line, sizeof(line), f)) {
+		unsigned long long a;
+		char policy[32];
+
+		if (sscanf(line, "%llx %31s", &a, policy) != 2 ||
+		    a < run->start)
+			continue;
+		if (a >= run->end)
+			break;
+		if (strcmp(policy, "default"))
+			err = ar_fail(h->ctx, EPERM, "run %#llx-%#llx has a NUMA "
+				      "policy (%s) that a move cannot carry",
+				      (unsigned long long)run->start,
+				      (unsigned long long)run->end, policy);
+	}
+	fclose(f);
+	return err;
+}
+
 static int heal_init(struct heal *h, struct ar_inject *inj,
 		     struct ar_heal_stats *st)
 {
@@ -586,6 +620,7 @@ int ar_uffd_heal(struct ar_inject *inj, const struct ar_heal_run *run,
 	memset(st, 0, sizeof(*st));
 	if ((err = heal_init(&h, inj, st)) ||
 	    (err = check_run(h.ctx, run)) ||
+	    (err = check_mempolicy(&h, run)) ||
 	    (err = ar_inject_check_syscalls(inj, need, AR_ARRAY_SIZE(need))))
 		return err;
 	src = malloc(run->nsrc * sizeof(*src));

@@ -1388,11 +1388,6 @@ pid_t ar_inject_tid(const struct ar_inject *inj)
 	return inj->inj->tid;
 }
 
-int ar_inject_pidfd(const struct ar_inject *inj)
-{
-	return inj->pidfd;
-}
-
 size_t ar_inject_nthreads(const struct ar_inject *inj)
 {
 	return inj->nthreads;

@@ -130,7 +130,6 @@ int ar_inject_detach(struct ar_inject *inj);
 struct ar_ctx *ar_inject_ctx(const struct ar_inject *inj);
 pid_t ar_inject_pid(const struct ar_inject *inj);
 pid_t ar_inject_tid(const struct ar_inject *inj);
-int ar_inject_pidfd(const struct ar_inject *inj);
 size_t ar_inject_nthreads(const struct ar_inject *inj);
 struct ar_journal *ar_inject_journal(const struct ar_inject *inj);
 

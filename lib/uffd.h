@@ -64,7 +64,7 @@ struct ar_heal_stats {
  * back and the target is as before; if even that fails, the journal keeps
  * what `recover` needs and the process stays stopped (-EIO).  Refuses
  * (nothing changed) runs it cannot carry: mlocked, uffd-armed, read-only,
- * shared, growsdown, sealed.
+ * shared, growsdown, sealed, with a NUMA policy.
  */
 int ar_uffd_heal(struct ar_inject *inj, const struct ar_heal_run *run,
 		 struct ar_heal_stats *st);

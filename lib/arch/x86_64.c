@@ -44,11 +44,6 @@ uint64_t ar_arch_ip(const struct ar_regs *regs)
 	return cx86(regs)->rip;
 }
 
-uint64_t ar_arch_sp(const struct ar_regs *regs)
-{
-	return cx86(regs)->rsp;
-}
-
 long ar_arch_syscall_nr(const struct ar_regs *regs)
 {
 	return (long)cx86(regs)->orig_rax;

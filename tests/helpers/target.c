@@ -15,6 +15,7 @@
  *             or kills the process on it
  *  -u UID     run as UID (dumpable), once set up
  *  -D         make the process non-dumpable
+ *  -m         bind the region to NUMA node 0 (mbind MPOL_BIND)
  *  -n         leave no free file descriptor (RLIMIT_NOFILE), so that a
  *             userfaultfd injected later fails with EMFILE
  *  -f         fork a child that sleeps holding the second half of the
@@ -426,11 +427,11 @@ int main(int argc, char **argv)
 	pthread_t *threads, extra[3];
 	struct worker *wk;
 	char line[64];
-	int opt, shared = 0, nodump = 0, nofds = 0;
+	int opt, shared = 0, nodump = 0, nofds = 0, bind = 0;
 	uid_t uid = 0;
 	pid_t child = 0;
 
-	while ((opt = getopt(argc, argv, "w:r:H:z:s:fu:Dn")) != -1) {
+	while ((opt = getopt(argc, argv, "w:r:H:z:s:fu:Dnm")) != -1) {
 		switch (opt) {
 		case 'w': nworkers = (unsigned)atoi(optarg); break;
 		case 'r': rpages = strtoul(optarg, NULL, 0); break;
@@ -441,9 +442,10 @@ int main(int argc, char **argv)
 		case 'u': uid = (uid_t)atoi(optarg); break;
 		case 'D': nodump = 1; break;
 		case 'n': nofds = 1; break;
+		case 'm': bind = 1; break;
 		default:
 			fprintf(stderr, "usage: target [-w N] [-r PAGES | -H CHUNKS] "
-				"[-z K] [-s deny|kill] [-f] [-u UID] [-D] [-n]\n");
+				"[-z K] [-s deny|kill] [-f] [-u UID] [-D] [-n] [-m]\n");
 			return 2;
 		}
 	}
@@ -453,6 +455,14 @@ int main(int argc, char **argv)
 		fragment(HUGE, hchunks, 1);
 	else
 		fragment(PAGE, rpages ? rpages : 1, 0);
+	if (bind) {
+		unsigned long node0 = 1;
+
+		/* MPOL_BIND is 2 in linux/mempolicy.h. */
+		if (syscall(SYS_mbind, region, npages * PAGE, 2, &node0,
+			    sizeof(node0) * 8, 0))
+			die("mbind");
+	}
 	if (shared) {
 		frozen_from = npages / 2;
 		for (size_t j = frozen_from; j < npages; j++)

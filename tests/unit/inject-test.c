@@ -525,6 +525,12 @@ static void heal_refused_by_seccomp(void)
 	heal_refused_untouched("-r 50 -s deny", -EPERM, "userfaultfd");
 }
 
+/* A NUMA policy cannot be carried to the new VMA: refused. */
+static void heal_refused_mempolicy(void)
+{
+	heal_refused_untouched("-r 50 -m", -EPERM, "NUMA policy");
+}
+
 /* An errno nobody planned for (EMFILE) aborts and undoes cleanly. */
 static void heal_unexpected_errno(void)
 {
@@ -565,6 +571,7 @@ int main(int argc, char **argv)
 	RUN(uffd_heals_thp_whole);
 	RUN(uffd_failure_moves_back);
 	RUN(heal_refused_by_seccomp);
+	RUN(heal_refused_mempolicy);
 	RUN(heal_unexpected_errno);
 	RUN(kill9_then_recover);
 	RUN(refuse_self);
