@@ -32,15 +32,14 @@ uint64_t ar_arch_ip(const struct ar_regs *regs);
 long ar_arch_syscall_nr(const struct ar_regs *regs);
 
 /*
- * Turn regs into "execute one system call at ip": nr, six arguments and
- * no pending restart (so the kernel does not rewind ip on the way out).
+ * Turn regs into "execute one system call at ip": nr, six arguments, no
+ * pending restart (so the kernel does not rewind ip on the way out) and no
+ * trap flag.  The setup_single/setup_batch below do the same.
  */
 void ar_arch_setup_syscall(struct ar_regs *regs, uint64_t ip, long nr,
 			   const uint64_t args[6]);
 /* Return value of the call that just completed (negative errno). */
 long ar_arch_syscall_result(const struct ar_regs *regs);
-/* Clear the trap flag in a register set that will be restored. */
-void ar_arch_clear_step(struct ar_regs *regs);
 
 /* AUDIT_ARCH_* of the calls the stub makes, as seccomp filters see it. */
 uint32_t ar_arch_audit(void);

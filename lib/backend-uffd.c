@@ -819,6 +819,15 @@ out:
 	return err;
 }
 
+static int proc_stopped(pid_t pid)
+{
+	char path[64], buf[512], *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	return ar_read_small_file(path, buf, sizeof(buf)) > 0 &&
+	       (p = strrchr(buf, ')')) && p[1] == ' ' && p[2] == 'T';
+}
+
 int ar_recover(struct ar_ctx *ctx, pid_t pid)
 {
 	struct ar_journal *j;
@@ -834,6 +843,16 @@ int ar_recover(struct ar_ctx *ctx, pid_t pid)
 	}
 	if (err)
 		return err;
+	if (ar_journal_state(j)->phase == AR_JP_DONE) {
+		/* Everything was restored; it only may still wait for SIGCONT. */
+		struct ar_journal_state *js = ar_journal_state(j);
+		uint64_t st;
+
+		if (!js->was_stopped && !ar_proc_starttime(pid, &st) &&
+		    st == js->starttime && proc_stopped(pid))
+			kill(pid, SIGCONT);
+		return ar_journal_remove(j);
+	}
 	err = ar_inject_attach_journal(ctx, j, &inj);
 	if (err) {
 		if (err == -ESRCH && ar_journal_state(j)->starttime) {

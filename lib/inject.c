@@ -334,7 +334,6 @@ static int seize_one(struct ar_inject *inj, pid_t tid)
 	if (ret)
 		return ar_fail_errno(inj->ctx, -ret, "cannot read registers "
 				     "of thread %d", tid);
-	ar_arch_clear_step(&t->regs);
 	return 0;
 }
 
@@ -1348,6 +1347,12 @@ int ar_inject_detach(struct ar_inject *inj)
 		for (int sig = 1; sig < NSIG; sig++)
 			if (sigismember(&inj->pending, sig) == 1)
 				syscall(SYS_tgkill, inj->pid, inj->inj->tid, sig);
+	/*
+	 * Once the process runs, the journaled registers are stale: say so
+	 * before it may run, so recover never puts them back.
+	 */
+	if (inj->inj && inj->journal && !err && !inj->keep_stopped)
+		err = journal_phase(inj, AR_JP_DONE);
 	if (inj->pidfd >= 0 && !inj->was_stopped && !inj->keep_stopped &&
 	    !(inj->journal && err))
 		sys_pidfd_send_signal(inj->pidfd, SIGCONT);

@@ -26,6 +26,7 @@ enum ar_jphase {
 				   or done and dst maybe over the run already */
 	AR_JP_UFFD_UNDO,	/* moving back what src[].moved says was moved */
 	AR_JP_DETACHING,	/* run done; unmapping scratch, restoring */
+	AR_JP_DONE,		/* restored and detached: SIGCONT maybe sent */
 };
 
 /* A source VMA of the run; moved: bytes at dst when an undo began. */

@@ -60,6 +60,10 @@ static void set_args(struct user_regs_struct *r, long nr, const uint64_t a[6])
 	r->r9 = a[5];
 	/* -1: not in a system call, so nothing to restart on the way out. */
 	r->orig_rax = (uint64_t)-1;
+	/*
+	 * Never run injected code single-stepped, even if the thread had the
+	 * trap flag set itself (saved registers keep it, exactly).
+	 */
 	r->eflags &= ~(uint64_t)X86_EFLAGS_TF;
 }
 
@@ -73,11 +77,6 @@ void ar_arch_setup_syscall(struct ar_regs *regs, uint64_t ip, long nr,
 long ar_arch_syscall_result(const struct ar_regs *regs)
 {
 	return (long)cx86(regs)->rax;
-}
-
-void ar_arch_clear_step(struct ar_regs *regs)
-{
-	x86(regs)->eflags &= ~(uint64_t)X86_EFLAGS_TF;
 }
 
 uint32_t ar_arch_audit(void)

@@ -434,7 +434,7 @@ static void kill9_then_recover(void)
 	int iterations = env ? atoi(env) : 20;
 	static const char *const phases[] = {
 		"none", "attached", "ready", "uffd-dst", "moving", "undo",
-		"detaching",
+		"detaching", "done",
 	};
 	unsigned int seen[AR_ARRAY_SIZE(phases)] = { 0 };
 	unsigned int healed = 0, untouched = 0;
