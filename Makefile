@@ -140,6 +140,7 @@ lint-man:
 
 bench: all
 	bench/stat.sh
+	bench/top.sh
 
 kernel:
 	$(MAKE) -C kernel
@@ -154,7 +155,7 @@ help:
 	@echo "  demo         install build deps, fragment a demo process, run anonremap on it"
 	@echo "  check        install test deps, run unit, CLI (bats) and live tests"
 	@echo "  check-asan   the same suites built with -fsanitize=address,undefined"
-	@echo "  bench        benchmarks (bench/*.sh), printed as ratios"
+	@echo "  bench        benchmarks (bench/stat.sh, bench/top.sh), printed as ratios"
 	@echo "  install      install to DESTDIR/PREFIX (default /usr/local)"
 	@echo "  kernel       build the patched 6.12 kernel (kernel/)"
 	@echo "  check-kernel run the kernel tests in QEMU"

@@ -1,29 +1,21 @@
 #!/bin/bash
 # anonremap stat against `cat /proc/PID/smaps` and `pmap -X PID`, on helper
-# processes with about 1 000, 10 000 and 60 000 VMAs.  Prints the median time
-# of each and the ratios to cat measured in the same run (absolute times on
-# a shared VM mean little).  Target: anonremap stat <= 1.3x cat at 60 000.
+# processes with about 1 000, 10 000 and 60 000 VMAs.  The three commands
+# run interleaved; the medians and their ratios to cat are printed, wall
+# time and CPU time (absolute times on a shared VM mean little).
+# Target: anonremap stat <= 1.3x cat at 60 000 VMAs.
 set -eu
 cd "$(dirname "$0")/.."
-ANONREMAP=${ANONREMAP:-cli/anonremap}
+ANONREMAP=$(realpath "${ANONREMAP:-cli/anonremap}")
 REPEAT=${REPEAT:-15}
+. bench/lib.sh
 
-now_us() { echo $(( $(date +%s%N) / 1000 )); }
+cat_smaps() { cat "/proc/$pid/smaps"; }
+anonremap_stat() { "$ANONREMAP" stat "$pid"; }
+pmap_x() { pmap -X "$pid"; }
 
-# median_us CMD...: median wall time of REPEAT runs, microseconds.
-median_us() {
-	local i t0 times=()
-	for ((i = 0; i < REPEAT; i++)); do
-		t0=$(now_us)
-		"$@" >/dev/null
-		times+=($(( $(now_us) - t0 )))
-	done
-	printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (REPEAT + 1) / 2 ))p"
-}
-
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-
-printf '%8s %10s %12s %12s %10s %10s\n' VMAS cat_us anonremap_us pmap_us anonremap/cat pmap/cat
+printf '%8s %22s %22s\n' "" "anonremap/cat" "pmap -X/cat"
+printf '%8s %10s %11s %10s %11s %12s\n' VMAS wall cpu wall cpu cat_wall_us
 for pages in 1000 10000 60000; do
 	out=$(mktemp)
 	tests/helpers/fragment --timeout 600 "reverse:$pages" >"$out" &
@@ -31,11 +23,12 @@ for pages in 1000 10000 60000; do
 	until grep -q '^ready' "$out"; do sleep 0.1; done
 	pid=$(awk '/^pid /{print $2}' "$out")
 	vmas=$(grep -vc '\[vsyscall\]$' "/proc/$pid/maps")
-	cat_us=$(median_us cat "/proc/$pid/smaps")
-	ar_us=$(median_us "$ANONREMAP" stat "$pid")
-	pmap_us=$(REPEAT=5 median_us pmap -X "$pid")
-	printf '%8s %10s %12s %12s %10s %10s\n' "$vmas" "$cat_us" "$ar_us" "$pmap_us" \
-		"$(ratio "$ar_us" "$cat_us")" "$(ratio "$pmap_us" "$cat_us")"
+	measure cat_smaps anonremap_stat pmap_x
+	printf '%8s %10s %11s %10s %11s %12s\n' "$vmas" \
+		"$(ratio "${WALL[anonremap_stat]}" "${WALL[cat_smaps]}")" \
+		"$(ratio "${CPU[anonremap_stat]}" "${CPU[cat_smaps]}")" \
+		"$(ratio "${WALL[pmap_x]}" "${WALL[cat_smaps]}")" \
+		"$(ratio "${CPU[pmap_x]}" "${CPU[cat_smaps]}")" "${WALL[cat_smaps]}"
 	kill "$helper"
 	wait "$helper" 2>/dev/null || true
 	rm -f "$out"

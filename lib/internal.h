@@ -3,6 +3,9 @@
 #ifndef ANONREMAP_INTERNAL_H
 #define ANONREMAP_INTERNAL_H
 
+#include <stdbool.h>
+#include <time.h>
+
 #include "anonremap.h"
 
 #define AR_EXPORT __attribute__((visibility("default")))
@@ -11,7 +14,13 @@
 
 struct ar_ctx {
 	char errmsg[512];
+	/* vm.max_map_count, re-read when older than a second */
+	size_t max_map_count;
+	struct timespec max_map_count_read;
 };
+
+/* vm.max_map_count, 0 when it cannot be read. */
+size_t ar_max_map_count(struct ar_ctx *ctx);
 
 /*
  * Record a failure: the message is the formatted text; ar_fail_errno()
@@ -25,8 +34,9 @@ int ar_fail_errno(struct ar_ctx *ctx, int err, const char *fmt, ...)
 /* A parsed smaps file and its analysis (maps.c fills, analyze.c derives). */
 struct ar_proc {
 	struct ar_summary sum;
-	struct ar_vma *vmas;
+	struct ar_vma *vmas;	/* see grow_vma_table() */
 	size_t nvmas, vmas_cap;
+	bool vmas_mapped;	/* vmas is a mapping, not an allocation */
 	/*
 	 * Every name lives in one pool; while parsing, ar_vma.name holds an
 	 * offset into it because the pool may move when it grows.

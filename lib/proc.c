@@ -5,19 +5,31 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "internal.h"
 
 #define PF_KTHREAD 0x00200000	/* include/linux/sched.h */
 
-static size_t read_max_map_count(void)
+/*
+ * A sysctl read for every process would be a fifth of the system calls of
+ * a scan of all processes; a second-old value is recent enough.
+ */
+size_t ar_max_map_count(struct ar_ctx *ctx)
 {
+	struct timespec now;
 	char buf[32];
 
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+	if (ctx->max_map_count_read.tv_sec &&
+	    now.tv_sec - ctx->max_map_count_read.tv_sec < 1)
+		return ctx->max_map_count;
 	if (ar_read_small_file("/proc/sys/vm/max_map_count", buf, sizeof(buf)) <= 0)
 		return 0;
-	return strtoul(buf, NULL, 10);
+	ctx->max_map_count = strtoul(buf, NULL, 10);
+	ctx->max_map_count_read = now;
+	return ctx->max_map_count;
 }
 
 static int read_at(int dirfd, const char *name, char *buf, size_t size)
@@ -39,13 +51,15 @@ static int read_at(int dirfd, const char *name, char *buf, size_t size)
 
 /*
  * Refuse what has no user address space: zombies and kernel threads.  The
- * state and flags fields come after the comm, which may hold ") ".
+ * comm comes between the first '(' and the last ')', and may hold either;
+ * when comm is not NULL it is filled from there.
  */
-static int check_state(struct ar_ctx *ctx, int dirfd, pid_t pid)
+static int check_state(struct ar_ctx *ctx, int dirfd, pid_t pid, char *comm,
+		       size_t comm_size)
 {
 	char buf[1024], state;
 	unsigned long flags;
-	char *p;
+	char *open, *close;
 	int n = read_at(dirfd, "stat", buf, sizeof(buf));
 
 	if (n == -ENOENT || n == -ESRCH)
@@ -53,8 +67,10 @@ static int check_state(struct ar_ctx *ctx, int dirfd, pid_t pid)
 	if (n < 0)
 		return ar_fail_errno(ctx, -n, "pid %d: cannot read /proc/%d/stat",
 				     (int)pid, (int)pid);
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 1, " %c %*d %*d %*d %*d %*d %lu", &state, &flags) != 2)
+	open = strchr(buf, '(');
+	close = strrchr(buf, ')');
+	if (!open || !close || close < open ||
+	    sscanf(close + 1, " %c %*d %*d %*d %*d %*d %lu", &state, &flags) != 2)
 		return ar_fail(ctx, EIO, "pid %d: cannot parse /proc/%d/stat",
 			       (int)pid, (int)pid);
 	if (state == 'Z' || state == 'X')
@@ -62,6 +78,8 @@ static int check_state(struct ar_ctx *ctx, int dirfd, pid_t pid)
 	if (flags & PF_KTHREAD)
 		return ar_fail(ctx, EINVAL,
 			       "pid %d: kernel thread has no user memory", (int)pid);
+	if (comm)
+		snprintf(comm, comm_size, "%.*s", (int)(close - open - 1), open + 1);
 	return 0;
 }
 
@@ -73,26 +91,12 @@ static int permission_error(struct ar_ctx *ctx, pid_t pid, int err)
 		       "CAP_SYS_PTRACE)", (int)pid);
 }
 
-static void read_comm(int dirfd, struct ar_summary *sum)
-{
-	char buf[sizeof(sum->comm)];
-	int n = read_at(dirfd, "comm", buf, sizeof(buf));
-
-	if (n <= 0) {
-		sum->comm[0] = '\0';
-		return;
-	}
-	if (buf[n - 1] == '\n')
-		buf[n - 1] = '\0';
-	memcpy(sum->comm, buf, sizeof(buf));
-}
-
 static int proc_alloc(struct ar_ctx *ctx, struct ar_proc **procp)
 {
 	*procp = calloc(1, sizeof(**procp));
 	if (!*procp)
 		return ar_fail(ctx, ENOMEM, "out of memory");
-	(*procp)->sum.max_map_count = read_max_map_count();
+	(*procp)->sum.max_map_count = ar_max_map_count(ctx);
 	return 0;
 }
 
@@ -158,20 +162,19 @@ AR_EXPORT int ar_proc_read(struct ar_ctx *ctx, pid_t pid, unsigned int flags,
 		return ar_fail_errno(ctx, errno, "pid %d: cannot open %s", (int)pid,
 				     path);
 	}
-	ret = check_state(ctx, dirfd, pid);
-	if (ret)
-		goto out;
 	ret = proc_alloc(ctx, &proc);
 	if (ret)
 		goto out;
+	ret = check_state(ctx, dirfd, pid, proc->sum.comm, sizeof(proc->sum.comm));
+	if (ret)
+		goto out;
 	proc->sum.pid = pid;
-	read_comm(dirfd, &proc->sum);
 	ret = read_smaps(ctx, dirfd, pid, proc);
 	if (ret)
 		goto out;
 	if (!proc->nvmas) {
 		/* Exited or became a zombie while we read. */
-		ret = check_state(ctx, dirfd, pid);
+		ret = check_state(ctx, dirfd, pid, NULL, 0);
 		if (!ret)
 			ret = ar_fail(ctx, ESRCH, "pid %d: process has no memory map"
 				      " (exiting)", (int)pid);
@@ -218,7 +221,10 @@ AR_EXPORT void ar_proc_free(struct ar_proc *proc)
 {
 	if (!proc)
 		return;
-	free(proc->vmas);
+	if (proc->vmas_mapped)
+		munmap(proc->vmas, proc->vmas_cap * sizeof(*proc->vmas));
+	else
+		free(proc->vmas);
 	free(proc->names);
 	free(proc->runs);
 	free(proc);
