@@ -70,20 +70,22 @@ void report_init(struct report *r)
 	r->thresholds.map_use = -1;
 }
 
-char *report_columns_help(bool with_run_columns)
+char *report_help_filter(int key, const char *text, bool with_run_columns)
 {
 	char *procs, *runs = NULL, *buf = NULL;
 
+	if (key != ARGP_KEY_HELP_POST_DOC)
+		return (char *)text;
 	procs = columns_help("Columns (default: PID,COMM,VMAS,ANON,SPLITS,RUNS,"
 			     "SPLIT-RSS,MAP-USE)", proc_cols, NCOLS(proc_cols));
 	if (with_run_columns)
 		runs = columns_help("Run columns (-v)", run_cols, NCOLS(run_cols));
-	if (procs && asprintf(&buf, "%s%s%s", procs, runs ? "\n" : "",
-			      runs ? runs : "") < 0)
+	if (procs && asprintf(&buf, "%s\n%s%s%s", procs,
+			      runs ? runs : "", runs ? "\n" : "", text) < 0)
 		buf = NULL;
 	free(procs);
 	free(runs);
-	return buf;
+	return buf ? buf : (char *)text;
 }
 
 enum {

@@ -37,8 +37,8 @@ struct scan {
 /* Options shared by stat and top: -o -J -r -n -b, thresholds, Prometheus. */
 extern const struct argp report_argp;
 void report_init(struct report *r);
-/* Help text for the columns (for an argp help filter). */
-char *report_columns_help(bool with_run_columns);
+/* An argp help filter's work: the columns before the text after the options. */
+char *report_help_filter(int key, const char *text, bool with_run_columns);
 
 /*
  * Read one process into the scan.  Failures are sorted into the counters;

@@ -44,16 +44,8 @@ static error_t stat_parse(int key, char *arg, struct argp_state *state)
 
 static char *stat_help_filter(int key, const char *text, void *input)
 {
-	char *cols, *buf = NULL;
-
 	(void)input;
-	if (key != ARGP_KEY_HELP_POST_DOC)
-		return (char *)text;
-	cols = report_columns_help(true);
-	if (cols && asprintf(&buf, "%s\n%s", cols, text) < 0)
-		buf = NULL;
-	free(cols);
-	return buf ? buf : (char *)text;
+	return report_help_filter(key, text, true);
 }
 
 static double seconds_since(const struct timespec *start)

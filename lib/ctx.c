@@ -63,9 +63,9 @@ int ar_fail_errno(struct ar_ctx *ctx, int err, const char *fmt, ...)
 	return ret;
 }
 
-int ar_read_small_file(const char *path, char *buf, size_t size)
+int ar_read_small_file_at(int dirfd, const char *path, char *buf, size_t size)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
 	ssize_t n;
 	int err;
 
@@ -78,4 +78,9 @@ int ar_read_small_file(const char *path, char *buf, size_t size)
 		return -err;
 	buf[n] = '\0';
 	return (int)n;
+}
+
+int ar_read_small_file(const char *path, char *buf, size_t size)
+{
+	return ar_read_small_file_at(AT_FDCWD, path, buf, size);
 }

@@ -57,5 +57,7 @@ int ar_analyze_pagemap(struct ar_ctx *ctx, struct ar_proc *proc, int pagemap_fd)
 
 /* Read a whole small file (/proc/PID/comm, sysctls) into buf, NUL-ended. */
 int ar_read_small_file(const char *path, char *buf, size_t size);
+/* The same, path relative to dirfd (a /proc/PID directory). */
+int ar_read_small_file_at(int dirfd, const char *path, char *buf, size_t size);
 
 #endif /* ANONREMAP_INTERNAL_H */

@@ -32,23 +32,6 @@ size_t ar_max_map_count(struct ar_ctx *ctx)
 	return ctx->max_map_count;
 }
 
-static int read_at(int dirfd, const char *name, char *buf, size_t size)
-{
-	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-	int err;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, size - 1);
-	err = errno;
-	close(fd);
-	if (n < 0)
-		return -err;
-	buf[n] = '\0';
-	return (int)n;
-}
-
 /*
  * Refuse what has no user address space: zombies and kernel threads.  The
  * comm comes between the first '(' and the last ')', and may hold either;
@@ -60,7 +43,7 @@ static int check_state(struct ar_ctx *ctx, int dirfd, pid_t pid, char *comm,
 	char buf[1024], state;
 	unsigned long flags;
 	char *open, *close;
-	int n = read_at(dirfd, "stat", buf, sizeof(buf));
+	int n = ar_read_small_file_at(dirfd, "stat", buf, sizeof(buf));
 
 	if (n == -ENOENT || n == -ESRCH)
 		return ar_fail(ctx, ESRCH, "pid %d: no such process", (int)pid);
