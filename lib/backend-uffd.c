@@ -767,12 +767,13 @@ out:
 	return err;
 }
 
-int ar_uffd_recover(struct ar_inject *inj)
+int ar_uffd_recover(struct ar_inject *inj, enum ar_recovery *how)
 {
 	struct ar_heal_stats st;
 	struct heal h;
 	int err;
 
+	*how = AR_RECOVERY_NOTHING;
 	if ((err = heal_init(&h, inj, &st)))
 		return err;
 	memset(&st, 0, sizeof(st));
@@ -785,14 +786,17 @@ int ar_uffd_recover(struct ar_inject *inj)
 	h.recovering = 1;
 	switch (h.js->phase) {
 	case AR_JP_UFFD_DST:
+		*how = AR_RECOVERY_UNDONE;
 		err = undo(&h);
 		break;
 	case AR_JP_UFFD_UNDO:
+		*how = AR_RECOVERY_UNDONE;
 		err = reload_progress(&h, 1);
 		if (!err)
 			err = undo(&h);
 		break;
 	case AR_JP_UFFD_MOVING:
+		*how = AR_RECOVERY_FINISHED;
 		err = ar_inject_vma_at(inj, h.js->dst, NULL);
 		if (err <= 0) {
 			/* dst is over the run already: only the fd is left. */
@@ -801,14 +805,15 @@ int ar_uffd_recover(struct ar_inject *inj)
 			break;
 		}
 		err = reload_progress(&h, 0);
-		if (err)
-			break;
-		err = move_all(&h, 0);
+		if (!err)
+			err = move_all(&h, 0);
 		if (!err)
 			err = finish(&h);
-		if (err && !(err = undo(&h)))
-			err = ar_fail(h.ctx, EAGAIN, "could not finish the "
-				      "interrupted run; moved it back");
+		if (err) {
+			/* Cannot finish (say, pages shared meanwhile): undo. */
+			*how = AR_RECOVERY_UNDONE;
+			err = undo(&h);
+		}
 		break;
 	}
 out:
@@ -828,12 +833,18 @@ static int proc_stopped(pid_t pid)
 	       (p = strrchr(buf, ')')) && p[1] == ' ' && p[2] == 'T';
 }
 
-int ar_recover(struct ar_ctx *ctx, pid_t pid)
+int ar_recover(struct ar_ctx *ctx, pid_t pid, enum ar_recovery *how)
 {
 	struct ar_journal *j;
 	struct ar_inject *inj;
+	enum ar_recovery dummy;
 	char path[256];
-	int err = ar_journal_open(ctx, pid, &j);
+	int err;
+
+	if (!how)
+		how = &dummy;
+	*how = AR_RECOVERY_NOTHING;
+	err = ar_journal_open(ctx, pid, &j);
 
 	if (err == -EBADMSG && !ar_journal_path(path, sizeof(path), pid)) {
 		/* Died before the first record: nothing was changed. */
@@ -868,7 +879,7 @@ int ar_recover(struct ar_ctx *ctx, pid_t pid)
 		ar_journal_close(j);
 		return err;
 	}
-	err = ar_uffd_recover(inj);
+	err = ar_uffd_recover(inj, how);
 	if (err) {
 		char msg[sizeof(ctx->errmsg)];
 

@@ -284,7 +284,7 @@ static void refuse_while_journal(void)
 	/* Held open, as by a live tool. */
 	CHECK_EQ(ar_inject_attach(ctx, t.pid, 0, 0, &inj), -EBUSY);
 	CHECK(strstr(ar_ctx_errmsg(ctx), "right now"));
-	CHECK_EQ(ar_recover(ctx, t.pid), -EBUSY);
+	CHECK_EQ(ar_recover(ctx, t.pid, NULL), -EBUSY);
 	/* Left behind, as by a dead one. */
 	ar_journal_close(j);
 	CHECK_EQ(ar_inject_attach(ctx, t.pid, 0, 0, &inj), -EBUSY);
@@ -422,29 +422,31 @@ static void uffd_failure_moves_back(void)
 }
 
 /*
- * The tool killed with SIGKILL at random instants of a heal, then
- * recover: the run is healed or untouched, never in between, every page
- * intact, the process running.  AR_KILL9_ITERATIONS (default 20) for a
- * longer stress run.
+ * The tool killed with SIGKILL at random instants of a heal of the target
+ * started with args, then recover: the run is healed (if it can be) or
+ * untouched, never in between, every page intact, the process running.
+ * AR_KILL9_ITERATIONS multiplies the iterations for a stress run.
  */
-static void kill9_then_recover(void)
+static void kill9_loop(const char *args, int iterations, int can_heal)
 {
-	enum { PAGES = 300 };
-	const char *env = getenv("AR_KILL9_ITERATIONS");
-	int iterations = env ? atoi(env) : 20;
 	static const char *const phases[] = {
 		"none", "attached", "ready", "uffd-dst", "moving", "undo",
 		"detaching", "done",
 	};
+	const char *env = getenv("AR_KILL9_ITERATIONS");
 	unsigned int seen[AR_ARRAY_SIZE(phases)] = { 0 };
-	unsigned int healed = 0, untouched = 0;
+	unsigned int healed = 0, untouched = 0, how_seen[3] = { 0 };
 	double full_us;
 	struct tgt t;
 	pid_t child;
+	long pages;
 	int status;
 
+	if (env)
+		iterations = iterations * atoi(env) / 20;
 	/* How long a forked tool takes here, to spread the kills over it. */
-	CHECK(tgt_start(&t, "-r 300 -w 2") == 0);
+	CHECK(tgt_start(&t, args) == 0);
+	pages = (long)t.pages;
 	fflush(stdout);
 	full_us = now_us();
 	child = fork();
@@ -453,17 +455,18 @@ static void kill9_then_recover(void)
 		_exit(heal_region(ctx, &t, 0, NULL, NULL) ? 1 : 0);
 	CHECK_EQ(waitpid(child, &status, 0), child);
 	full_us = now_us() - full_us;
-	CHECK_EQ(status, 0);
-	CHECK_EQ(count_vmas(t.pid, t.start, t.end), 1);
+	CHECK_EQ(WEXITSTATUS(status), can_heal ? 0 : 1);
+	CHECK_EQ(count_vmas(t.pid, t.start, t.end), can_heal ? 1 : pages);
 	CHECK_EQ(tgt_quit(&t), 0);
 	srand((unsigned int)getpid());
 	for (int it = 0; it < iterations; it++) {
+		enum ar_recovery how = AR_RECOVERY_NOTHING;
 		struct ar_journal *j;
 		unsigned int phase = 0;
 		long vmas;
 		int err;
 
-		CHECK(tgt_start(&t, "-r 300 -w 2") == 0);
+		CHECK(tgt_start(&t, args) == 0);
 		fflush(stdout);
 		child = fork();
 		CHECK(child >= 0);
@@ -478,26 +481,71 @@ static void kill9_then_recover(void)
 		}
 		if (phase < AR_ARRAY_SIZE(phases))
 			seen[phase]++;
-		err = ar_recover(ctx, t.pid);
+		err = ar_recover(ctx, t.pid, &how);
 		if (err && err != -ENOENT)
 			printf("# iteration %d, phase %u: %s\n", it, phase,
 			       ar_ctx_errmsg(ctx));
 		CHECK(err == 0 || err == -ENOENT);
+		how_seen[how]++;
 		vmas = count_vmas(t.pid, t.start, t.end);
-		CHECK(vmas == 1 || vmas == PAGES);
+		CHECK(vmas == pages || (can_heal && vmas == 1));
+		CHECK(how != AR_RECOVERY_FINISHED || vmas == 1);
+		CHECK(how != AR_RECOVERY_UNDONE || vmas == pages);
 		healed += vmas == 1;
-		untouched += vmas == PAGES;
+		untouched += vmas == pages;
 		CHECK(proc_state(t.pid) != 'T');
 		CHECK_EQ(tgt_verify(&t), 0);
 		CHECK_EQ(tgt_quit(&t), 0);
 	}
-	printf("# %d kills over %.1f ms heals: %u healed, %u untouched; "
-	       "journal phase at death:", iterations, full_us / 1e3, healed,
-	       untouched);
+	printf("# %s: %d kills over %.1f ms: %u healed, %u untouched "
+	       "(recover finished %u, undid %u); journal phase at death:",
+	       args, iterations, full_us / 1e3, healed, untouched,
+	       how_seen[AR_RECOVERY_FINISHED], how_seen[AR_RECOVERY_UNDONE]);
 	for (size_t i = 0; i < AR_ARRAY_SIZE(phases); i++)
 		if (seen[i])
 			printf(" %s=%u", phases[i], seen[i]);
 	printf("\n");
+}
+
+static void kill9_then_recover(void)
+{
+	kill9_loop("-r 300 -w 2", 20, 1);
+}
+
+/* Heals that fail half-way (pages shared with a child) and undo. */
+static void kill9_during_undo_then_recover(void)
+{
+	kill9_loop("-r 300 -f -w 2", 10, 0);
+}
+
+/* The process died after the tool: recover drops the stale journal. */
+static void recover_dead_process(void)
+{
+	struct ar_journal *j;
+	struct ar_journal_state *st;
+	struct tgt t;
+	char path[256];
+
+	CHECK(tgt_start(&t, "") == 0);
+	CHECK_EQ(ar_journal_create(ctx, t.pid, &j), 0);
+	st = ar_journal_state(j);
+	st->pid = t.pid;
+	st->phase = AR_JP_UFFD_MOVING;
+	CHECK_EQ(ar_proc_starttime(t.pid, &st->starttime), 0);
+	CHECK_EQ(ar_journal_write(j, st, 0), 0);
+	ar_journal_close(j);
+	kill(t.pid, SIGKILL);
+	kill_all();
+	CHECK_EQ(ar_recover(ctx, t.pid, NULL), -ESRCH);
+	CHECK(strstr(ar_ctx_errmsg(ctx), "stale"));
+	CHECK_EQ(ar_journal_path(path, sizeof(path), t.pid), 0);
+	CHECK(access(path, F_OK) != 0);
+	CHECK_EQ(ar_recover(ctx, t.pid, NULL), -ENOENT);
+}
+
+static void uffd_probe_here(void)
+{
+	CHECK_EQ(ar_uffd_probe(ctx), 0);
 }
 
 /* Refused or failed heals leave the process exactly as it was. */
@@ -574,6 +622,9 @@ int main(int argc, char **argv)
 	RUN(heal_refused_mempolicy);
 	RUN(heal_unexpected_errno);
 	RUN(kill9_then_recover);
+	RUN(kill9_during_undo_then_recover);
+	RUN(recover_dead_process);
+	RUN(uffd_probe_here);
 	RUN(refuse_self);
 	RUN(refuse_kernel_thread);
 	RUN(refuse_zombie);
