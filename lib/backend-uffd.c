@@ -942,3 +942,8 @@ out:
 	close(fd);
 	return err;
 }
+
+int ar_uffd_check_run(struct ar_ctx *ctx, const struct ar_heal_run *run)
+{
+	return check_run(ctx, run);
+}

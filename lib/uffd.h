@@ -75,6 +75,12 @@ int ar_uffd_heal(struct ar_inject *inj, const struct ar_heal_run *run,
  */
 int ar_uffd_probe(struct ar_ctx *ctx);
 
+/*
+ * The refusals of ar_uffd_heal() that need no access to the process (its
+ * flags and protections), for plans that must know before anything moves.
+ */
+int ar_uffd_check_run(struct ar_ctx *ctx, const struct ar_heal_run *run);
+
 /* What recover did about the run under way. */
 enum ar_recovery {
 	AR_RECOVERY_NOTHING,	/* no run was under way: registers restored */
