@@ -212,13 +212,15 @@ int ar_journal_create(struct ar_ctx *ctx, pid_t pid, struct ar_journal **jp)
 			if (stale && !unlink(j->path))
 				continue;
 		}
+		ar_fail(ctx, EBUSY, "an interrupted run left %s: run "
+			"`anonremap recover %d` first", j->path, pid);
 		free(j);
-		return ar_fail(ctx, EBUSY, "an interrupted run left %s: run "
-			       "`anonremap recover %d` first", j->path, pid);
+		return -EBUSY;
 	}
 	if (j->fd < 0) {
+		ar_fail(ctx, EBUSY, "cannot create %s", j->path);
 		free(j);
-		return ar_fail(ctx, EBUSY, "cannot create %s", j->path);
+		return -EBUSY;
 	}
 	*jp = j;
 	return 0;
