@@ -39,7 +39,7 @@
 #define DESC_OFF 4096		/* descriptors, then their uffdio_moves */
 #define SEQ_SIZE 8		/* before DESC_OFF: the batch written */
 #define MAX_BATCH 16384
-#define MAX_EAGAIN 100
+#define MAX_EAGAIN 100		/* EAGAINs in a row without progress */
 
 enum {
 	ADV_HUGEPAGE = 1u << 0,
@@ -328,6 +328,8 @@ static int move_all(struct heal *h, int back)
 		if (done == n)
 			continue;
 		/* Descriptor `done` failed; a partial move says how far. */
+		if (done || mv[done].move > 0)
+			eagain = 0;
 		if (mv[done].move > 0)
 			advance(h, first + done, back, (uint64_t)mv[done].move);
 		if ((long)d[done].result == -EAGAIN && ++eagain < MAX_EAGAIN) {
@@ -595,6 +597,7 @@ static int heal_init(struct heal *h, struct ar_inject *inj,
 	h->ctx = ar_inject_ctx(inj);
 	h->j = ar_inject_journal(inj);
 	h->js = h->j ? ar_journal_state(h->j) : &h->local;
+	h->js->pid = ar_inject_pid(inj);
 	h->data = ar_inject_data(inj, &h->data_size);
 	h->st = st;
 	if (h->data_size <= DESC_OFF)

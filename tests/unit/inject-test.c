@@ -357,7 +357,8 @@ static long thp_kb(pid_t pid, unsigned long start, unsigned long end)
 	return total;
 }
 
-static void heal_and_check(const char *args, long vmas_before, int thp)
+static void heal_and_check(const char *args, unsigned int flags,
+			   long vmas_before, int thp)
 {
 	struct ar_heal_stats st;
 	struct tgt t;
@@ -372,7 +373,7 @@ static void heal_and_check(const char *args, long vmas_before, int thp)
 		thp_before = thp_kb(t.pid, t.start, t.end);
 		CHECK(thp_before > 0);
 	}
-	CHECK_EQ(heal_region(ctx, &t, 0, &st, &pause), 0);
+	CHECK_EQ(heal_region(ctx, &t, flags, &st, &pause), 0);
 	CHECK_EQ(count_vmas(t.pid, t.start, t.end), 1);
 	CHECK(vma_flags(t.pid, t.start, after, sizeof(after), &kb) == 0);
 	if (strcmp(before, after))
@@ -390,17 +391,18 @@ static void heal_and_check(const char *args, long vmas_before, int thp)
 
 static void uffd_heals_1000_reversed(void)
 {
-	heal_and_check("-r 1000 -w 2", 1000, 0);
+	heal_and_check("-r 1000 -w 2", 0, 1000, 0);
 }
 
+/* Also without a journal (AR_INJECT_NO_JOURNAL). */
 static void uffd_heals_holes(void)
 {
-	heal_and_check("-r 500 -z 7 -w 2", 500, 0);
+	heal_and_check("-r 500 -z 7 -w 2", AR_INJECT_NO_JOURNAL, 500, 0);
 }
 
 static void uffd_heals_thp_whole(void)
 {
-	heal_and_check("-H 4 -w 2", 4, 1);
+	heal_and_check("-H 4 -w 2", 0, 4, 1);
 }
 
 /* A move that fails half-way (pages shared with a child): all put back. */
