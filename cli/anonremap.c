@@ -216,6 +216,9 @@ struct command {
 static const struct command commands[] = {
 	{ "stat", cmd_stat, "report the anonymous VMA fragmentation of processes" },
 	{ "top", cmd_top, "rank every readable process by fragmentation" },
+	{ "defrag", cmd_defrag, "merge the split VMAs of a live process" },
+	{ "probe", cmd_probe, "say which defrag backends work here" },
+	{ "recover", cmd_recover, "finish or roll back an interrupted defrag" },
 };
 
 static const struct command *find_command(const char *name)

@@ -64,5 +64,8 @@ double map_use_percent(const struct ar_summary *s);
 
 int cmd_stat(int argc, char **argv);
 int cmd_top(int argc, char **argv);
+int cmd_defrag(int argc, char **argv);
+int cmd_probe(int argc, char **argv);
+int cmd_recover(int argc, char **argv);
 
 #endif

@@ -86,3 +86,9 @@ void json_finish(struct json *j)
 {
 	fputc('\n', j->out);
 }
+
+void json_bool(struct json *j, const char *key, bool val)
+{
+	begin_value(j, key);
+	fputs(val ? "true" : "false", j->out);
+}

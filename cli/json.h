@@ -22,6 +22,7 @@ void json_close(struct json *j, char bracket);
 void json_string(struct json *j, const char *key, const char *val);
 void json_u64(struct json *j, const char *key, uint64_t val);
 void json_double(struct json *j, const char *key, double val);
+void json_bool(struct json *j, const char *key, bool val);
 /* Ends the document with a newline. */
 void json_finish(struct json *j);
 

@@ -123,6 +123,87 @@ struct ar_vma {
 size_t ar_proc_nvmas(const struct ar_proc *proc);
 const struct ar_vma *ar_proc_vma(const struct ar_proc *proc, size_t i);
 
+/*
+ * Defragmentation: move the pages of each run into one fresh VMA inside
+ * the live process (ptrace-injected system calls), so the run becomes a
+ * single VMA with the same contents, protections, flags and name.
+ */
+enum ar_backend {
+	AR_BACKEND_AUTO,	/* the first that works, in this order: */
+	AR_BACKEND_RELOCATE,	/* mremap(MREMAP_RELOCATE_ANON), patched kernels */
+	AR_BACKEND_UFFD_MOVE,	/* userfaultfd UFFDIO_MOVE, Linux 6.8 and later */
+};
+
+/* "auto", "relocate", "uffd-move"; NULL for an unknown value. */
+const char *ar_backend_name(enum ar_backend backend);
+/* The inverse; -EINVAL for an unknown name. */
+int ar_backend_parse(const char *name, enum ar_backend *backend);
+/*
+ * Whether backend can run on this kernel with these privileges: 0, or a
+ * negative errno with the reason in ctx.  Probes in the caller's process.
+ */
+int ar_backend_probe(struct ar_ctx *ctx, enum ar_backend backend);
+
+struct ar_defrag_opts {
+	enum ar_backend backend;
+	uint64_t start, end;	/* only runs inside [start, end); end 0: all */
+	int must;		/* every planned run heals, or nothing moves */
+	int dry_run;		/* plan only: the process is not stopped */
+};
+
+enum ar_run_fate {
+	AR_RUN_PLANNED,		/* dry run: would be healed */
+	AR_RUN_HEALED,
+	AR_RUN_SKIPPED,		/* left as it was, reason says why */
+	AR_RUN_FAILED,		/* tried, moved back as it was, reason says why */
+};
+
+struct ar_defrag_run {
+	uint64_t start, end;
+	size_t vmas;
+	unsigned int blockers;	/* AR_BLOCK_* */
+	enum ar_run_fate fate;
+	char reason[512];	/* "" when healed or planned */
+};
+
+struct ar_defrag_report {
+	pid_t pid;
+	char comm[64];
+	enum ar_backend backend;	/* the one chosen */
+	size_t splits_before, splits_after;	/* after: predicted in a dry run */
+	size_t vmas_before, vmas_after;
+	uint64_t bytes_moved;
+	uint64_t pause_ns;		/* how long the process was stopped */
+	size_t nruns;
+	struct ar_defrag_run *runs;	/* the runs in range, address order */
+};
+
+/*
+ * Plan and, unless opts->dry_run, carry out the defragmentation of pid.
+ * Returns 0 when every planned run healed (or, dry, would be tried),
+ * -EAGAIN when some were skipped or failed (the report says which, the
+ * others healed), or another negative errno when nothing could be done;
+ * with opts->must, any run that cannot heal fails the whole call before
+ * anything moves.  *reportp is set whenever the process could be read.
+ */
+int ar_defrag(struct ar_ctx *ctx, pid_t pid, const struct ar_defrag_opts *opts,
+	      struct ar_defrag_report **reportp);
+void ar_defrag_report_free(struct ar_defrag_report *report);
+
+enum ar_recover_result {
+	AR_RECOVER_NOTHING,	/* no run was under way: registers restored */
+	AR_RECOVER_FINISHED,	/* the interrupted run was completed */
+	AR_RECOVER_UNDONE,	/* the interrupted run was moved back */
+};
+
+/*
+ * Repair pid after a defrag was killed: restore its registers, finish or
+ * undo the run under way from the journal, resume it.  -ENOENT when there
+ * is no journal for pid.
+ */
+int ar_defrag_recover(struct ar_ctx *ctx, pid_t pid,
+		      enum ar_recover_result *result);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,7 +1,8 @@
 #!/bin/bash
-# make demo: fragment a demo process the way mremap-heavy programs do, then
-# let anonremap report on it.  The demo process checks its own pages at the
-# end, so a demo that damaged memory would say so.
+# make demo: fragment a demo process the way mremap-heavy programs do, let
+# anonremap report on it, repair it from inside, and report again.  The demo
+# process checks every page it wrote at the end, so a demo that damaged
+# memory would say so.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -20,8 +21,17 @@ echo "== demo process $pid: $(sed -n 's/^expect //p' "$out") built by tests/help
 echo "== anonremap stat -v $pid"
 cli/anonremap stat -v "$pid"
 echo
-echo "== anonremap stat -J $pid"
-cli/anonremap stat -J "$pid"
+echo "== anonremap probe"
+cli/anonremap probe || true
+echo
+echo "== anonremap defrag --dry-run $pid"
+cli/anonremap defrag --dry-run "$pid"
+echo
+echo "== anonremap defrag $pid"
+cli/anonremap defrag "$pid"
+echo
+echo "== anonremap stat $pid"
+cli/anonremap stat "$pid"
 echo
 kill -USR1 "$pid"
 for _ in $(seq 50); do

@@ -1,0 +1,366 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* anonremap defrag, probe and recover. */
+#include <argp.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "json.h"
+
+struct defrag_args {
+	struct ar_defrag_opts opts;
+	bool json;
+	pid_t pid;
+	bool have_pid;
+};
+
+enum { OPT_MUST = 0x400, OPT_DRY_RUN, OPT_BACKEND, OPT_RANGE };
+
+static const struct argp_option defrag_options[] = {
+	{ "must", OPT_MUST, NULL, 0,
+	  "Heal every run in range or change nothing (exit 1 with the reason)", 0 },
+	{ "dry-run", OPT_DRY_RUN, NULL, 0,
+	  "Print the plan: runs, what blocks them, VMAs after; move nothing", 0 },
+	{ "backend", OPT_BACKEND, "NAME", 0,
+	  "auto (default), relocate or uffd-move; see 'anonremap probe'", 0 },
+	{ "range", OPT_RANGE, "START-END", 0,
+	  "Only the VMAs inside this address range (hexadecimal)", 0 },
+	{ "json", 'J', NULL, 0, "Print JSON", 0 },
+	{ NULL }
+};
+
+static bool parse_hex_u64(const char *s, const char *end, uint64_t *val)
+{
+	char *stop;
+
+	if (end - s > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+		s += 2;
+	if (s == end || !strchr("0123456789abcdefABCDEF", *s))
+		return false;
+	errno = 0;
+	*val = strtoull(s, &stop, 16);
+	return !errno && stop == end;
+}
+
+static bool parse_range(const char *arg, uint64_t *start, uint64_t *end)
+{
+	const char *dash = strchr(arg, '-');
+
+	return dash && parse_hex_u64(arg, dash, start) &&
+	       parse_hex_u64(dash + 1, dash + strlen(dash), end) && *end > *start;
+}
+
+static error_t defrag_parse(int key, char *arg, struct argp_state *state)
+{
+	struct defrag_args *a = state->input;
+
+	switch (key) {
+	case OPT_MUST:
+		a->opts.must = 1;
+		break;
+	case OPT_DRY_RUN:
+		a->opts.dry_run = 1;
+		break;
+	case OPT_BACKEND:
+		if (ar_backend_parse(arg, &a->opts.backend))
+			argp_error(state, "--backend: '%s' is not one of auto, "
+				   "relocate, uffd-move", arg);
+		break;
+	case OPT_RANGE:
+		if (!parse_range(arg, &a->opts.start, &a->opts.end))
+			argp_error(state, "--range: '%s' is not START-END in "
+				   "hexadecimal with START < END", arg);
+		break;
+	case 'J':
+		a->json = true;
+		break;
+	case ARGP_KEY_ARG:
+		if (a->have_pid)
+			argp_error(state, "one process id only");
+		if (!parse_pid(arg, &a->pid))
+			argp_error(state, "'%s' is not a process id", arg);
+		a->have_pid = true;
+		break;
+	case ARGP_KEY_NO_ARGS:
+		argp_error(state, "no process id given");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static const char *fate_name(enum ar_run_fate fate)
+{
+	switch (fate) {
+	case AR_RUN_PLANNED:
+		return "planned";
+	case AR_RUN_HEALED:
+		return "healed";
+	case AR_RUN_SKIPPED:
+		return "skipped";
+	case AR_RUN_FAILED:
+		return "failed";
+	}
+	return "?";
+}
+
+static size_t count_fate(const struct ar_defrag_report *r, enum ar_run_fate fate)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < r->nruns; i++)
+		n += r->runs[i].fate == fate;
+	return n;
+}
+
+static void print_text(const struct ar_defrag_report *r, bool dry)
+{
+	char moved[32];
+	size_t i;
+
+	if (dry)
+		printf("pid %d (%s): would heal %zu of %zu runs: splits %zu → %zu; "
+		       "VMAs %zu → %zu; backend %s\n", (int)r->pid, r->comm,
+		       count_fate(r, AR_RUN_PLANNED), r->nruns, r->splits_before,
+		       r->splits_after, r->vmas_before, r->vmas_after,
+		       ar_backend_name(r->backend));
+	else {
+		format_size(moved, sizeof(moved), r->bytes_moved, false);
+		printf("pid %d (%s): %zu splits in %zu runs → %zu; VMAs %zu → %zu; "
+		       "moved %s; paused %.1f ms; backend %s\n", (int)r->pid,
+		       r->comm, r->splits_before, r->nruns, r->splits_after,
+		       r->vmas_before, r->vmas_after, moved,
+		       (double)r->pause_ns / 1e6, ar_backend_name(r->backend));
+	}
+	for (i = 0; i < r->nruns; i++) {
+		const struct ar_defrag_run *run = &r->runs[i];
+
+		if (!dry && run->fate == AR_RUN_HEALED)
+			continue;
+		printf("  run 0x%" PRIx64 "-0x%" PRIx64 " (%zu VMAs): %s%s%s\n",
+		       run->start, run->end, run->vmas, fate_name(run->fate),
+		       run->reason[0] ? ": " : "", run->reason);
+	}
+}
+
+static void print_json(const struct ar_defrag_report *r, bool dry)
+{
+	struct json j;
+	char addr[32];
+	size_t i;
+
+	json_init(&j, stdout);
+	json_open(&j, NULL, '{');
+	json_u64(&j, "pid", (uint64_t)r->pid);
+	json_string(&j, "comm", r->comm);
+	json_string(&j, "backend", ar_backend_name(r->backend));
+	json_string(&j, "mode", dry ? "dry-run" : "defrag");
+	json_u64(&j, "splits_before", r->splits_before);
+	json_u64(&j, "splits_after", r->splits_after);
+	json_u64(&j, "vmas_before", r->vmas_before);
+	json_u64(&j, "vmas_after", r->vmas_after);
+	json_u64(&j, "bytes_moved", r->bytes_moved);
+	json_double(&j, "pause_ms", (double)r->pause_ns / 1e6);
+	json_open(&j, "runs", '[');
+	for (i = 0; i < r->nruns; i++) {
+		const struct ar_defrag_run *run = &r->runs[i];
+
+		json_open(&j, NULL, '{');
+		snprintf(addr, sizeof(addr), "0x%" PRIx64, run->start);
+		json_string(&j, "start", addr);
+		snprintf(addr, sizeof(addr), "0x%" PRIx64, run->end);
+		json_string(&j, "end", addr);
+		json_u64(&j, "vmas", run->vmas);
+		json_string(&j, "fate", fate_name(run->fate));
+		json_string(&j, "reason", run->reason);
+		json_close(&j, '}');
+	}
+	json_close(&j, ']');
+	json_close(&j, '}');
+	json_finish(&j);
+}
+
+static int flush_stdout(void)
+{
+	if (fflush(stdout) || ferror(stdout)) {
+		cli_error("write error on standard output");
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
+static const struct argp_child common_children[] = {
+	{ &cli_common_argp, 0, NULL, -1 },
+	{ NULL, 0, NULL, 0 },
+};
+
+int cmd_defrag(int argc, char **argv)
+{
+	static const struct argp argp = {
+		defrag_options, defrag_parse, "PID",
+		"Merge the runs of split anonymous VMAs of a live process, from "
+		"inside it, without changing one byte of its memory."
+		"\vThe process is stopped (SIGSTOP and ptrace) while its pages "
+		"move. Runs whose pages are shared with another process, "
+		"mlocked, registered with userfaultfd or guarded are skipped and "
+		"reported. Exit status: 0 every run that could be healed was, 1 "
+		"nothing done or a run failed (it was moved back) or --must "
+		"refused, 2 usage error.",
+		common_children, NULL, NULL
+	};
+	struct defrag_args a = { .opts.backend = AR_BACKEND_AUTO };
+	struct ar_defrag_report *report = NULL;
+	struct ar_ctx *ctx = cli_ctx();
+	int ret, status;
+
+	argp_parse(&argp, argc, argv, ARGP_NO_HELP, NULL, &a);
+	ret = ar_defrag(ctx, a.pid, &a.opts, &report);
+	if (report) {
+		if (a.json)
+			print_json(report, a.opts.dry_run);
+		else
+			print_text(report, a.opts.dry_run);
+	}
+	status = flush_stdout();
+	if (ret && ret != -EAGAIN)
+		cli_error("%s", ar_ctx_errmsg(ctx));
+	if (ret && ret != -EAGAIN)
+		status = EXIT_FAIL;
+	else if (report && count_fate(report, AR_RUN_FAILED))
+		status = EXIT_FAIL;
+	ar_defrag_report_free(report);
+	return status;
+}
+
+static error_t json_only_parse(int key, char *arg, struct argp_state *state)
+{
+	bool *json = state->input;
+
+	(void)arg;
+	switch (key) {
+	case 'J':
+		*json = true;
+		break;
+	case ARGP_KEY_ARG:
+		argp_error(state, "no arguments expected");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static const struct argp_option json_only_options[] = {
+	{ "json", 'J', NULL, 0, "Print JSON", 0 },
+	{ NULL }
+};
+
+int cmd_probe(int argc, char **argv)
+{
+	static const struct argp argp = {
+		json_only_options, json_only_parse, NULL,
+		"Say which defrag backends work on this kernel with these "
+		"privileges, and why the others do not."
+		"\vExit status: 0 at least one works, 1 none does.",
+		common_children, NULL, NULL
+	};
+	static const enum ar_backend backends[] = {
+		AR_BACKEND_RELOCATE, AR_BACKEND_UFFD_MOVE,
+	};
+	struct ar_ctx *ctx = cli_ctx();
+	bool json = false, any = false;
+	struct json j;
+	size_t i;
+
+	argp_parse(&argp, argc, argv, ARGP_NO_HELP, NULL, &json);
+	json_init(&j, stdout);
+	if (json) {
+		json_open(&j, NULL, '{');
+		json_open(&j, "backends", '[');
+	}
+	for (i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
+		int ret = ar_backend_probe(ctx, backends[i]);
+		const char *name = ar_backend_name(backends[i]);
+
+		any = any || !ret;
+		if (json) {
+			json_open(&j, NULL, '{');
+			json_string(&j, "backend", name);
+			json_bool(&j, "works", !ret);
+			json_string(&j, "reason", ret ? ar_ctx_errmsg(ctx) : "");
+			json_close(&j, '}');
+		} else if (ret) {
+			printf("%-10s no: %s\n", name, ar_ctx_errmsg(ctx));
+		} else {
+			printf("%-10s yes\n", name);
+		}
+	}
+	if (json) {
+		json_close(&j, ']');
+		json_close(&j, '}');
+		json_finish(&j);
+	}
+	if (flush_stdout())
+		return EXIT_FAIL;
+	return any ? EXIT_OK : EXIT_FAIL;
+}
+
+static error_t recover_parse(int key, char *arg, struct argp_state *state)
+{
+	pid_t *pid = state->input;
+
+	switch (key) {
+	case ARGP_KEY_ARG:
+		if (*pid)
+			argp_error(state, "one process id only");
+		if (!parse_pid(arg, pid))
+			argp_error(state, "'%s' is not a process id", arg);
+		break;
+	case ARGP_KEY_NO_ARGS:
+		argp_error(state, "no process id given");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+int cmd_recover(int argc, char **argv)
+{
+	static const struct argp argp = {
+		NULL, recover_parse, "PID",
+		"Finish or roll back a defrag that was interrupted (the tool "
+		"killed), from its journal, and let the process run again."
+		"\vExit status: 0 recovered, 1 no journal for the process or "
+		"recovery failed (the process stays stopped and the journal "
+		"stays for another try), 2 usage error.",
+		common_children, NULL, NULL
+	};
+	static const char *const what[] = {
+		[AR_RECOVER_NOTHING] = "no run was under way; registers restored",
+		[AR_RECOVER_FINISHED] = "the interrupted run was completed",
+		[AR_RECOVER_UNDONE] = "the interrupted run was moved back as it was",
+	};
+	enum ar_recover_result how;
+	struct ar_ctx *ctx = cli_ctx();
+	pid_t pid = 0;
+	int ret;
+
+	argp_parse(&argp, argc, argv, ARGP_NO_HELP, NULL, &pid);
+	ret = ar_defrag_recover(ctx, pid, &how);
+	if (ret == -ENOENT) {
+		cli_error("pid %d: nothing to recover: no journal of an "
+			  "interrupted defrag", (int)pid);
+		return EXIT_FAIL;
+	}
+	if (ret) {
+		cli_error("%s", ar_ctx_errmsg(ctx));
+		return EXIT_FAIL;
+	}
+	printf("pid %d: recovered: %s; running again\n", (int)pid, what[how]);
+	return flush_stdout();
+}

@@ -1,0 +1,182 @@
+#!/usr/bin/env bats
+# anonremap defrag, probe and recover against live fragmented processes.
+# Every test that lets defrag touch a process checks all of its pages.
+
+load helpers
+
+teardown() {
+	stop_fragment
+}
+
+json_field() {
+	jq -r ".$1" <<<"$output"
+}
+
+splits_of() {
+	"$ANONREMAP" stat -J "$1" | jq .processes[0].splits
+}
+
+@test "probe: uffd-move works on this kernel, relocate says why not" {
+	run "$ANONREMAP" probe
+	[ "$status" -eq 0 ]
+	grep -qx 'uffd-move  yes' <<<"$output"
+	grep -q '^relocate   no: this kernel has no MREMAP_RELOCATE_ANON' <<<"$output"
+	run "$ANONREMAP" probe -J
+	[ "$status" -eq 0 ]
+	[ "$(jq -c '[.backends[] | {backend, works}]' <<<"$output")" = \
+	  '[{"backend":"relocate","works":false},{"backend":"uffd-move","works":true}]' ]
+	run "$ANONREMAP" probe extra
+	[ "$status" -eq 2 ]
+}
+
+@test "defrag heals reverse, interleaved and THP runs; every page intact" {
+	start_fragment reverse:1000 interleave:101 thp:4 holes:60:10
+	run "$ANONREMAP" defrag --dry-run -J "$FPID"
+	[ "$status" -eq 0 ]
+	predicted=$(json_field vmas_after)
+	[ "$(json_field splits_after)" -eq 0 ]
+	[ "$(json_field mode)" = dry-run ]
+	run "$ANONREMAP" defrag "$FPID"
+	[ "$status" -eq 0 ]
+	[[ "$output" == "pid $FPID (fragment): $EXPECT_SPLITS splits in $EXPECT_RUNS runs → 0; VMAs "*"backend uffd-move" ]]
+	[ "$(splits_of "$FPID")" -eq 0 ]
+	[ "$("$ANONREMAP" stat -J "$FPID" | jq .processes[0].vmas)" -eq "$predicted" ]
+	[ "$(ps -o stat= -p "$FPID" | cut -c1)" = S ]
+	verify_fragment
+}
+
+@test "THP stays huge after a defrag" {
+	start_fragment thp:4
+	before=$("$ANONREMAP" stat -v -J "$FPID" | jq .processes[0].runs_detail[0].thp_bytes)
+	[ "$before" -gt 0 ]
+	run "$ANONREMAP" defrag "$FPID"
+	[ "$status" -eq 0 ]
+	after=$(awk '/^AnonHugePages/ { s += $2 } END { print s * 1024 }' /proc/$FPID/smaps)
+	[ "$after" -ge "$before" ]
+	verify_fragment
+}
+
+@test "--dry-run changes nothing" {
+	start_fragment reverse:300
+	before=$(cat /proc/$FPID/maps)
+	run "$ANONREMAP" defrag --dry-run "$FPID"
+	[ "$status" -eq 0 ]
+	[[ "${lines[0]}" == "pid $FPID (fragment): would heal 1 of 1 runs: splits 299 → 0;"* ]]
+	[ "$(cat /proc/$FPID/maps)" = "$before" ]
+	verify_fragment
+}
+
+@test "--must refuses a run shared with a forked child; nothing moves" {
+	start_fragment --fork reverse:200 interleave:20
+	before=$(cat /proc/$FPID/maps)
+	run "$ANONREMAP" defrag --must "$FPID"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"cannot be healed (pages shared with another process"*"nothing moved (--must)"* ]]
+	[ "$(cat /proc/$FPID/maps)" = "$before" ]
+	verify_fragment
+}
+
+@test "without --must, blocked runs are skipped and reported" {
+	start_fragment --mlock reverse:50
+	run "$ANONREMAP" defrag -J "$FPID"
+	[ "$status" -eq 0 ]
+	[ "$(jq -r '.runs[0].fate + ": " + .runs[0].reason' <<<"$output")" = "skipped: mlocked" ]
+	[ "$(splits_of "$FPID")" -eq 49 ]
+	verify_fragment
+}
+
+@test "--range heals only the runs inside it" {
+	start_fragment reverse:100 interleave:40
+	first=$("$ANONREMAP" stat -v -J "$FPID" | jq -r '.processes[0].runs_detail[0] | .start + "-" + .end')
+	run "$ANONREMAP" defrag --range "$first" "$FPID"
+	[ "$status" -eq 0 ]
+	run "$ANONREMAP" stat -J -v "$FPID"
+	[ "$(json_field 'processes[0].runs')" -eq 1 ]
+	[ "$(json_field 'processes[0].runs_detail[0].start')-$(json_field 'processes[0].runs_detail[0].end')" != "$first" ]
+	verify_fragment
+}
+
+@test "defrag refuses bad targets with one line and leaves them alone" {
+	run "$ANONREMAP" defrag 2147483000
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"2147483000"* ]]
+	run "$ANONREMAP" defrag 2
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"kernel thread"* ]]
+	run sh -c 'exec "$0" defrag $$' "$ANONREMAP"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"a process cannot defragment itself" ]]
+	start_fragment reverse:20
+	run setpriv --reuid=nobody --regid=nogroup --clear-groups "$ANONREMAP" defrag "$FPID"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"permission denied"* ]]
+	verify_fragment
+}
+
+@test "defrag refuses a process another tracer holds" {
+	start_fragment reverse:20
+	strace -o /dev/null -p "$FPID" &
+	tracer=$!
+	for _ in $(seq 50); do
+		grep -q '^TracerPid:[[:space:]]*[1-9]' /proc/$FPID/status && break
+		sleep 0.1
+	done
+	run "$ANONREMAP" defrag "$FPID"
+	kill "$tracer"
+	wait "$tracer" || true
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"traced"* ]]
+	[ "$(splits_of "$FPID")" -eq 19 ]
+	verify_fragment
+}
+
+@test "defrag usage errors exit 2" {
+	run "$ANONREMAP" defrag
+	[ "$status" -eq 2 ]
+	run "$ANONREMAP" defrag 1 2
+	[ "$status" -eq 2 ]
+	run "$ANONREMAP" defrag --backend floppy 1
+	[ "$status" -eq 2 ]
+	run "$ANONREMAP" defrag --range 20-10 1
+	[ "$status" -eq 2 ]
+	run "$ANONREMAP" defrag --range zz 1
+	[ "$status" -eq 2 ]
+}
+
+@test "--backend relocate on a stock kernel fails with the reason" {
+	start_fragment reverse:20
+	run "$ANONREMAP" defrag --backend relocate "$FPID"
+	[ "$status" -eq 1 ]
+	[ "$output" = "anonremap: this kernel has no MREMAP_RELOCATE_ANON (the patch series in kernel/ adds it)" ]
+	[ "$(splits_of "$FPID")" -eq 19 ]
+}
+
+@test "recover without a journal says so" {
+	start_fragment reverse:5
+	run "$ANONREMAP" recover "$FPID"
+	[ "$status" -eq 1 ]
+	[ "$output" = "anonremap: pid $FPID: nothing to recover: no journal of an interrupted defrag" ]
+	run "$ANONREMAP" recover
+	[ "$status" -eq 2 ]
+}
+
+@test "kill -9 of defrag at random instants, then recover: no page lost" {
+	for i in 1 2 3 4 5 6; do
+		start_fragment reverse:3000 interleave:500
+		"$ANONREMAP" defrag "$FPID" >/dev/null 2>&1 &
+		tool=$!
+		sleep "0.0$((RANDOM % 9 + 1))"
+		kill -9 "$tool" 2>/dev/null || true
+		wait "$tool" 2>/dev/null || true
+		if "$ANONREMAP" recover "$FPID" >"$BATS_TEST_TMPDIR/recover" 2>&1; then
+			echo "# round $i: $(cat "$BATS_TEST_TMPDIR/recover")" >&3
+		fi
+		for _ in $(seq 50); do
+			[ "$(ps -o stat= -p "$FPID" | cut -c1)" = S ] && break
+			sleep 0.1
+		done
+		[ "$(ps -o stat= -p "$FPID" | cut -c1)" = S ]
+		verify_fragment
+		stop_fragment
+	done
+}
