@@ -1312,8 +1312,11 @@ int ar_inject_detach(struct ar_inject *inj)
 	if (!inj)
 		return 0;
 	ctx = inj->ctx;
+	/*
+	 * No record here: every state the journal can be in is safe to
+	 * recover from once the run is over, and fsyncs are pause.
+	 */
 	if (inj->inj && !inj->keep_stopped) {
-		journal_phase(inj, AR_JP_DETACHING);
 		if (inj->data_mapped && !inj->broken) {
 			e = ar_inject_munmap(inj, inj->data, DATA_SIZE);
 			if (!e)

@@ -25,7 +25,6 @@ enum ar_jphase {
 	AR_JP_UFFD_MOVING,	/* dst registered; the batch below under way,
 				   or done and dst maybe over the run already */
 	AR_JP_UFFD_UNDO,	/* moving back what src[].moved says was moved */
-	AR_JP_DETACHING,	/* run done; unmapping scratch, restoring */
 	AR_JP_DONE,		/* restored and detached: SIGCONT maybe sent */
 };
 

@@ -435,7 +435,7 @@ static void kill9_loop(const char *args, int iterations, int can_heal)
 {
 	static const char *const phases[] = {
 		"none", "attached", "ready", "uffd-dst", "moving", "undo",
-		"detaching", "done",
+		"done",
 	};
 	const char *env = getenv("AR_KILL9_ITERATIONS");
 	unsigned int seen[AR_ARRAY_SIZE(phases)] = { 0 };
