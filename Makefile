@@ -19,6 +19,7 @@ INCLUDEDIR ?= $(PREFIX)/include
 MANDIR ?= $(PREFIX)/share/man
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 UNITDIR ?= $(PREFIX)/lib/systemd/system
+LIBEXECDIR ?= $(PREFIX)/libexec/anonremap
 COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
 DESTDIR ?=
 
@@ -71,7 +72,7 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
 		$(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) \
 		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man3 \
-		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(COMPLETIONDIR)
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(COMPLETIONDIR) $(DESTDIR)$(LIBEXECDIR)
 	install -m 755 $(CLI) $(DESTDIR)$(BINDIR)/anonremap
 	install -m 755 $(LIBSO) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libanonremap.so
@@ -81,9 +82,13 @@ install: all
 		lib/anonremap.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/anonremap.pc
 	install -m 644 man/anonremap.8 $(DESTDIR)$(MANDIR)/man8/anonremap.8
 	install -m 644 man/libanonremap.3 $(DESTDIR)$(MANDIR)/man3/libanonremap.3
-	sed -e 's|@BINDIR@|$(BINDIR)|g' contrib/systemd/anonremap-textfile.service.in \
-		> $(DESTDIR)$(UNITDIR)/anonremap-textfile.service
-	install -m 644 contrib/systemd/anonremap-textfile.timer $(DESTDIR)$(UNITDIR)/
+	for u in anonremap-textfile.service anonremap-defrag@.service; do \
+		sed -e 's|@BINDIR@|$(BINDIR)|g; s|@LIBEXECDIR@|$(LIBEXECDIR)|g' \
+			contrib/systemd/$$u.in > $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
+	install -m 644 contrib/systemd/anonremap-textfile.timer \
+		contrib/systemd/anonremap-defrag@.timer $(DESTDIR)$(UNITDIR)/
+	install -m 755 contrib/systemd/anonremap-defrag-if $(DESTDIR)$(LIBEXECDIR)/
 	install -m 644 contrib/bash-completion/anonremap $(DESTDIR)$(COMPLETIONDIR)/anonremap
 
 uninstall:
@@ -95,6 +100,9 @@ uninstall:
 	      $(DESTDIR)$(MANDIR)/man3/libanonremap.3 \
 	      $(DESTDIR)$(UNITDIR)/anonremap-textfile.service \
 	      $(DESTDIR)$(UNITDIR)/anonremap-textfile.timer \
+	      $(DESTDIR)$(UNITDIR)/anonremap-defrag@.service \
+	      $(DESTDIR)$(UNITDIR)/anonremap-defrag@.timer \
+	      $(DESTDIR)$(LIBEXECDIR)/anonremap-defrag-if \
 	      $(DESTDIR)$(COMPLETIONDIR)/anonremap
 
 clean:

@@ -18,6 +18,9 @@ teardown() {
 		share/man/man8/anonremap.8 share/man/man3/libanonremap.3 \
 		lib/systemd/system/anonremap-textfile.service \
 		lib/systemd/system/anonremap-textfile.timer \
+		lib/systemd/system/anonremap-defrag@.service \
+		lib/systemd/system/anonremap-defrag@.timer \
+		libexec/anonremap/anonremap-defrag-if \
 		share/bash-completion/completions/anonremap; do
 		[ -e "$dest/usr/$f" ] || { echo "missing $f"; false; }
 	done
@@ -91,10 +94,18 @@ complete_line() {
 @test "systemd units pass systemd-analyze verify" {
 	dir=$BATS_TEST_TMPDIR/units
 	mkdir -p "$dir"
-	sed "s|@BINDIR@|$(cd "$(dirname "$ANONREMAP")" && pwd)|" \
-		"$TOP/contrib/systemd/anonremap-textfile.service.in" >"$dir/anonremap-textfile.service"
+	for u in anonremap-textfile.service anonremap-defrag@.service; do
+		sed -e "s|@BINDIR@|$(cd "$(dirname "$ANONREMAP")" && pwd)|" \
+		    -e "s|@LIBEXECDIR@|$TOP/contrib/systemd|" \
+			"$TOP/contrib/systemd/$u.in" >"$dir/$u"
+	done
 	cp "$TOP/contrib/systemd/anonremap-textfile.timer" "$dir/"
-	run systemd-analyze verify --man=no "$dir/anonremap-textfile.service" "$dir/anonremap-textfile.timer"
+	cp "$TOP/contrib/systemd/anonremap-defrag@.timer" "$dir/"
+	cp "$dir/anonremap-defrag@.service" "$dir/anonremap-defrag@fragment.service"
+	cp "$dir/anonremap-defrag@.timer" "$dir/anonremap-defrag@fragment.timer"
+	run systemd-analyze verify --man=no "$dir/anonremap-textfile.service" \
+		"$dir/anonremap-textfile.timer" "$dir/anonremap-defrag@fragment.service" \
+		"$dir/anonremap-defrag@fragment.timer"
 	echo "$output"
 	[ "$status" -eq 0 ]
 	! grep -qi "unknown\|invalid\|ignoring" <<<"$output"
@@ -108,4 +119,21 @@ complete_line() {
 	run "$ANONREMAP" $cmd
 	[ "$status" -eq 0 ]
 	promtool check metrics <"$out"
+}
+
+@test "anonremap-defrag-if defragments a named process only past its threshold" {
+	start_fragment reverse:300
+	script=$TOP/contrib/systemd/anonremap-defrag-if
+	before=$(cat /proc/$FPID/maps)
+	run env ANONREMAP="$ANONREMAP" ANONREMAP_SPLITS=1000 ANONREMAP_MAP_USE=90 "$script" fragment
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	[ "$(cat /proc/$FPID/maps)" = "$before" ]
+	run env ANONREMAP="$ANONREMAP" ANONREMAP_SPLITS=200 ANONREMAP_MAP_USE=90 "$script" fragment
+	[ "$status" -eq 0 ]
+	[[ "${lines[0]}" == "pid $FPID (fragment) reached a threshold: defragmenting" ]]
+	[ "$("$ANONREMAP" stat -J "$FPID" | jq .processes[0].splits)" -eq 0 ]
+	verify_fragment
+	run "$script"
+	[ "$status" -eq 2 ]
 }
