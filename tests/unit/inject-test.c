@@ -405,6 +405,74 @@ static void uffd_heals_thp_whole(void)
 	heal_and_check("-H 4 -w 2", 0, 4, 1);
 }
 
+/* Heal VMAs [from, to) of the run over the region within session inj. */
+static int heal_part(struct ar_inject *inj, struct tgt *t, size_t from,
+		     size_t to)
+{
+	struct ar_proc *proc = NULL;
+	struct ar_heal_run hr;
+	struct ar_jsrc src[64];
+	struct ar_run part = { 0 };
+	int err = ar_proc_read(ctx, t->pid, 0, &proc);
+
+	for (size_t i = 0; !err && i < ar_proc_nruns(proc); i++) {
+		const struct ar_run *r = ar_proc_run(proc, i);
+
+		if (r->start <= t->start && r->end >= t->end)
+			part = *r;
+	}
+	if (!err && (!part.vmas || to > part.vmas || to - from > 64))
+		err = -ENOENT;
+	if (!err) {
+		part.first_vma += from;
+		part.vmas = to - from;
+		part.start = ar_proc_vma(proc, part.first_vma)->start;
+		part.end = ar_proc_vma(proc, part.first_vma + part.vmas - 1)->end;
+		err = ar_heal_run_from_proc(&hr, src, proc, &part);
+	}
+	if (!err)
+		err = ar_uffd_heal(inj, &hr, NULL);
+	ar_proc_free(proc);
+	return err;
+}
+
+/* Two runs healed in one session: the journal carries over between them. */
+static void uffd_two_runs_one_session(void)
+{
+	struct ar_inject *inj;
+	struct tgt t;
+
+	CHECK(tgt_start(&t, "-r 60 -w 2") == 0);
+	CHECK_EQ(ar_inject_attach(ctx, t.pid, 0, 0, &inj), 0);
+	CHECK_EQ(heal_part(inj, &t, 0, 30), 0);
+	/* The first run is now VMA 0; the second is VMAs 1..30. */
+	CHECK_EQ(heal_part(inj, &t, 1, 31), 0);
+	CHECK_EQ(ar_inject_detach(inj), 0);
+	/* UFFDIO_MOVE gives each its own anon_vma: two VMAs. */
+	CHECK_EQ(count_vmas(t.pid, t.start, t.end), 2);
+	CHECK_EQ(tgt_verify(&t), 0);
+	CHECK_EQ(tgt_quit(&t), 0);
+}
+
+/* A process stopped before we came stays stopped after. */
+static void stopped_target_stays_stopped(void)
+{
+	struct tgt t;
+	int status;
+
+	CHECK(tgt_start(&t, "-r 100 -w 2") == 0);
+	CHECK_EQ(kill(t.pid, SIGSTOP), 0);
+	CHECK_EQ(waitpid(t.pid, &status, WUNTRACED), t.pid);
+	CHECK(WIFSTOPPED(status));
+	CHECK_EQ(heal_region(ctx, &t, 0, NULL, NULL), 0);
+	CHECK_EQ(count_vmas(t.pid, t.start, t.end), 1);
+	usleep(20000);
+	CHECK_EQ(proc_state(t.pid), 'T');
+	CHECK_EQ(kill(t.pid, SIGCONT), 0);
+	CHECK_EQ(tgt_verify(&t), 0);
+	CHECK_EQ(tgt_quit(&t), 0);
+}
+
 /* A move that fails half-way (pages shared with a child): all put back. */
 static void uffd_failure_moves_back(void)
 {
@@ -636,6 +704,8 @@ int main(int argc, char **argv)
 	RUN(uffd_heals_1000_reversed);
 	RUN(uffd_heals_holes);
 	RUN(uffd_heals_thp_whole);
+	RUN(uffd_two_runs_one_session);
+	RUN(stopped_target_stays_stopped);
 	RUN(uffd_failure_moves_back);
 	RUN(heal_refused_by_seccomp);
 	RUN(heal_refused_mempolicy);
