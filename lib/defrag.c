@@ -440,11 +440,12 @@ AR_EXPORT int ar_defrag(struct ar_ctx *ctx, pid_t pid,
 	}
 	if (opts->must)
 		ret = must_refuse(ctx, &p, pid);
-	if (!ret && !opts->dry_run && p.healable)
+	if (!ret && !opts->dry_run && p.healable) {
+		/* Its own report, or none when it could not even start. */
 		ret = defrag_stopped(ctx, pid, opts, backend, proc, reportp);
-	else if (!ret && p.healable < p.n)
-		ret = -EAGAIN;
-	if (!*reportp) {
+	} else {
+		if (!ret && p.healable < p.n)
+			ret = -EAGAIN;
 		rret = new_report(ctx, proc, &p, backend, reportp);
 		if (rret)
 			ret = rret;

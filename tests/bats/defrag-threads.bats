@@ -1,0 +1,112 @@
+#!/usr/bin/env bats
+# anonremap defrag against tests/helpers/target: worker threads keep
+# rewriting and checking their pages during the defrag, and three more
+# threads sit in nanosleep, read and futex checking that no call returns
+# EINTR and no register changes.  The target exits 1 on any anomaly.
+
+TARGET=${TARGET:-$BATS_TEST_DIRNAME/../helpers/target}
+ANONREMAP=${ANONREMAP:-$BATS_TEST_DIRNAME/../../cli/anonremap}
+
+# start_target ARGS...: sets TPID; commands go to fd TIN, replies on TOUT
+start_target() {
+	rm -f "$BATS_TEST_TMPDIR/in" "$BATS_TEST_TMPDIR/out"
+	mkfifo "$BATS_TEST_TMPDIR/in" "$BATS_TEST_TMPDIR/out"
+	"$TARGET" "$@" <"$BATS_TEST_TMPDIR/in" >"$BATS_TEST_TMPDIR/out" \
+		2>"$BATS_TEST_TMPDIR/err" &
+	TJOB=$!
+	exec {TIN}>"$BATS_TEST_TMPDIR/in" {TOUT}<"$BATS_TEST_TMPDIR/out"
+	read -r -t 20 line <&"$TOUT"
+	[[ "$line" == READY* ]]
+	TPID=$(sed 's/.*pid=\([0-9]*\).*/\1/' <<<"$line")
+}
+
+# target_says CMD: send a command, read one reply line into $REPLY
+target_says() {
+	echo "$1" >&"$TIN"
+	read -r -t 60 REPLY <&"$TOUT"
+}
+
+stop_target() {
+	echo quit >&"$TIN"
+	local rc=0
+	wait "$TJOB" || rc=$?
+	exec {TIN}>&- {TOUT}<&-
+	cat "$BATS_TEST_TMPDIR/err" >&2
+	return "$rc"
+}
+
+teardown() {
+	[ -n "${TJOB:-}" ] && kill -9 "$TJOB" 2>/dev/null
+	true
+}
+
+@test "multi-threaded target: healed while its threads run, no anomaly" {
+	start_target -w 2 -r 2000
+	run "$ANONREMAP" defrag "$TPID"
+	[ "$status" -eq 0 ]
+	[[ "$output" == "pid $TPID (target): 1999 splits in 1 runs → 0;"* ]]
+	[ "$("$ANONREMAP" stat -J "$TPID" | jq .processes[0].splits)" -eq 0 ]
+	target_says verify
+	[ "$REPLY" = "VERIFIED errors=0" ]
+	stop_target
+	TJOB=
+}
+
+@test "holes and THP in a multi-threaded target" {
+	start_target -w 2 -r 600 -z 7
+	run "$ANONREMAP" defrag "$TPID"
+	[ "$status" -eq 0 ]
+	target_says verify
+	[ "$REPLY" = "VERIFIED errors=0" ]
+	stop_target
+	TJOB=
+	start_target -w 2 -H 4
+	run "$ANONREMAP" defrag "$TPID"
+	[ "$status" -eq 0 ]
+	target_says verify
+	[ "$REPLY" = "VERIFIED errors=0" ]
+	stop_target
+	TJOB=
+}
+
+@test "a seccomp filter denying userfaultfd: refused up front, target untouched" {
+	for mode in deny kill; do
+		start_target -w 1 -r 100 -s "$mode"
+		run "$ANONREMAP" defrag "$TPID"
+		[ "$status" -eq 1 ]
+		[[ "$output" == *seccomp* ]]
+		kill -0 "$TPID"
+		[ "$("$ANONREMAP" stat -J "$TPID" | jq .processes[0].splits)" -eq 99 ]
+		target_says verify
+		[ "$REPLY" = "VERIFIED errors=0" ]
+		stop_target
+		TJOB=
+	done
+}
+
+@test "another user may defrag its own process, not a non-dumpable one" {
+	start_target -w 1 -r 50 -u 65534
+	rundir=$(mktemp -d)	# the bats directories are root's alone
+	chown nobody "$rundir"
+	run env XDG_RUNTIME_DIR="$rundir" setpriv --reuid=nobody --regid=nogroup \
+		--clear-groups "$ANONREMAP" defrag "$TPID"
+	echo "$output"
+	target_says verify
+	[ "$REPLY" = "VERIFIED errors=0" ]
+	stop_target
+	TJOB=
+	rm -rf "$rundir"
+	[ "$status" -eq 0 ]
+
+	start_target -w 1 -r 50 -u 65534 -D
+	run setpriv --reuid=nobody --regid=nogroup --clear-groups "$ANONREMAP" defrag "$TPID"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *dumpable* ]]
+	run "$ANONREMAP" defrag "$TPID"		# root may: CAP_SYS_PTRACE
+	[ "$status" -eq 0 ]
+	target_says verify
+	[ "$REPLY" = "VERIFIED errors=0" ]
+	stop_target
+	TJOB=
+}
