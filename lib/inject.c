@@ -282,6 +282,15 @@ static int is_stop_signal(int sig)
 	       sig == SIGTTOU;
 }
 
+static int thread_dead(struct ar_inject *inj, pid_t tid)
+{
+	char path[64], buf[512], *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", inj->pid, tid);
+	return ar_read_small_file(path, buf, sizeof(buf)) < 0 ||
+	       !(p = strrchr(buf, ')')) || p[2] == 'Z' || p[2] == 'X';
+}
+
 /*
  * Seize one thread and wait until it sits in its group-stop trap.  A thread
  * that dequeued the SIGSTOP after the seize reports a signal-delivery stop
@@ -307,8 +316,9 @@ static int seize_one(struct ar_inject *inj, pid_t tid)
 	memset(t, 0, sizeof(*t));
 	t->tid = tid;
 	if (ptrace(PTRACE_SEIZE, tid, NULL, (void *)PTRACE_O_TRACESYSGOOD)) {
-		if (errno == ESRCH)
-			return 0;	/* exited meanwhile */
+		/* A thread exiting meanwhile: ESRCH, or EPERM once a zombie. */
+		if (errno == ESRCH || (errno == EPERM && thread_dead(inj, tid)))
+			return 0;
 		return explain_eperm(inj, errno);
 	}
 	t->seized = 1;

@@ -15,6 +15,7 @@
  *             or kills the process on it
  *  -u UID     run as UID (dumpable), once set up
  *  -D         make the process non-dumpable
+ *  -T         a thread that keeps creating short-lived threads
  *  -m         bind the region to NUMA node 0 (mbind MPOL_BIND)
  *  -n         leave no free file descriptor (RLIMIT_NOFILE), so that a
  *             userfaultfd injected later fails with EMFILE
@@ -283,6 +284,32 @@ static void *futex_main(void *arg)
 	return NULL;
 }
 
+static void *short_lived(void *arg)
+{
+	volatile unsigned long x = 0;
+
+	for (int i = 0; i < 1000; i++)
+		x += (unsigned long)i;
+	return arg;
+}
+
+/* Threads born and dying all the time: attach must cope with both. */
+static void *churn_main(void *arg)
+{
+	struct timespec ts = { 0, 100000 };
+
+	(void)arg;
+	prctl(PR_SET_NAME, "churn");
+	while (!atomic_load(&stop)) {
+		pthread_t t;
+
+		if (pthread_create(&t, NULL, short_lived, NULL) == 0)
+			pthread_join(t, NULL);
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
 static void die(const char *what)
 {
 	perror(what);
@@ -427,11 +454,12 @@ int main(int argc, char **argv)
 	pthread_t *threads, extra[3];
 	struct worker *wk;
 	char line[64];
-	int opt, shared = 0, nodump = 0, nofds = 0, bind = 0;
+	int opt, shared = 0, nodump = 0, nofds = 0, bind = 0, churn = 0;
+	pthread_t churner;
 	uid_t uid = 0;
 	pid_t child = 0;
 
-	while ((opt = getopt(argc, argv, "w:r:H:z:s:fu:Dnm")) != -1) {
+	while ((opt = getopt(argc, argv, "w:r:H:z:s:fu:DnmT")) != -1) {
 		switch (opt) {
 		case 'w': nworkers = (unsigned)atoi(optarg); break;
 		case 'r': rpages = strtoul(optarg, NULL, 0); break;
@@ -443,9 +471,10 @@ int main(int argc, char **argv)
 		case 'D': nodump = 1; break;
 		case 'n': nofds = 1; break;
 		case 'm': bind = 1; break;
+		case 'T': churn = 1; break;
 		default:
 			fprintf(stderr, "usage: target [-w N] [-r PAGES | -H CHUNKS] "
-				"[-z K] [-s deny|kill] [-f] [-u UID] [-D] [-n] [-m]\n");
+				"[-z K] [-s deny|kill] [-f] [-u UID] [-D] [-n] [-m] [-T]\n");
 			return 2;
 		}
 	}
@@ -514,6 +543,8 @@ int main(int argc, char **argv)
 	    pthread_create(&extra[1], NULL, reader_main, NULL) ||
 	    pthread_create(&extra[2], NULL, futex_main, NULL))
 		die("pthread_create");
+	if (churn && pthread_create(&churner, NULL, churn_main, NULL))
+		die("pthread_create");
 	printf("READY pid=%d start=%#lx end=%#lx pages=%zu\n", getpid(),
 	       (unsigned long)region, (unsigned long)(region + npages * PAGE),
 	       npages);
@@ -546,6 +577,8 @@ int main(int argc, char **argv)
 	syscall(SYS_futex, &futex_word, FUTEX_WAKE_PRIVATE, 1);
 	for (int i = 0; i < 3; i++)
 		pthread_join(extra[i], NULL);
+	if (churn)
+		pthread_join(churner, NULL);
 	verify_holes();
 	if (child)
 		kill(child, SIGKILL);

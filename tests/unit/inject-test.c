@@ -454,6 +454,28 @@ static void uffd_two_runs_one_session(void)
 	CHECK_EQ(tgt_quit(&t), 0);
 }
 
+/* Threads created and exiting while we attach, again and again. */
+static void uffd_heals_while_threads_come_and_go(void)
+{
+	struct tgt t;
+
+	struct ar_inject *inj;
+	long ret;
+
+	CHECK(tgt_start(&t, "-r 200 -w 2 -T") == 0);
+	CHECK_EQ(heal_region(ctx, &t, 0, NULL, NULL), 0);
+	CHECK_EQ(count_vmas(t.pid, t.start, t.end), 1);
+	for (int i = 0; i < 50; i++) {
+		CHECK_EQ(ar_inject_attach(ctx, t.pid, 0, 0, &inj), 0);
+		CHECK_EQ(ar_inject_call(inj, &ret, SYS_getpid, 0, 0, 0, 0, 0, 0),
+			 0);
+		CHECK_EQ(ret, t.pid);
+		CHECK_EQ(ar_inject_detach(inj), 0);
+	}
+	CHECK_EQ(tgt_verify(&t), 0);
+	CHECK_EQ(tgt_quit(&t), 0);
+}
+
 /* A process stopped before we came stays stopped after. */
 static void stopped_target_stays_stopped(void)
 {
@@ -706,6 +728,7 @@ int main(int argc, char **argv)
 	RUN(uffd_heals_thp_whole);
 	RUN(uffd_two_runs_one_session);
 	RUN(stopped_target_stays_stopped);
+	RUN(uffd_heals_while_threads_come_and_go);
 	RUN(uffd_failure_moves_back);
 	RUN(heal_refused_by_seccomp);
 	RUN(heal_refused_mempolicy);
