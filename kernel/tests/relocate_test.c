@@ -545,6 +545,8 @@ TEST(pmd_thp_misaligned)
 	EXPECT_TRUE(check(b, PMD_SIZE, 41));
 	/* And back to aligned, with a faulted neighbour to merge with. */
 	ASSERT_NE(map_at(r + 2 * PMD_SIZE - page_size, page_size), NULL);
+	ASSERT_EQ(madvise(r + 2 * PMD_SIZE - page_size, page_size,
+			  MADV_HUGEPAGE), 0);
 	fill(r + 2 * PMD_SIZE - page_size, page_size, 42);
 	ASSERT_EQ(sys_mremap(b, PMD_SIZE, PMD_SIZE, MUST, r + 2 * PMD_SIZE),
 		  r + 2 * PMD_SIZE);

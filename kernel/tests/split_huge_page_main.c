@@ -1,25 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Driver for the anonymous and file-backed THP tests of the stock
- * tools/testing/selftests/mm/split_huge_page_test.c, which is compiled with
- * its main() renamed. The stock main() goes on to split page cache folios
+ * tools/testing/selftests/mm/split_huge_page_test.c, included here with its
+ * main() renamed (one translation unit: kselftest.h keeps its counters in
+ * statics). The stock main() goes on to split page cache folios
  * to nine orders, each time creating a 4 MiB file with one-byte write()
  * calls: some 36 million system calls, hours under TCG, and nothing to do
  * with anonymous memory.
  */
-#include <stdint.h>
-#include <strings.h>
-#include <unistd.h>
-#include "kselftest.h"
-
-extern uint64_t pagesize;
-extern unsigned int pageshift;
-extern uint64_t pmd_pagesize;
-uint64_t read_pmd_pagesize(void);
-void split_pmd_zero_pages(void);
-void split_pmd_thp(void);
-void split_pte_mapped_thp(void);
-void split_file_backed_thp(void);
+#define main stock_main
+#include "mm/split_huge_page_test.c"
+#undef main
 
 int main(void)
 {
