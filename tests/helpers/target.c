@@ -15,6 +15,9 @@
  *             or kills the process on it
  *  -u UID     run as UID (dumpable), once set up
  *  -D         make the process non-dumpable
+ *  -a         give the region attributes a defrag must keep: a name
+ *             ([anon:frag], where the kernel has them), MADV_DONTDUMP,
+ *             MADV_DONTFORK, MADV_WIPEONFORK
  *  -T         a thread that keeps creating short-lived threads
  *  -m         bind the region to NUMA node 0 (mbind MPOL_BIND)
  *  -n         leave no free file descriptor (RLIMIT_NOFILE), so that a
@@ -58,6 +61,11 @@
 #include <unistd.h>
 
 #include "uffd.h"
+
+#ifndef PR_SET_VMA
+#define PR_SET_VMA 0x53564d41
+#define PR_SET_VMA_ANON_NAME 0
+#endif
 
 #define PAGE 4096UL
 #define HUGE (2UL << 20)
@@ -455,11 +463,12 @@ int main(int argc, char **argv)
 	struct worker *wk;
 	char line[64];
 	int opt, shared = 0, nodump = 0, nofds = 0, bind = 0, churn = 0;
+	int attrs = 0;
 	pthread_t churner;
 	uid_t uid = 0;
 	pid_t child = 0;
 
-	while ((opt = getopt(argc, argv, "w:r:H:z:s:fu:DnmT")) != -1) {
+	while ((opt = getopt(argc, argv, "w:r:H:z:s:fu:DnmTa")) != -1) {
 		switch (opt) {
 		case 'w': nworkers = (unsigned)atoi(optarg); break;
 		case 'r': rpages = strtoul(optarg, NULL, 0); break;
@@ -472,9 +481,10 @@ int main(int argc, char **argv)
 		case 'n': nofds = 1; break;
 		case 'm': bind = 1; break;
 		case 'T': churn = 1; break;
+		case 'a': attrs = 1; break;
 		default:
 			fprintf(stderr, "usage: target [-w N] [-r PAGES | -H CHUNKS] "
-				"[-z K] [-s deny|kill] [-f] [-u UID] [-D] [-n] [-m] [-T]\n");
+				"[-z K] [-s deny|kill] [-f] [-u UID] [-D] [-n] [-m] [-T] [-a]\n");
 			return 2;
 		}
 	}
@@ -484,6 +494,14 @@ int main(int argc, char **argv)
 		fragment(HUGE, hchunks, 1);
 	else
 		fragment(PAGE, rpages ? rpages : 1, 0);
+	if (attrs && (madvise(region, npages * PAGE, MADV_DONTDUMP) ||
+		      madvise(region, npages * PAGE, MADV_DONTFORK) ||
+		      madvise(region, npages * PAGE, MADV_WIPEONFORK)))
+		die("madvise");
+	/* EINVAL: a kernel without CONFIG_ANON_VMA_NAME. */
+	if (attrs && prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, region,
+			   npages * PAGE, "frag") && errno != EINVAL)
+		die("prctl");
 	if (bind) {
 		unsigned long node0 = 1;
 

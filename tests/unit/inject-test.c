@@ -394,6 +394,50 @@ static void uffd_heals_1000_reversed(void)
 	heal_and_check("-r 1000 -w 2", 0, 1000, 0);
 }
 
+/* The maps line of the VMA of pid starting at start has [anon:NAME]. */
+static int vma_named(pid_t pid, unsigned long start, const char *name)
+{
+	char path[64], line[512];
+	int named = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long s;
+
+		if (sscanf(line, "%lx-", &s) == 1 && s == start &&
+		    strstr(line, name))
+			named = 1;
+	}
+	fclose(f);
+	return named;
+}
+
+/*
+ * MADV_DONTDUMP, DONTFORK and WIPEONFORK survive the heal (VmFlags
+ * compared), and the name where this kernel has anonymous names.
+ */
+static void uffd_keeps_attributes(void)
+{
+	struct tgt t;
+	int named;
+
+	heal_and_check("-r 100 -a -w 2", 0, 100, 0);
+	CHECK(tgt_start(&t, "-r 20 -a -w 1") == 0);
+	named = vma_named(t.pid, t.start, "[anon:frag]");
+	CHECK(named >= 0);
+	CHECK_EQ(heal_region(ctx, &t, 0, NULL, NULL), 0);
+	if (named)
+		CHECK_EQ(vma_named(t.pid, t.start, "[anon:frag]"), 1);
+	else
+		printf("# no CONFIG_ANON_VMA_NAME here: names not tested\n");
+	CHECK_EQ(tgt_verify(&t), 0);
+	CHECK_EQ(tgt_quit(&t), 0);
+}
+
 /* Also without a journal (AR_INJECT_NO_JOURNAL). */
 static void uffd_heals_holes(void)
 {
@@ -726,6 +770,7 @@ int main(int argc, char **argv)
 	RUN(uffd_heals_1000_reversed);
 	RUN(uffd_heals_holes);
 	RUN(uffd_heals_thp_whole);
+	RUN(uffd_keeps_attributes);
 	RUN(uffd_two_runs_one_session);
 	RUN(stopped_target_stays_stopped);
 	RUN(uffd_heals_while_threads_come_and_go);

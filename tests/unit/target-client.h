@@ -30,8 +30,19 @@ struct tgt {
 };
 
 static char target_path[PATH_MAX];	/* set by tgt_set_path() */
-static struct tgt *live[16];
+/*
+ * Targets not yet quit, by value: a test that fails early leaves its
+ * struct tgt out of scope, and kill_all() must not read it.
+ */
+static struct tgt live[32];
 static size_t nlive;
+
+static inline void forget(pid_t pid)
+{
+	for (size_t i = 0; i < nlive; i++)
+		if (live[i].pid == pid)
+			live[i--] = live[--nlive];
+}
 
 static inline double now_us(void)
 {
@@ -48,11 +59,9 @@ static inline int tgt_start(struct tgt *t, const char *args)
 	char buf[256], *argv[16], *save = NULL;
 	int argc = 0;
 
-	for (size_t i = 0; i < nlive; i++)
-		if (live[i] == t)
-			live[i] = live[--nlive];
 	memset(t, 0, sizeof(*t));
-	if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC))
+	if (nlive == sizeof(live) / sizeof(live[0]) ||
+	    pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC))
 		return -1;
 	snprintf(buf, sizeof(buf), "%s", args);
 	argv[argc++] = target_path;
@@ -73,7 +82,7 @@ static inline int tgt_start(struct tgt *t, const char *args)
 	close(out[1]);
 	t->in = fdopen(in[1], "w");
 	t->out = fdopen(out[0], "r");
-	live[nlive++] = t;
+	live[nlive++] = *t;
 	if (!fgets(buf, sizeof(buf), t->out) ||
 	    sscanf(buf, "READY pid=%*d start=%lx end=%lx pages=%zu", &t->start,
 		   &t->end, &t->pages) != 3)
@@ -101,6 +110,7 @@ static inline int tgt_quit(struct tgt *t)
 	char buf[128];
 	int status;
 
+	forget(t->pid);
 	fputs("quit\n", t->in);
 	fclose(t->in);
 	/* Read its last words: it must not die of SIGPIPE saying them. */
@@ -110,9 +120,6 @@ static inline int tgt_quit(struct tgt *t)
 	t->in = t->out = NULL;
 	if (waitpid(t->pid, &status, 0) != t->pid)
 		return -1;
-	for (size_t i = 0; i < nlive; i++)
-		if (live[i] == t)
-			live[i] = live[--nlive];
 	t->pid = 0;
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
@@ -120,15 +127,14 @@ static inline int tgt_quit(struct tgt *t)
 static inline void kill_all(void)
 {
 	while (nlive) {
-		struct tgt *t = live[--nlive];
+		struct tgt *t = &live[--nlive];
 
-		kill(t->pid, SIGKILL);
-		waitpid(t->pid, NULL, 0);
-		if (t->in)
-			fclose(t->in);
-		if (t->out)
-			fclose(t->out);
-		t->in = t->out = NULL;
+		if (t->pid > 0) {
+			kill(t->pid, SIGKILL);
+			waitpid(t->pid, NULL, 0);
+		}
+		fclose(t->in);
+		fclose(t->out);
 	}
 }
 
