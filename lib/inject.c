@@ -50,6 +50,7 @@
 #define SYSCALL_STOP (SIGTRAP | 0x80)
 #define PAGE 4096UL
 #define DATA_SIZE (2UL << 20)
+#define USER_TOP ((1ULL << 47) - PAGE)
 
 struct thread {
 	pid_t tid;
@@ -909,9 +910,13 @@ int ar_inject_find_gap(struct ar_inject *inj, uint64_t len, uint64_t align,
 		if (sscanf(line, "%llx-%llx", &s, &e) != 2 ||
 		    strstr(line, "[stack]"))
 			break;
-		if (s >= prev_end + len + 2 * PAGE) {
+		/* Not above the default 47-bit user address space. */
+		if (s > USER_TOP)
+			s = USER_TOP;
+		if (s >= prev_end + len + 2 * PAGE &&
+		    s - PAGE - len >= phase) {
 			a = (s - PAGE - len - phase) / align * align + phase;
-			if (a + len + PAGE <= s && a >= prev_end + PAGE)
+			if (a >= prev_end + PAGE)
 				best = a;
 		}
 		prev_end = e;
