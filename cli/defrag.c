@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "json.h"
@@ -17,7 +18,7 @@ struct defrag_args {
 	bool have_pid;
 };
 
-enum { OPT_MUST = 0x400, OPT_DRY_RUN, OPT_BACKEND, OPT_RANGE };
+enum { OPT_MUST = 0x400, OPT_DRY_RUN, OPT_BACKEND, OPT_RANGE, OPT_MAX_PAUSE };
 
 static const struct argp_option defrag_options[] = {
 	{ "must", OPT_MUST, NULL, 0,
@@ -28,6 +29,9 @@ static const struct argp_option defrag_options[] = {
 	  "auto (default), relocate or uffd-move; see 'anonremap probe'", 0 },
 	{ "range", OPT_RANGE, "START-END", 0,
 	  "Only the VMAs inside this address range (hexadecimal)", 0 },
+	{ "max-pause", OPT_MAX_PAUSE, "MS", 0,
+	  "Stop the process at most about MS milliseconds at a time; a run "
+	  "too big for one stop ends as a few VMAs", 0 },
 	{ "json", 'J', NULL, 0, "Print JSON", 0 },
 	{ NULL }
 };
@@ -74,6 +78,19 @@ static error_t defrag_parse(int key, char *arg, struct argp_state *state)
 			argp_error(state, "--range: '%s' is not START-END in "
 				   "hexadecimal with START < END", arg);
 		break;
+	case OPT_MAX_PAUSE: {
+		char *end;
+		unsigned long v;
+
+		errno = 0;
+		v = strtoul(arg, &end, 10);
+		if (errno || *end || arg[0] < '0' || arg[0] > '9' || !v ||
+		    v > 3600000)
+			argp_error(state, "--max-pause: '%s' is not a number of "
+				   "milliseconds (1-3600000)", arg);
+		a->opts.max_pause_ms = (unsigned int)v;
+		break;
+	}
 	case 'J':
 		a->json = true;
 		break;
@@ -131,19 +148,24 @@ static void print_text(const struct ar_defrag_report *r, bool dry)
 	else {
 		format_size(moved, sizeof(moved), r->bytes_moved, false);
 		printf("pid %d (%s): %zu splits in %zu runs → %zu; VMAs %zu → %zu; "
-		       "moved %s; paused %.1f ms; backend %s\n", (int)r->pid,
+		       "moved %s; paused %.1f ms max", (int)r->pid,
 		       r->comm, r->splits_before, r->nruns, r->splits_after,
 		       r->vmas_before, r->vmas_after, moved,
-		       (double)r->pause_ns / 1e6, ar_backend_name(r->backend));
+		       (double)r->pause_ns / 1e6);
+		if (r->pauses > 1)
+			printf(" (%zu stops)", r->pauses);
+		printf("; backend %s\n", ar_backend_name(r->backend));
 	}
 	for (i = 0; i < r->nruns; i++) {
 		const struct ar_defrag_run *run = &r->runs[i];
 
-		if (!dry && run->fate == AR_RUN_HEALED)
+		if (!dry && run->fate == AR_RUN_HEALED && run->vmas_after == 1)
 			continue;
-		printf("  run 0x%" PRIx64 "-0x%" PRIx64 " (%zu VMAs): %s%s%s\n",
-		       run->start, run->end, run->vmas, fate_name(run->fate),
-		       run->reason[0] ? ": " : "", run->reason);
+		printf("  run 0x%" PRIx64 "-0x%" PRIx64 " (%zu VMAs): %s",
+		       run->start, run->end, run->vmas, fate_name(run->fate));
+		if (run->vmas_after > 1)
+			printf(" into %zu VMAs (--max-pause)", run->vmas_after);
+		printf("%s%s\n", run->reason[0] ? ": " : "", run->reason);
 	}
 }
 
@@ -165,6 +187,8 @@ static void print_json(const struct ar_defrag_report *r, bool dry)
 	json_u64(&j, "vmas_after", r->vmas_after);
 	json_u64(&j, "bytes_moved", r->bytes_moved);
 	json_double(&j, "pause_ms", (double)r->pause_ns / 1e6);
+	json_double(&j, "pause_total_ms", (double)r->pause_total_ns / 1e6);
+	json_u64(&j, "pauses", r->pauses);
 	json_open(&j, "runs", '[');
 	for (i = 0; i < r->nruns; i++) {
 		const struct ar_defrag_run *run = &r->runs[i];
@@ -175,6 +199,7 @@ static void print_json(const struct ar_defrag_report *r, bool dry)
 		snprintf(addr, sizeof(addr), "0x%" PRIx64, run->end);
 		json_string(&j, "end", addr);
 		json_u64(&j, "vmas", run->vmas);
+		json_u64(&j, "vmas_after", run->vmas_after);
 		json_string(&j, "fate", fate_name(run->fate));
 		json_string(&j, "reason", run->reason);
 		json_close(&j, '}');
@@ -182,6 +207,15 @@ static void print_json(const struct ar_defrag_report *r, bool dry)
 	json_close(&j, ']');
 	json_close(&j, '}');
 	json_finish(&j);
+}
+
+/* "defrag: 1234/59877 VMAs" on a terminal, rewritten in place. */
+static void show_progress(void *arg, size_t done, size_t total)
+{
+	(void)arg;
+	fprintf(stderr, "\rdefrag: %zu/%zu VMAs", done, total);
+	if (done == total)
+		fputs("\r\033[K", stderr);
 }
 
 static int flush_stdout(void)
@@ -218,6 +252,8 @@ int cmd_defrag(int argc, char **argv)
 	int ret, status;
 
 	argp_parse(&argp, argc, argv, ARGP_NO_HELP, NULL, &a);
+	if (isatty(STDERR_FILENO))
+		a.opts.progress = show_progress;
 	ret = ar_defrag(ctx, a.pid, &a.opts, &report);
 	if (report) {
 		if (a.json)

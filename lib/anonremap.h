@@ -149,6 +149,16 @@ struct ar_defrag_opts {
 	uint64_t start, end;	/* only runs inside [start, end); end 0: all */
 	int must;		/* every planned run heals, or nothing moves */
 	int dry_run;		/* plan only: the process is not stopped */
+	/*
+	 * Longest stop wanted, in milliseconds; 0: none.  The process runs
+	 * between stops.  A run too big for one stop is healed in parts,
+	 * each one VMA: with uffd-move the parts cannot merge with each
+	 * other, so the run ends as a few large VMAs instead of one.
+	 */
+	unsigned int max_pause_ms;
+	/* Called after each part healed, with VMAs done and to do in all. */
+	void (*progress)(void *arg, size_t done, size_t total);
+	void *progress_arg;
 };
 
 enum ar_run_fate {
@@ -161,6 +171,8 @@ enum ar_run_fate {
 struct ar_defrag_run {
 	uint64_t start, end;
 	size_t vmas;
+	size_t vmas_after;	/* 1, more when --max-pause splits it, or
+				   (expected in a dry run) */
 	unsigned int blockers;	/* AR_BLOCK_* */
 	enum ar_run_fate fate;
 	char reason[512];	/* "" when healed or planned */
@@ -173,7 +185,9 @@ struct ar_defrag_report {
 	size_t splits_before, splits_after;	/* after: predicted in a dry run */
 	size_t vmas_before, vmas_after;
 	uint64_t bytes_moved;
-	uint64_t pause_ns;		/* how long the process was stopped */
+	uint64_t pause_ns;		/* the longest stop */
+	uint64_t pause_total_ns;	/* all stops together */
+	size_t pauses;			/* how many times it was stopped */
 	size_t nruns;
 	struct ar_defrag_run *runs;	/* the runs in range, address order */
 };

@@ -157,6 +157,69 @@ static bool clip_run(const struct ar_proc *proc, const struct ar_run *run,
 	return true;
 }
 
+/*
+ * Whether the VMAs of r can be healed as they are: AR_RUN_PLANNED, or
+ * AR_RUN_SKIPPED with the reason.  src has room for r->vmas entries.
+ */
+static enum ar_run_fate check_segment(struct ar_ctx *ctx,
+				      const struct ar_proc *proc,
+				      const struct ar_run *r, struct ar_jsrc *src,
+				      char *reason, size_t len)
+{
+	struct ar_heal_run hr;
+
+	if (r->blockers) {
+		snprintf(reason, len, "%s", blocker_reason(r->blockers));
+		return AR_RUN_SKIPPED;
+	}
+	if (ar_heal_run_from_proc(&hr, src, proc, r)) {
+		snprintf(reason, len, "its VMAs differ in flags this version "
+			 "cannot carry over");
+		return AR_RUN_SKIPPED;
+	}
+	if (ar_uffd_check_run(ctx, &hr)) {
+		snprintf(reason, len, "%s", ctx->errmsg);
+		return AR_RUN_SKIPPED;
+	}
+	return AR_RUN_PLANNED;
+}
+
+/*
+ * What a stop costs, for splitting runs under --max-pause before anything
+ * was measured: healing runs of one-page VMAs took 25 to 40 us per VMA on
+ * the 2-vCPU VMs this was written on (FACTS.md: about 10 us of it is the
+ * UFFDIO_MOVE itself), and setting up a stop about 1 ms.  Once a part has
+ * been healed, its own cost per VMA replaces the guess.
+ */
+#define GUESS_NS_PER_VMA 40000u
+#define GUESS_NS_PER_STOP 1000000u
+
+/* VMAs that fit in ns_left of a stop, after its fixed cost. */
+static size_t vmas_fitting(uint64_t ns_left, uint64_t ns_per_vma)
+{
+	if (ns_left <= GUESS_NS_PER_STOP)
+		return 0;
+	return (size_t)((ns_left - GUESS_NS_PER_STOP) / ns_per_vma);
+}
+
+/* The largest part of a run one stop of max_pause_ms may heal, >= 2. */
+static size_t part_vmas(unsigned int max_pause_ms, uint64_t ns_per_vma)
+{
+	size_t n;
+
+	if (!max_pause_ms)
+		return SIZE_MAX;
+	n = vmas_fitting((uint64_t)max_pause_ms * 1000000u, ns_per_vma);
+	return n < 2 ? 2 : n;
+}
+
+static size_t expected_parts(size_t vmas, unsigned int max_pause_ms)
+{
+	size_t part = part_vmas(max_pause_ms, GUESS_NS_PER_VMA);
+
+	return part >= vmas ? 1 : (vmas + part - 1) / part;
+}
+
 struct plan {
 	struct ar_run *runs;		/* clipped to the range */
 	struct ar_defrag_run *out;	/* what the report says of each */
@@ -205,26 +268,14 @@ static int make_plan(struct ar_ctx *ctx, const struct ar_proc *proc,
 	for (i = 0; i < p->n; i++) {
 		const struct ar_run *r = &p->runs[i];
 		struct ar_defrag_run *o = &p->out[i];
-		struct ar_heal_run hr;
 
 		o->start = r->start;
 		o->end = r->end;
 		o->vmas = r->vmas;
+		o->vmas_after = expected_parts(r->vmas, opts->max_pause_ms);
 		o->blockers = r->blockers;
-		o->fate = AR_RUN_PLANNED;
-		if (r->blockers) {
-			o->fate = AR_RUN_SKIPPED;
-			snprintf(o->reason, sizeof(o->reason), "%s",
-				 blocker_reason(r->blockers));
-		} else if (ar_heal_run_from_proc(&hr, src, proc, r)) {
-			o->fate = AR_RUN_SKIPPED;
-			snprintf(o->reason, sizeof(o->reason),
-				 "its VMAs differ in flags this version cannot "
-				 "carry over");
-		} else if (ar_uffd_check_run(ctx, &hr)) {
-			o->fate = AR_RUN_SKIPPED;
-			snprintf(o->reason, sizeof(o->reason), "%s", ctx->errmsg);
-		}
+		o->fate = check_segment(ctx, proc, r, src, o->reason,
+					sizeof(o->reason));
 		p->healable += o->fate == AR_RUN_PLANNED;
 	}
 	free(src);
@@ -263,7 +314,7 @@ static int new_report(struct ar_ctx *ctx, const struct ar_proc *proc,
 	r->vmas_before = proc->sum.vmas;
 	for (i = 0; i < p->n; i++)
 		if (p->out[i].fate == AR_RUN_PLANNED)
-			healed_splits += p->out[i].vmas - 1;
+			healed_splits += p->out[i].vmas - p->out[i].vmas_after;
 	r->splits_after = r->splits_before - healed_splits;
 	r->vmas_after = r->vmas_before - healed_splits;
 	r->runs = p->out;
@@ -282,53 +333,36 @@ static uint64_t now_ns(void)
 }
 
 /*
- * Heal every planned run of the stopped process.  Returns 0, -EAGAIN when
- * a run failed but was moved back, or the error that leaves the process
- * stopped for `recover` (then nothing more is tried).
+ * The VMAs of proc from addr up to end, as a run; false when they are not
+ * one any more (the process changed its mappings between two stops).
  */
-static int heal_runs(struct ar_inject *inj, const struct ar_proc *proc,
-		     struct plan *p, const struct ar_defrag_opts *opts,
-		     uint64_t *bytes)
+static bool find_segment(const struct ar_proc *proc, uint64_t addr,
+			 uint64_t end, struct ar_run *seg)
 {
-	struct ar_ctx *ctx = ar_inject_ctx(inj);
-	struct ar_jsrc *src;
-	size_t i, maxvmas = 1;
-	int ret = 0;
+	size_t i;
 
-	for (i = 0; i < p->n; i++)
-		if (p->runs[i].vmas > maxvmas)
-			maxvmas = p->runs[i].vmas;
-	src = calloc(maxvmas, sizeof(*src));
-	if (!src)
-		return ar_fail(ctx, ENOMEM, "out of memory");
-	for (i = 0; i < p->n; i++) {
-		struct ar_defrag_run *o = &p->out[i];
-		struct ar_heal_stats st;
-		struct ar_heal_run hr;
-		int err;
+	for (i = 0; i < proc->nruns; i++) {
+		const struct ar_run *r = &proc->runs[i];
 
-		if (o->fate != AR_RUN_PLANNED)
-			continue;
-		err = ar_heal_run_from_proc(&hr, src, proc, &p->runs[i]);
-		if (!err)
-			err = ar_uffd_heal(inj, &hr, &st);
-		if (!err) {
-			o->fate = AR_RUN_HEALED;
-			*bytes += st.bytes;
-			continue;
-		}
-		o->fate = AR_RUN_FAILED;
-		snprintf(o->reason, sizeof(o->reason), "%s", ctx->errmsg);
-		if (err == -EIO) {
-			ret = err;	/* out of place: only recover may go on */
-			break;
-		}
-		ret = -EAGAIN;
-		if (opts->must)
-			break;
+		if (r->start <= addr && r->end >= end)
+			return clip_run(proc, r, addr, end, seg) &&
+			       seg->start == addr && seg->end == end;
 	}
-	free(src);
-	return ret;
+	return false;
+}
+
+/* The first n VMAs of seg, n chosen so the parts come out even. */
+static void first_part(const struct ar_proc *proc, const struct ar_run *seg,
+		       size_t max_vmas, struct ar_run *part)
+{
+	size_t parts = (seg->vmas + max_vmas - 1) / max_vmas;
+	size_t n = (seg->vmas + parts - 1) / parts;
+
+	*part = *seg;
+	if (n >= seg->vmas)
+		return;
+	part->vmas = n;
+	part->end = proc->vmas[seg->first_vma + n - 1].end;
 }
 
 static int read_snapshot(struct ar_ctx *ctx, pid_t pid, struct ar_proc **procp)
@@ -354,58 +388,232 @@ static int detach_keeping_message(struct ar_inject *inj, int ret)
 	return ret;
 }
 
+struct session {
+	struct ar_ctx *ctx;
+	pid_t pid;
+	const struct ar_defrag_opts *opts;
+	struct plan *p;
+	struct ar_defrag_report *r;
+	size_t run;		/* the plan's run under way */
+	uint64_t next;		/* and where its unhealed part begins */
+	uint64_t ns_per_vma;	/* measured, or the guess */
+	size_t done, total;	/* VMAs, for progress */
+	bool failed;		/* a run failed: --must tries no more */
+	struct ar_jsrc *src;
+};
+
+static void run_ends(struct session *s, enum ar_run_fate fate,
+		     const char *reason)
+{
+	struct ar_defrag_run *o = &s->p->out[s->run];
+
+	o->fate = fate;
+	if (reason)
+		snprintf(o->reason, sizeof(o->reason), "%s%.480s",
+			 o->vmas_after ? "partly healed, then: " : "", reason);
+	if (fate == AR_RUN_FAILED)
+		s->failed = true;
+	s->run++;
+	s->next = 0;
+}
+
+/* [addr, end) is one VMA of proc. */
+static bool single_vma(const struct ar_proc *proc, uint64_t addr, uint64_t end)
+{
+	size_t i;
+
+	for (i = 0; i < proc->nvmas; i++)
+		if (proc->vmas[i].start == addr)
+			return proc->vmas[i].end == end;
+	return false;
+}
+
 /*
- * Stop the process, plan again on what it is now, heal, resume.  The
- * counts before come from the snapshot taken while it ran: the stopped one
- * also shows the injector's scratch pages.
+ * Heal the next part of the run under way; false when the budget of this
+ * stop is spent and the part must wait for the next one.
+ */
+static bool heal_next_part(struct session *s, struct ar_inject *inj,
+			   const struct ar_proc *proc, uint64_t stopped_at,
+			   bool first_in_stop, int *err)
+{
+	const struct ar_defrag_opts *opts = s->opts;
+	struct ar_defrag_run *o = &s->p->out[s->run];
+	uint64_t budget = (uint64_t)opts->max_pause_ms * 1000000u;
+	char why[sizeof(o->reason)];
+	struct ar_run seg, part;
+	struct ar_heal_stats st;
+	struct ar_heal_run hr;
+	size_t want;
+
+	*err = 0;
+	if (!s->next)
+		s->next = o->start;
+	if (!find_segment(proc, s->next, o->end, &seg)) {
+		if (o->vmas_after && single_vma(proc, s->next, o->end)) {
+			/* parts came out uneven: the last is one VMA */
+			o->vmas_after++;
+			run_ends(s, AR_RUN_HEALED, NULL);
+		} else {
+			run_ends(s, AR_RUN_FAILED, "the process changed these "
+				 "mappings between two stops");
+		}
+		return true;
+	}
+	if (check_segment(s->ctx, proc, &seg, s->src, why, sizeof(why)) !=
+	    AR_RUN_PLANNED) {
+		run_ends(s, AR_RUN_SKIPPED, why);
+		return true;
+	}
+	want = seg.vmas;
+	if (opts->max_pause_ms) {
+		uint64_t spent = now_ns() - stopped_at;
+		size_t full = part_vmas(opts->max_pause_ms, s->ns_per_vma);
+
+		/*
+		 * The budget is for moving pages: the first part of a stop
+		 * gets all of it, whatever attaching and reading the map
+		 * took; a later part waits for a fresh stop rather than come
+		 * out smaller than a whole stop allows.
+		 */
+		if (full < want)
+			want = full;
+		if (!first_in_stop &&
+		    (spent >= budget ||
+		     vmas_fitting(budget - spent, s->ns_per_vma) < want))
+			return false;
+	}
+	first_part(proc, &seg, want, &part);
+	*err = ar_heal_run_from_proc(&hr, s->src, proc, &part);
+	if (!*err)
+		*err = ar_uffd_heal(inj, &hr, &st);
+	if (*err) {
+		run_ends(s, AR_RUN_FAILED, s->ctx->errmsg);
+		if (*err != -EIO)
+			*err = 0;
+		return true;
+	}
+	s->r->bytes_moved += st.bytes;
+	if (st.ns / part.vmas)
+		s->ns_per_vma = st.ns / part.vmas;
+	o->vmas_after++;
+	s->next = part.end;
+	s->done += part.vmas;
+	if (s->next >= o->end)
+		run_ends(s, AR_RUN_HEALED, NULL);
+	if (opts->progress)
+		opts->progress(opts->progress_arg, s->done, s->total);
+	return true;
+}
+
+/*
+ * Heal parts of the planned runs in one stop, as many as fit in the pause
+ * budget.  Returns 0, or the error after which nothing more may be tried
+ * (-EIO: memory out of place, the process stays stopped for recover).
+ */
+static int heal_in_one_stop(struct session *s, struct ar_inject *inj,
+			    uint64_t stopped_at)
+{
+	struct ar_proc *proc;
+	bool first = true;
+	int ret;
+
+	ret = read_snapshot(s->ctx, s->pid, &proc);
+	if (ret)
+		return ret;
+	while (s->run < s->p->n && !(s->failed && s->opts->must)) {
+		if (s->p->out[s->run].fate != AR_RUN_PLANNED) {
+			s->run++;
+			continue;
+		}
+		if (!heal_next_part(s, inj, proc, stopped_at, first, &ret) || ret)
+			break;
+		first = false;
+	}
+	ar_proc_free(proc);
+	return ret;
+}
+
+/*
+ * Stop the process as often as the pause budget needs, plan again on what
+ * it is each time, heal, resume.  The counts before come from the
+ * snapshot taken while it ran: a stopped one also shows the injector's
+ * scratch pages.
  */
 static int defrag_stopped(struct ar_ctx *ctx, pid_t pid,
 			  const struct ar_defrag_opts *opts,
 			  enum ar_backend backend, const struct ar_proc *running,
-			  struct ar_defrag_report **reportp)
+			  struct plan *p, struct ar_defrag_report **reportp)
 {
-	struct ar_proc *proc = NULL, *after = NULL;
-	struct ar_inject_stats ist;
-	struct ar_inject *inj;
-	uint64_t bytes = 0, resumed;
+	struct session s = {
+		.ctx = ctx, .pid = pid, .opts = opts, .p = p,
+		.ns_per_vma = GUESS_NS_PER_VMA,
+	};
 	char msg[sizeof(ctx->errmsg)];
-	struct plan p;
-	int ret;
+	struct ar_proc *after;
+	size_t i, maxvmas = 1;
+	int ret = 0;
 
-	ret = ar_inject_attach(ctx, pid, 0, 0, &inj);
+	for (i = 0; i < p->n; i++) {
+		if (p->out[i].fate == AR_RUN_PLANNED)
+			s.total += p->out[i].vmas;
+		if (p->runs[i].vmas > maxvmas)
+			maxvmas = p->runs[i].vmas;
+	}
+	s.src = calloc(maxvmas, sizeof(*s.src));
+	if (!s.src)
+		return ar_fail(ctx, ENOMEM, "out of memory");
+	ret = new_report(ctx, running, p, backend, reportp);
 	if (ret)
-		return ret;
-	ret = read_snapshot(ctx, pid, &proc);
-	if (!ret)
-		ret = make_plan(ctx, proc, opts, &p);
-	if (ret) {
-		ar_proc_free(proc);
-		return detach_keeping_message(inj, ret);
-	}
-	if (opts->must)
-		ret = must_refuse(ctx, &p, pid);
-	if (!ret)
-		ret = heal_runs(inj, proc, &p, opts, &bytes);
-	if (!ret && p.healable < p.n)
-		ret = -EAGAIN;
-	ar_inject_get_stats(inj, &ist);
-	ret = detach_keeping_message(inj, ret);
-	resumed = now_ns();
-	ar_proc_free(proc);
+		goto out;
+	s.r = *reportp;
+	/* The report's runs are the plan's from here on: counted anew. */
+	p->out = s.r->runs;
+	for (i = 0; i < p->n; i++)
+		p->out[i].vmas_after = 0;
 
-	if (new_report(ctx, running, &p, backend, reportp) == 0) {
-		(*reportp)->bytes_moved = bytes;
-		(*reportp)->pause_ns = resumed - ist.stopped_since_ns;
-		/* The counts after, as the kernel shows them; keep the message. */
-		snprintf(msg, sizeof(msg), "%s", ctx->errmsg);
-		if (!ar_proc_read(ctx, pid, 0, &after)) {
-			(*reportp)->splits_after = after->sum.splits;
-			(*reportp)->vmas_after = after->sum.vmas;
-			ar_proc_free(after);
-		}
-		snprintf(ctx->errmsg, sizeof(ctx->errmsg), "%s", msg);
+	while (!ret && s.run < p->n) {
+		struct ar_inject_stats ist;
+		struct ar_inject *inj;
+		uint64_t pause;
+
+		ret = ar_inject_attach(ctx, pid, 0, 0, &inj);
+		if (ret)
+			break;
+		ar_inject_get_stats(inj, &ist);
+		ret = heal_in_one_stop(&s, inj, ist.stopped_since_ns);
+		ret = detach_keeping_message(inj, ret);
+		pause = now_ns() - ist.stopped_since_ns;
+		s.r->pauses++;
+		s.r->pause_total_ns += pause;
+		if (pause > s.r->pause_ns)
+			s.r->pause_ns = pause;
+		if (s.failed && opts->must)
+			break;
 	}
-	plan_free(&p);
+	for (; s.run < p->n; s.run++)
+		if (p->out[s.run].fate == AR_RUN_PLANNED)
+			snprintf(p->out[s.run].reason, sizeof(p->out[s.run].reason),
+				 "not tried: an earlier run failed (--must)");
+	for (i = 0; i < p->n; i++)
+		if (p->out[i].fate == AR_RUN_PLANNED)
+			p->out[i].fate = AR_RUN_SKIPPED;
+	p->out = NULL;
+	if (!*reportp)
+		goto out;
+	if (!ret)
+		for (i = 0; i < s.r->nruns; i++)
+			if (s.r->runs[i].fate != AR_RUN_HEALED)
+				ret = -EAGAIN;
+	/* The counts after, as the kernel shows them; keep the message. */
+	snprintf(msg, sizeof(msg), "%s", ctx->errmsg);
+	if (!ar_proc_read(ctx, pid, 0, &after)) {
+		s.r->splits_after = after->sum.splits;
+		s.r->vmas_after = after->sum.vmas;
+		ar_proc_free(after);
+	}
+	snprintf(ctx->errmsg, sizeof(ctx->errmsg), "%s", msg);
+out:
+	free(s.src);
 	return ret;
 }
 
@@ -441,8 +649,7 @@ AR_EXPORT int ar_defrag(struct ar_ctx *ctx, pid_t pid,
 	if (opts->must)
 		ret = must_refuse(ctx, &p, pid);
 	if (!ret && !opts->dry_run && p.healable) {
-		/* Its own report, or none when it could not even start. */
-		ret = defrag_stopped(ctx, pid, opts, backend, proc, reportp);
+		ret = defrag_stopped(ctx, pid, opts, backend, proc, &p, reportp);
 	} else {
 		if (!ret && p.healable < p.n)
 			ret = -EAGAIN;

@@ -96,6 +96,21 @@ splits_of() {
 	verify_fragment
 }
 
+@test "--max-pause heals a big run in several stops, as a few VMAs" {
+	start_fragment reverse:3000
+	run "$ANONREMAP" defrag --dry-run --max-pause 10 "$FPID"
+	[ "$status" -eq 0 ]
+	[[ "${lines[1]}" == *"(3000 VMAs): planned into "*" VMAs (--max-pause)" ]]
+	run "$ANONREMAP" defrag -J --max-pause 10 "$FPID"
+	[ "$status" -eq 0 ]
+	[ "$(json_field pauses)" -ge 2 ]
+	parts=$(json_field 'runs[0].vmas_after')
+	[ "$parts" -ge 2 ]
+	[ "$(json_field 'runs[0].fate')" = healed ]
+	[ "$(splits_of "$FPID")" -eq $((parts - 1)) ]
+	verify_fragment
+}
+
 @test "defrag refuses bad targets with one line and leaves them alone" {
 	run "$ANONREMAP" defrag 2147483000
 	[ "$status" -eq 1 ]
@@ -140,6 +155,10 @@ splits_of() {
 	run "$ANONREMAP" defrag --range 20-10 1
 	[ "$status" -eq 2 ]
 	run "$ANONREMAP" defrag --range zz 1
+	[ "$status" -eq 2 ]
+	run "$ANONREMAP" defrag --max-pause 0 1
+	[ "$status" -eq 2 ]
+	run "$ANONREMAP" defrag --max-pause 5ms 1
 	[ "$status" -eq 2 ]
 }
 
