@@ -46,7 +46,6 @@
 #define MAP_FIXED_NOREPLACE 0x100000
 #endif
 #define AR_CAP_SYS_PTRACE 19
-#define AR_CAP_SYS_ADMIN 21
 #define SYSCALL_STOP (SIGTRAP | 0x80)
 #define PAGE 4096UL
 #define DATA_SIZE (2UL << 20)

@@ -16,6 +16,13 @@
  * the stub's self-stop loop, never with the single-step flag set: if the
  * tool dies, the thread stops itself again and the process stays in its
  * group stop until `recover` restores the journaled registers.
+ *
+ * What the target can observe: SIGSTOP and SIGCONT (its parent gets
+ * CLD_STOPPED/CLD_CONTINUED, a SIGCONT handler runs once), TracerPid and
+ * two scratch mappings in /proc while attached, CPU time spent in the
+ * calls.  A SIGCONT sent by someone else while memory is out of place
+ * ends the group stop: if the tool then dies, the process runs on
+ * regardless.
  */
 #ifndef ANONREMAP_INJECT_H
 #define ANONREMAP_INJECT_H
@@ -35,11 +42,12 @@ enum ar_inject_flags {
 
 /*
  * Attach to process pid; calls run in thread tid (0: one blocked in a
- * system call, the main thread first).  Refuses with a message naming exactly what is
- * missing: EINVAL (self, a kernel thread, a thread id), ESRCH (gone,
- * zombie), EBUSY (already traced, or a journal of an unfinished run exists:
- * recover first), EPERM (uid, CAP_SYS_PTRACE, ptrace_scope, non-dumpable,
- * seccomp would deny a call we need).
+ * system call, the main thread first).  Refuses with a message naming
+ * exactly what is missing: EINVAL (self, a kernel thread, a thread id),
+ * ESRCH (gone, zombie), EBUSY (already traced, another anonremap at work,
+ * or a journal of an unfinished run: recover first), EPERM (uid,
+ * CAP_SYS_PTRACE, ptrace_scope, non-dumpable, seccomp would deny a call we
+ * need).
  */
 int ar_inject_attach(struct ar_ctx *ctx, pid_t pid, pid_t tid,
 		     unsigned int flags, struct ar_inject **injp);
