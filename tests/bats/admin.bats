@@ -137,3 +137,23 @@ complete_line() {
 	run "$script"
 	[ "$status" -eq 2 ]
 }
+
+@test "anonremap(8) documents every command, option and column --help lists" {
+	man=$(MANWIDTH=200 man -l "$TOP/man/anonremap.8" 2>/dev/null)
+	[ -n "$man" ]
+	cmds=$("$ANONREMAP" --help | sed -n '/^Commands:/,/^$/{s/^  \([a-z][a-z-]*\) .*/\1/p}')
+	[ "$(wc -w <<<"$cmds")" -ge 5 ]
+	for cmd in $cmds; do
+		grep -q "anonremap $cmd" <<<"$man" || { echo "command $cmd"; false; }
+		opts=$("$ANONREMAP" "$cmd" --help | grep -oE -- '^ +(-[a-zA-Z], )?--[a-z][a-z-]*' | grep -o -- '--.*')
+		for o in $opts; do
+			grep -q -- "$o" <<<"$man" || { echo "$cmd: option $o"; false; }
+		done
+	done
+	for cmd in stat top; do
+		cols=$("$ANONREMAP" "$cmd" --help | sed -n '/^Columns/,/^$/{s/^  \([A-Z][A-Z-]*\) .*/\1/p}')
+		for c in $cols; do
+			grep -qw -- "$c" <<<"$man" || { echo "column $c"; false; }
+		done
+	done
+}
