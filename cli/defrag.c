@@ -18,7 +18,10 @@ struct defrag_args {
 	bool have_pid;
 };
 
-enum { OPT_MUST = 0x400, OPT_DRY_RUN, OPT_BACKEND, OPT_RANGE, OPT_MAX_PAUSE };
+enum {
+	OPT_MUST = 0x400, OPT_DRY_RUN, OPT_BACKEND, OPT_RANGE, OPT_MAX_PAUSE,
+	OPT_UNSHARE,
+};
 
 static const struct argp_option defrag_options[] = {
 	{ "must", OPT_MUST, NULL, 0,
@@ -32,6 +35,9 @@ static const struct argp_option defrag_options[] = {
 	{ "max-pause", OPT_MAX_PAUSE, "MS", 0,
 	  "Stop the process at most about MS milliseconds at a time; a run "
 	  "too big for one stop ends as a few VMAs", 0 },
+	{ "unshare", OPT_UNSHARE, NULL, 0,
+	  "Rewrite in place pages a finished fork left unmovable (never pages "
+	  "still shared with a live process)", 0 },
 	{ "json", 'J', NULL, 0, "Print JSON", 0 },
 	{ NULL }
 };
@@ -67,6 +73,9 @@ static error_t defrag_parse(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_DRY_RUN:
 		a->opts.dry_run = 1;
+		break;
+	case OPT_UNSHARE:
+		a->opts.unshare = 1;
 		break;
 	case OPT_BACKEND:
 		if (ar_backend_parse(arg, &a->opts.backend))

@@ -150,6 +150,12 @@ struct ar_defrag_opts {
 	int must;		/* every planned run heals, or nothing moves */
 	int dry_run;		/* plan only: the process is not stopped */
 	/*
+	 * Pages once shared by a fork whose other sharer is gone are no
+	 * longer marked exclusive and cannot move; rewrite each with its own
+	 * bytes (no memory is copied: the process is their only user).
+	 */
+	int unshare;
+	/*
 	 * Longest stop wanted, in milliseconds; 0: none.  The process runs
 	 * between stops.  A run too big for one stop is healed in parts,
 	 * each one VMA: with uffd-move the parts cannot merge with each

@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -417,6 +419,51 @@ static void run_ends(struct session *s, enum ar_run_fate fate,
 	s->next = 0;
 }
 
+#define PM_PRESENT (UINT64_C(1) << 63)
+
+/*
+ * Write every present page of [start, end) of the stopped process pid with
+ * its own bytes.  A page that fork once shared keeps no "exclusive" mark
+ * after the other sharer is gone, and UFFDIO_MOVE refuses it; the write
+ * fault finds the process its only user and marks it again, in place.
+ */
+static int unshare_pages(struct ar_ctx *ctx, pid_t pid, uint64_t start,
+			 uint64_t end)
+{
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), entry, addr;
+	char path[64], *buf = malloc(page);
+	int fd, ret = 0;
+
+	if (!buf)
+		return ar_fail(ctx, ENOMEM, "out of memory");
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		free(buf);
+		return ar_fail_errno(ctx, errno, "cannot open %s", path);
+	}
+	for (addr = start; addr < end && !ret; addr += page) {
+		struct iovec local = { buf, page };
+		struct iovec remote = { (void *)(uintptr_t)addr, page };
+
+		if (pread(fd, &entry, sizeof(entry), (off_t)(addr / page * 8)) !=
+		    sizeof(entry)) {
+			ret = ar_fail_errno(ctx, errno, "cannot read %s", path);
+			break;
+		}
+		if (!(entry & PM_PRESENT))
+			continue;	/* a hole stays a hole */
+		if (process_vm_readv(pid, &local, 1, &remote, 1, 0) != (ssize_t)page ||
+		    process_vm_writev(pid, &local, 1, &remote, 1, 0) != (ssize_t)page)
+			ret = ar_fail_errno(ctx, errno, "cannot rewrite the page at "
+					    "%#llx of process %d",
+					    (unsigned long long)addr, (int)pid);
+	}
+	close(fd);
+	free(buf);
+	return ret;
+}
+
 /* [addr, end) is one VMA of proc. */
 static bool single_vma(const struct ar_proc *proc, uint64_t addr, uint64_t end)
 {
@@ -486,6 +533,18 @@ static bool heal_next_part(struct session *s, struct ar_inject *inj,
 	*err = ar_heal_run_from_proc(&hr, s->src, proc, &part);
 	if (!*err)
 		*err = ar_uffd_heal(inj, &hr, &st);
+	/* Pages the fork that shared them left unmovable (see above). */
+	if (*err == -EBUSY && opts->unshare) {
+		*err = unshare_pages(s->ctx, s->pid, part.start, part.end);
+		if (!*err)
+			*err = ar_uffd_heal(inj, &hr, &st);
+	} else if (*err == -EBUSY) {
+		run_ends(s, AR_RUN_FAILED, "pages once shared with a forked "
+			 "process and not written since cannot move; --unshare "
+			 "rewrites them in place");
+		*err = 0;
+		return true;
+	}
 	if (*err) {
 		run_ends(s, AR_RUN_FAILED, s->ctx->errmsg);
 		if (*err != -EIO)

@@ -76,6 +76,32 @@ splits_of() {
 	verify_fragment
 }
 
+@test "pages a finished fork left unmovable: a hint, then --unshare heals them in place" {
+	start_fragment --fork-exit reverse:80 interleave:20
+	before=$(cat /proc/$FPID/maps)
+	run "$ANONREMAP" defrag "$FPID"
+	[ "$status" -eq 1 ]
+	[[ "${lines[1]}" == *"failed: pages once shared with a forked process and not written since cannot move; --unshare rewrites them in place" ]]
+	[ "$(cat /proc/$FPID/maps)" = "$before" ]
+	verify_fragment
+	rss=$(awk '/^Rss:/ {print $2}' /proc/$FPID/smaps_rollup)
+	run "$ANONREMAP" defrag --unshare "$FPID"
+	[ "$status" -eq 0 ]
+	[ "$(splits_of "$FPID")" -eq 0 ]
+	[ "$(awk '/^Rss:/ {print $2}' /proc/$FPID/smaps_rollup)" -eq "$rss" ]
+	verify_fragment
+}
+
+@test "--unshare never touches pages a live process still shares" {
+	start_fragment --fork reverse:40
+	before=$(cat /proc/$FPID/maps)
+	run "$ANONREMAP" defrag --unshare "$FPID"
+	[ "$status" -eq 0 ]
+	[[ "${lines[1]}" == *"skipped: pages shared with another process (a fork)" ]]
+	[ "$(cat /proc/$FPID/maps)" = "$before" ]
+	verify_fragment
+}
+
 @test "without --must, blocked runs are skipped and reported" {
 	start_fragment --mlock reverse:50
 	run "$ANONREMAP" defrag -J "$FPID"

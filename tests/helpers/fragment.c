@@ -2,7 +2,8 @@
 /*
  * fragment: build anonymous VMA fragmentation patterns on demand, then wait.
  *
- *   fragment [--fork] [--mlock] [--uffd] [--guard] [--timeout SEC] PATTERN...
+ *   fragment [--fork | --fork-exit] [--mlock] [--uffd] [--guard]
+ *            [--timeout SEC] PATTERN...
  *
  * PATTERN is one of
  *   reverse:N      N pages moved one by one in reverse order: N VMAs, 1 run
@@ -12,7 +13,10 @@
  *   mixed:N        N pages with alternating protections: N VMAs, no split
  *   named:N        reverse:N, then named with PR_SET_VMA_ANON_NAME
  *
- * --guard turns the first page written into a guard region
+ * --fork keeps a child that shares every page; --fork-exit forks one that
+ * exits at once: the pages are then the parent's alone again, yet no
+ * longer marked exclusive, so UFFDIO_MOVE refuses them (EBUSY) until
+ * written.  --guard turns the first page written into a guard region
  * (MADV_GUARD_INSTALL, Linux 6.13), exit 77 where the kernel lacks it.
  *
  * Each pattern lives between PROT_NONE guard pages so patterns never touch.
@@ -402,7 +406,8 @@ static void build(const char *spec)
 
 int main(int argc, char **argv)
 {
-	bool do_fork = false, do_mlock = false, do_uffd = false, do_guard = false;
+	bool do_fork = false, do_fork_exit = false, do_mlock = false;
+	bool do_uffd = false, do_guard = false;
 	unsigned int timeout = 600;
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigset_t block, old;
@@ -414,6 +419,8 @@ int main(int argc, char **argv)
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		if (!strcmp(argv[i], "--fork"))
 			do_fork = true;
+		else if (!strcmp(argv[i], "--fork-exit"))
+			do_fork_exit = true;
 		else if (!strcmp(argv[i], "--mlock"))
 			do_mlock = true;
 		else if (!strcmp(argv[i], "--uffd"))
@@ -423,8 +430,9 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--timeout") && i + 1 < argc)
 			timeout = (unsigned int)strtoul(argv[++i], NULL, 10);
 		else {
-			fprintf(stderr, "usage: fragment [--fork] [--mlock] [--uffd] "
-				"[--guard] [--timeout SEC] PATTERN...\n");
+			fprintf(stderr, "usage: fragment [--fork | --fork-exit] "
+				"[--mlock] [--uffd] [--guard] [--timeout SEC] "
+				"PATTERN...\n");
 			return 2;
 		}
 	}
@@ -440,6 +448,16 @@ int main(int argc, char **argv)
 		apply_uffd();
 	if (do_guard)
 		apply_guard();
+	if (do_fork_exit) {
+		child = fork();
+		if (child < 0)
+			die("fork");
+		if (child == 0)
+			_exit(0);
+		if (waitpid(child, NULL, 0) < 0)
+			die("waitpid");
+		child = 0;
+	}
 	if (do_fork) {
 		child = fork();
 		if (child < 0)
