@@ -667,11 +667,8 @@ int ar_uffd_heal(struct ar_inject *inj, const struct ar_heal_run *run,
 				 run->start % HUGE, &h.js->dst);
 	if (!err)
 		err = jwrite(&h, AR_JP_UFFD_DST, 1);
-	if (err) {
-		free(h.moved);
-		free(h.undone);
-		return err;
-	}
+	if (err)
+		goto out;
 	err = open_uffd(&h);
 	if (!err)
 		err = map_dst(&h, run->name);
@@ -692,8 +689,11 @@ int ar_uffd_heal(struct ar_inject *inj, const struct ar_heal_run *run,
 			memcpy(h.ctx->errmsg, msg, sizeof(msg));
 		}
 	}
+out:
 	free(h.moved);
 	free(h.undone);
+	if (!h.j)
+		free(h.local.src);	/* else the journal's */
 	st->ns = now_ns() - t0;
 	return err;
 }
