@@ -87,6 +87,23 @@ bool parse_pid(const char *arg, pid_t *pid)
 	return true;
 }
 
+error_t parse_single_pid(int key, char *arg, struct argp_state *state,
+			 pid_t *pid)
+{
+	switch (key) {
+	case ARGP_KEY_ARG:
+		if (*pid)
+			argp_error(state, "one process id only");
+		if (!parse_pid(arg, pid))
+			argp_error(state, "'%s' is not a process id", arg);
+		return 0;
+	case ARGP_KEY_NO_ARGS:
+		argp_error(state, "no process id given");
+		return 0;
+	}
+	return ARGP_ERR_UNKNOWN;
+}
+
 static int column_id(const char *name, size_t len, const struct colinfo *cols,
 		     size_t ncols)
 {

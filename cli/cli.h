@@ -32,6 +32,12 @@ void format_size(char *buf, size_t len, uint64_t val, bool bytes);
 
 /* Strict decimal pid; false for anything else. */
 bool parse_pid(const char *arg, pid_t *pid);
+/*
+ * The ARGP_KEY_ARG and ARGP_KEY_NO_ARGS cases of a command that takes
+ * exactly one pid (*pid starts at 0); ARGP_ERR_UNKNOWN for other keys.
+ */
+error_t parse_single_pid(int key, char *arg, struct argp_state *state,
+			 pid_t *pid);
 
 /* A column of a table: as util-linux's struct colinfo. */
 struct colinfo {

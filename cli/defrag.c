@@ -15,7 +15,6 @@ struct defrag_args {
 	struct ar_defrag_opts opts;
 	bool json;
 	pid_t pid;
-	bool have_pid;
 };
 
 enum {
@@ -103,18 +102,8 @@ static error_t defrag_parse(int key, char *arg, struct argp_state *state)
 	case 'J':
 		a->json = true;
 		break;
-	case ARGP_KEY_ARG:
-		if (a->have_pid)
-			argp_error(state, "one process id only");
-		if (!parse_pid(arg, &a->pid))
-			argp_error(state, "'%s' is not a process id", arg);
-		a->have_pid = true;
-		break;
-	case ARGP_KEY_NO_ARGS:
-		argp_error(state, "no process id given");
-		break;
 	default:
-		return ARGP_ERR_UNKNOWN;
+		return parse_single_pid(key, arg, state, &a->pid);
 	}
 	return 0;
 }
@@ -356,22 +345,7 @@ int cmd_probe(int argc, char **argv)
 
 static error_t recover_parse(int key, char *arg, struct argp_state *state)
 {
-	pid_t *pid = state->input;
-
-	switch (key) {
-	case ARGP_KEY_ARG:
-		if (*pid)
-			argp_error(state, "one process id only");
-		if (!parse_pid(arg, pid))
-			argp_error(state, "'%s' is not a process id", arg);
-		break;
-	case ARGP_KEY_NO_ARGS:
-		argp_error(state, "no process id given");
-		break;
-	default:
-		return ARGP_ERR_UNKNOWN;
-	}
-	return 0;
+	return parse_single_pid(key, arg, state, state->input);
 }
 
 int cmd_recover(int argc, char **argv)
