@@ -1424,4 +1424,5 @@ void ar_inject_get_stats(const struct ar_inject *inj,
 			 struct ar_inject_stats *st)
 {
 	*st = inj->st;
+	st->stopped_in = ar_arch_syscall_nr(&inj->inj->regs);
 }

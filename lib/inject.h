@@ -146,6 +146,8 @@ struct ar_inject_stats {
 	uint64_t calls, batches, batch_calls;
 	uint64_t call_ns, batch_ns;	/* time spent in calls, in batches */
 	uint64_t attach_ns;		/* SIGSTOP until ready to inject */
+	long stopped_in;		/* call the injected thread was in, or
+					   negative: between instructions */
 	uint64_t stopped_since_ns;	/* CLOCK_MONOTONIC of the SIGSTOP */
 };
 void ar_inject_get_stats(const struct ar_inject *inj,

@@ -64,6 +64,39 @@ static void inject_main_in_read(void) { inject_into("main"); }
 static void inject_sleeper_in_nanosleep(void) { inject_into("sleeper"); }
 static void inject_reader_in_read(void) { inject_into("reader"); }
 static void inject_futex_waiter(void) { inject_into("futex"); }
+/*
+ * A worker stopped between two instructions of its page loop, not in a
+ * call: its registers (flags included) must come back exactly too.
+ */
+static void inject_busy_worker(void)
+{
+	struct ar_inject_stats st;
+	struct ar_inject *inj;
+	struct tgt t;
+	int between = 0;
+	pid_t tid;
+	long ret;
+
+	/* 64 MiB per pass: the worker mostly computes. */
+	CHECK(tgt_start(&t, "-H 32 -w 1") == 0);
+	tid = thread_named(t.pid, "worker");
+	CHECK(tid > 0);
+	for (int i = 0; i < 20; i++) {
+		CHECK_EQ(ar_inject_attach(ctx, t.pid, tid, AR_INJECT_NO_JOURNAL,
+					  &inj), 0);
+		ar_inject_get_stats(inj, &st);
+		between += st.stopped_in < 0;
+		CHECK_EQ(ar_inject_call(inj, &ret, SYS_getpid, 0, 0, 0, 0, 0, 0),
+			 0);
+		CHECK_EQ(ret, t.pid);
+		CHECK_EQ(ar_inject_detach(inj), 0);
+		usleep((useconds_t)(1000 + rand() % 5000));
+	}
+	printf("# stopped between instructions %d times of 20\n", between);
+	CHECK(between > 0);
+	CHECK_EQ(tgt_verify(&t), 0);
+	CHECK_EQ(tgt_quit(&t), 0);
+}
 
 /*
  * 1000 fragmented pages moved out one by one by an injected batch and
@@ -766,6 +799,7 @@ int main(int argc, char **argv)
 	RUN(inject_sleeper_in_nanosleep);
 	RUN(inject_reader_in_read);
 	RUN(inject_futex_waiter);
+	RUN(inject_busy_worker);
 	RUN(batch_1000_mremaps);
 	RUN(uffd_heals_1000_reversed);
 	RUN(uffd_heals_holes);
