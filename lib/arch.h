@@ -28,7 +28,10 @@ struct ar_sysdesc {
 int ar_arch_get_regs(pid_t tid, struct ar_regs *regs);
 int ar_arch_set_regs(pid_t tid, const struct ar_regs *regs);
 uint64_t ar_arch_ip(const struct ar_regs *regs);
-/* The system call the thread is in (or -1), as the kernel will restart it. */
+/*
+ * The system call the thread is in, as the kernel will restart it;
+ * negative when it was stopped between two instructions.
+ */
 long ar_arch_syscall_nr(const struct ar_regs *regs);
 
 /*
