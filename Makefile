@@ -146,9 +146,10 @@ check-asan: deps-check
 lint-man:
 	mandoc -Tlint -W warning man/anonremap.8
 
-bench: all
+bench: all $(UNIT_BINS)
 	bench/stat.sh
 	bench/top.sh
+	bench/inject.sh
 
 kernel:
 	$(MAKE) -C kernel
@@ -163,9 +164,9 @@ help:
 	@echo "  demo         install build deps, fragment a demo process, run anonremap on it"
 	@echo "  check        install test deps, run unit, CLI (bats) and live tests"
 	@echo "  check-asan   the same suites built with -fsanitize=address,undefined"
-	@echo "  bench        benchmarks (bench/stat.sh, bench/top.sh), printed as ratios"
+	@echo "  bench        benchmarks (bench/*.sh), printed as ratios"
 	@echo "  install      install to DESTDIR/PREFIX (default /usr/local)"
 	@echo "  kernel       build the patched 6.12 kernel (kernel/)"
 	@echo "  check-kernel run the kernel tests in QEMU"
 
--include $(shell find build -name '*.d' 2>/dev/null)
+-include $(shell find build tests -name '*.d' 2>/dev/null)

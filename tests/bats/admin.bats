@@ -122,16 +122,20 @@ complete_line() {
 }
 
 @test "anonremap-defrag-if defragments a named process only past its threshold" {
-	start_fragment reverse:300
+	# a name of its own: no other test's helper may answer to it
+	name=defrag-if-$RANDOM
+	mkdir -p "$BATS_TEST_TMPDIR/bin"
+	ln -s "$FRAGMENT" "$BATS_TEST_TMPDIR/bin/$name"
+	FRAGMENT=$BATS_TEST_TMPDIR/bin/$name start_fragment reverse:300
 	script=$TOP/contrib/systemd/anonremap-defrag-if
 	before=$(cat /proc/$FPID/maps)
-	run env ANONREMAP="$ANONREMAP" ANONREMAP_SPLITS=1000 ANONREMAP_MAP_USE=90 "$script" fragment
+	run env ANONREMAP="$ANONREMAP" ANONREMAP_SPLITS=1000 ANONREMAP_MAP_USE=90 "$script" "$name"
 	[ "$status" -eq 0 ]
 	[ -z "$output" ]
 	[ "$(cat /proc/$FPID/maps)" = "$before" ]
-	run env ANONREMAP="$ANONREMAP" ANONREMAP_SPLITS=200 ANONREMAP_MAP_USE=90 "$script" fragment
+	run env ANONREMAP="$ANONREMAP" ANONREMAP_SPLITS=200 ANONREMAP_MAP_USE=90 "$script" "$name"
 	[ "$status" -eq 0 ]
-	[[ "${lines[0]}" == "pid $FPID (fragment) reached a threshold: defragmenting" ]]
+	[[ "${lines[0]}" == "pid $FPID ($name) reached a threshold: defragmenting" ]]
 	[ "$("$ANONREMAP" stat -J "$FPID" | jq .processes[0].splits)" -eq 0 ]
 	verify_fragment
 	run "$script"
