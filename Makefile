@@ -38,7 +38,7 @@ LIBSO := lib/libanonremap.so
 LIBA := lib/libanonremap.a
 CLI := cli/anonremap
 
-.PHONY: all install uninstall clean demo check check-unit check-cli check-asan \
+.PHONY: all install uninstall clean demo check check-asan stress \
 	bench deps deps-check kernel check-kernel help lint-man
 
 all: $(CLI) $(LIBSO) $(LIBA) $(HELPER_BINS)
@@ -146,6 +146,11 @@ check-asan: deps-check
 lint-man:
 	mandoc -Tlint -W warning man/anonremap.8
 
+# kill -9 of the tool at 300 random instants of heals, each followed by
+# recover and a check of every page (make check runs a short sample).
+stress: all $(UNIT_BINS)
+	AR_KILL9_ITERATIONS=200 tests/unit/inject-test
+
 bench: all $(UNIT_BINS)
 	bench/stat.sh
 	bench/top.sh
@@ -165,6 +170,7 @@ help:
 	@echo "  check        install test deps, run unit, CLI (bats) and live tests"
 	@echo "  check-asan   the same suites built with -fsanitize=address,undefined"
 	@echo "  bench        benchmarks (bench/*.sh), printed as ratios"
+	@echo "  stress       kill -9 the tool at 300 random instants, recover, check"
 	@echo "  install      install to DESTDIR/PREFIX (default /usr/local)"
 	@echo "  kernel       build the patched 6.12 kernel (kernel/)"
 	@echo "  check-kernel run the kernel tests in QEMU"

@@ -147,6 +147,17 @@ splits_of() {
 	run sh -c 'exec "$0" defrag $$' "$ANONREMAP"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"a process cannot defragment itself" ]]
+	run setpriv --reuid=nobody --regid=nogroup --clear-groups "$ANONREMAP" defrag 1
+	[ "$status" -eq 1 ]
+	[[ "$output" == "anonremap: pid 1: permission denied"* ]]
+	( sleep 0.1 & exec sleep 10 ) &
+	parent=$!
+	sleep 0.5
+	zombie=$(ps -o pid= --ppid "$parent" | tr -d ' ')
+	run "$ANONREMAP" defrag "$zombie"
+	kill "$parent"
+	[ "$status" -eq 1 ]
+	[ "$output" = "anonremap: pid $zombie: process is a zombie" ]
 	start_fragment reverse:20
 	run setpriv --reuid=nobody --regid=nogroup --clear-groups "$ANONREMAP" defrag "$FPID"
 	[ "$status" -eq 1 ]
