@@ -376,6 +376,7 @@ static int read_snapshot(struct ar_ctx *ctx, pid_t pid, struct ar_proc **procp)
 static int detach_keeping_message(struct ar_inject *inj, int ret)
 {
 	struct ar_ctx *ctx = ar_inject_ctx(inj);
+	pid_t pid = ar_inject_pid(inj);
 	char msg[sizeof(ctx->errmsg)];
 	int dret;
 
@@ -385,8 +386,8 @@ static int detach_keeping_message(struct ar_inject *inj, int ret)
 		return dret;
 	snprintf(ctx->errmsg, sizeof(ctx->errmsg), "%s", msg);
 	if (ret == -EIO)
-		ar_fail(ctx, EIO, "%s; the process stays stopped: run "
-			"'anonremap recover PID'", msg);
+		ar_fail(ctx, EIO, "%.400s; the process stays stopped: run "
+			"'anonremap recover %d'", msg, (int)pid);
 	return ret;
 }
 
