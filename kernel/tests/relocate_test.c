@@ -20,6 +20,8 @@
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <pthread.h>
+#include <time.h>
 #include <linux/io_uring.h>
 #include <linux/mman.h>
 #include <linux/userfaultfd.h>
@@ -784,6 +786,74 @@ TEST(not_anonymous)
 	ASSERT_EQ(sys_mremap(s, len, len, RELOC, r + 2 * len), r + 2 * len);
 	EXPECT_TRUE(check(r + 2 * len, len, 99));
 	munmap(r, 4 * len);
+}
+
+struct compactor {
+	volatile bool stop;
+	unsigned long rounds;
+};
+
+static void *compact_loop(void *arg)
+{
+	struct compactor *c = arg;
+
+	while (!c->stop) {
+		if (!write_str("/proc/sys/vm/compact_memory", "1"))
+			break;
+		c->rounds++;
+	}
+	return NULL;
+}
+
+/*
+ * Moves with relocation while compaction migrates the same folios: rmap
+ * walks, migration entries and contended folio locks, racing with every
+ * step. Contents must survive; nothing may splat (checked by the harness).
+ */
+TEST(concurrent_compaction)
+{
+	unsigned long len = PMD_SIZE, i, k, moves = 0, relocated = 0;
+	char *r = reserve(8 * len, PMD_SIZE);
+	struct compactor c = { 0 };
+	pthread_t thread;
+	time_t end;
+
+	ASSERT_NE(r, NULL);
+	/* A THP region at r and a small-folio region at r + 4 * len. */
+	for (k = 0; k < 2; k++) {
+		ASSERT_NE(map_at(r + 4 * k * len, len), NULL);
+		madvise(r + 4 * k * len, len,
+			k ? MADV_NOHUGEPAGE : MADV_HUGEPAGE);
+		fill(r + 4 * k * len, len, 111 + k);
+	}
+	if (access("/proc/sys/vm/compact_memory", W_OK))
+		SKIP(munmap(r, 8 * len); return, "no compaction");
+	ASSERT_EQ(pthread_create(&thread, NULL, compact_loop, &c), 0);
+
+	end = time(NULL) + 8;
+	for (i = 0; time(NULL) < end; i++) {
+		for (k = 0; k < 2; k++) {
+			char *base = r + 4 * k * len;
+			char *src = base + (i & 1) * 2 * len;
+			char *dst = base + !(i & 1) * 2 * len;
+
+			if (sys_mremap(src, len, len, MUST, dst) == MAP_FAILED) {
+				ASSERT_EQ(errno, EFAULT);
+				ASSERT_EQ(sys_mremap(src, len, len, RELOC, dst),
+					  dst);
+			} else {
+				relocated++;
+			}
+			moves++;
+			ASSERT_TRUE(check(dst, len, 111 + k));
+		}
+	}
+	c.stop = true;
+	pthread_join(thread, NULL);
+	TH_LOG("%lu moves, %lu relocated, %lu compactions", moves, relocated,
+	       c.rounds);
+	EXPECT_GT(relocated, 0);
+	munmap(r, 8 * len);
 }
 
 static void __attribute__((constructor)) init(void)
