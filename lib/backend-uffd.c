@@ -22,17 +22,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "uffd.h"
-
-#ifndef PR_SET_VMA
-#define PR_SET_VMA 0x53564d41
-#define PR_SET_VMA_ANON_NAME 0
-#endif
 
 #define HUGE (2ULL << 20)
 #define CTL_OFF 0		/* ioctl arguments, the anonymous name */
@@ -40,24 +34,6 @@
 #define SEQ_SIZE 8		/* before DESC_OFF: the batch written */
 #define MAX_BATCH 16384
 #define MAX_EAGAIN 100		/* EAGAINs in a row without progress */
-
-enum {
-	ADV_HUGEPAGE = 1u << 0,
-	ADV_NOHUGEPAGE = 1u << 1,
-	ADV_DONTFORK = 1u << 2,
-	ADV_DONTDUMP = 1u << 3,
-	ADV_WIPEONFORK = 1u << 4,
-	ADV_MERGEABLE = 1u << 5,
-};
-
-static const struct {
-	unsigned int bit;
-	int advice;
-} advices[] = {
-	{ ADV_HUGEPAGE, MADV_HUGEPAGE }, { ADV_NOHUGEPAGE, MADV_NOHUGEPAGE },
-	{ ADV_DONTFORK, MADV_DONTFORK }, { ADV_DONTDUMP, MADV_DONTDUMP },
-	{ ADV_WIPEONFORK, MADV_WIPEONFORK }, { ADV_MERGEABLE, MADV_MERGEABLE },
-};
 
 struct heal {
 	struct ar_inject *inj;
@@ -92,22 +68,11 @@ static uint64_t run_len(const struct heal *h)
 	return h->js->run_end - h->js->run_start;
 }
 
-/* Inject a call that must succeed; its result in *ret when ret is set. */
 static int call_ok(struct heal *h, const char *what, long *ret, long nr,
 		   uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
 		   uint64_t a5, uint64_t a6)
 {
-	long r;
-	int err = ar_inject_call(h->inj, &r, nr, a1, a2, a3, a4, a5, a6);
-
-	if (err)
-		return err;
-	if (r < 0 && r > -4096)
-		return ar_fail_errno(h->ctx, (int)-r, "%s in process %d", what,
-				     h->js->pid);
-	if (ret)
-		*ret = r;
-	return 0;
+	return ar_heal_call(h->inj, what, ret, nr, a1, a2, a3, a4, a5, a6);
 }
 
 /* An ioctl on the target's userfaultfd with arg copied in and back. */
@@ -187,34 +152,11 @@ static int close_uffd(struct heal *h)
 /* Map the destination (at the journaled address) like the run, register it. */
 static int map_dst(struct heal *h, const char *name)
 {
-	uint64_t len = run_len(h), dst = h->js->dst;
-	int err = ar_inject_mmap(h->inj, dst, len, (int)h->js->prot,
-				 (int)h->js->mflags);
+	int err = ar_heal_map_dst(h->inj, h->js->dst, run_len(h),
+				  (int)h->js->prot, (int)h->js->mflags,
+				  h->js->advice, name, h->data + CTL_OFF);
 
-	if (err)
-		return err;
-	for (size_t i = 0; i < AR_ARRAY_SIZE(advices); i++)
-		if ((h->js->advice & advices[i].bit) &&
-		    (err = call_ok(h, "madvise", NULL, SYS_madvise, dst, len,
-				   (uint64_t)advices[i].advice, 0, 0, 0)))
-			return err;
-	/* Only "[anon:NAME]" is a name; "[heap]" and the like follow the address. */
-	if (name && !strncmp(name, "[anon:", 6) && name[strlen(name) - 1] == ']') {
-		char buf[256];
-		size_t n = strlen(name) - 6;
-
-		if (n > sizeof(buf))
-			return ar_fail(h->ctx, ENAMETOOLONG, "anonymous name "
-				       "too long");
-		memcpy(buf, name + 6, n - 1);
-		buf[n - 1] = '\0';
-		if ((err = ar_inject_write(h->inj, h->data + CTL_OFF, buf, n)) ||
-		    (err = call_ok(h, "naming the destination", NULL,
-				   SYS_prctl, PR_SET_VMA, PR_SET_VMA_ANON_NAME,
-				   dst, len, h->data + CTL_OFF, 0)))
-			return err;
-	}
-	return uffd_register(h, dst, len);
+	return err ? err : uffd_register(h, h->js->dst, run_len(h));
 }
 
 /* Descriptors per batch; their uffdio_moves follow the cap-th one. */
@@ -481,114 +423,6 @@ static int undo(struct heal *h)
 	return err;
 }
 
-static int check_run(struct ar_ctx *ctx, const struct ar_heal_run *run)
-{
-	static const struct {
-		int flag;
-		const char *why;
-	} refuse[] = {
-		{ AR_VMF_LO, "mlocked" }, { AR_VMF_LF, "mlocked on fault" },
-		{ AR_VMF_UM, "armed by the process's own userfaultfd" },
-		{ AR_VMF_UW, "armed by the process's own userfaultfd" },
-		{ AR_VMF_UI, "armed by the process's own userfaultfd" },
-		{ AR_VMF_SH, "shared" }, { AR_VMF_MS, "shared" },
-		{ AR_VMF_GD, "a stack growing down" },
-		{ AR_VMF_HT, "hugetlb" }, { AR_VMF_IO, "I/O memory" },
-		{ AR_VMF_PF, "a PFN map" }, { AR_VMF_DE, "not expandable" },
-		{ AR_VMF_SS, "a shadow stack" }, { AR_VMF_SL, "sealed" },
-		{ AR_VMF_DP, "droppable" }, { AR_VMF_GU, "guarded" },
-	};
-
-	if (!run->nsrc || run->src[0].start != run->start ||
-	    run->src[run->nsrc - 1].end != run->end || run->start % 4096 ||
-	    run->end % 4096)
-		return ar_fail(ctx, EINVAL, "run %#llx-%#llx: sources do not "
-			       "cover it", (unsigned long long)run->start,
-			       (unsigned long long)run->end);
-	for (size_t i = 0; i + 1 < run->nsrc; i++)
-		if (run->src[i].end != run->src[i + 1].start ||
-		    run->src[i].start >= run->src[i].end)
-			return ar_fail(ctx, EINVAL, "run %#llx-%#llx: sources "
-				       "are not adjacent VMAs in order",
-				       (unsigned long long)run->start,
-				       (unsigned long long)run->end);
-	for (size_t i = 0; i < AR_ARRAY_SIZE(refuse); i++)
-		if (run->vmflags & (UINT64_C(1) << refuse[i].flag))
-			return ar_fail(ctx, EPERM, "run %#llx-%#llx is %s: "
-				       "skipped", (unsigned long long)run->start,
-				       (unsigned long long)run->end,
-				       refuse[i].why);
-	if (!run->perms || strlen(run->perms) != 4 || run->perms[3] != 'p')
-		return ar_fail(ctx, EINVAL, "run %#llx-%#llx is not private "
-			       "anonymous memory", (unsigned long long)run->start,
-			       (unsigned long long)run->end);
-	if (run->perms[1] != 'w')
-		return ar_fail(ctx, EPERM, "run %#llx-%#llx is not writable: "
-			       "UFFDIO_MOVE moves only between writable VMAs",
-			       (unsigned long long)run->start,
-			       (unsigned long long)run->end);
-	return 0;
-}
-
-int ar_heal_run_from_proc(struct ar_heal_run *hr, struct ar_jsrc *src,
-			  const struct ar_proc *proc, const struct ar_run *run)
-{
-	const struct ar_vma *first = ar_proc_vma(proc, run->first_vma);
-
-	memset(hr, 0, sizeof(*hr));
-	for (size_t i = 0; i < run->vmas; i++) {
-		const struct ar_vma *v = ar_proc_vma(proc, run->first_vma + i);
-
-		if (strcmp(v->perms, first->perms) ||
-		    (v->vmflags & ~AR_VMF(SD)) != (first->vmflags & ~AR_VMF(SD)) ||
-		    strcmp(v->name, first->name) || v->vmflags_other)
-			return -EINVAL;
-		src[i] = (struct ar_jsrc){ v->start, v->end, 0 };
-	}
-	hr->start = run->start;
-	hr->end = run->end;
-	hr->src = src;
-	hr->nsrc = run->vmas;
-	hr->perms = first->perms;
-	hr->vmflags = first->vmflags;
-	hr->name = first->name;
-	return 0;
-}
-
-/*
- * A NUMA policy (mbind) on any VMA of the run: the destination would not
- * have it.  numa_maps is read only as far as the run.
- */
-static int check_mempolicy(struct heal *h, const struct ar_heal_run *run)
-{
-	char path[64], line[256];
-	int err = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/numa_maps",
-		 ar_inject_pid(h->inj));
-	f = fopen(path, "re");
-	if (!f)
-		return 0;	/* a kernel without NUMA */
-	while (!err && fgets(line, sizeof(line), f)) {
-		unsigned long long a;
-		char policy[32];
-
-		if (sscanf(line, "%llx %31s", &a, policy) != 2 ||
-		    a < run->start)
-			continue;
-		if (a >= run->end)
-			break;
-		if (strcmp(policy, "default"))
-			err = ar_fail(h->ctx, EPERM, "run %#llx-%#llx has a NUMA "
-				      "policy (%s) that a move cannot carry",
-				      (unsigned long long)run->start,
-				      (unsigned long long)run->end, policy);
-	}
-	fclose(f);
-	return err;
-}
-
 static int heal_init(struct heal *h, struct ar_inject *inj,
 		     struct ar_heal_stats *st)
 {
@@ -622,8 +456,8 @@ int ar_uffd_heal(struct ar_inject *inj, const struct ar_heal_run *run,
 		st = &dummy;
 	memset(st, 0, sizeof(*st));
 	if ((err = heal_init(&h, inj, st)) ||
-	    (err = check_run(h.ctx, run)) ||
-	    (err = check_mempolicy(&h, run)) ||
+	    (err = ar_heal_check_run(h.ctx, run, AR_HEAL_WRITABLE)) ||
+	    (err = ar_heal_check_mempolicy(h.ctx, h.js->pid, run)) ||
 	    (err = ar_inject_check_syscalls(inj, need, AR_ARRAY_SIZE(need))))
 		return err;
 	src = malloc(run->nsrc * sizeof(*src));
@@ -646,17 +480,10 @@ int ar_uffd_heal(struct ar_inject *inj, const struct ar_heal_run *run,
 	h.js->uffd = -1;
 	h.js->dst = 0;
 	h.js->nbatch = 0;
-	h.js->prot = (run->perms[0] == 'r' ? PROT_READ : 0) |
-		     (run->perms[1] == 'w' ? PROT_WRITE : 0) |
-		     (run->perms[2] == 'x' ? PROT_EXEC : 0);
+	h.js->prot = (uint32_t)ar_heal_prot_of(run->perms);
 	h.js->mflags = MAP_PRIVATE | MAP_ANONYMOUS |
 		       (run->vmflags & AR_VMF(NR) ? MAP_NORESERVE : 0);
-	h.js->advice = (run->vmflags & AR_VMF(HG) ? ADV_HUGEPAGE : 0) |
-		       (run->vmflags & AR_VMF(NH) ? ADV_NOHUGEPAGE : 0) |
-		       (run->vmflags & AR_VMF(DC) ? ADV_DONTFORK : 0) |
-		       (run->vmflags & AR_VMF(DD) ? ADV_DONTDUMP : 0) |
-		       (run->vmflags & AR_VMF(WF) ? ADV_WIPEONFORK : 0) |
-		       (run->vmflags & AR_VMF(MG) ? ADV_MERGEABLE : 0);
+	h.js->advice = ar_heal_advice_of(run->vmflags);
 	st->bytes = run->end - run->start;
 	/*
 	 * One record before anything changes: the run, where its pages will
@@ -827,74 +654,6 @@ out:
 	return err;
 }
 
-static int proc_stopped(pid_t pid)
-{
-	char path[64], buf[512], *p;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	return ar_read_small_file(path, buf, sizeof(buf)) > 0 &&
-	       (p = strrchr(buf, ')')) && p[1] == ' ' && p[2] == 'T';
-}
-
-int ar_recover(struct ar_ctx *ctx, pid_t pid, enum ar_recovery *how)
-{
-	struct ar_journal *j;
-	struct ar_inject *inj;
-	enum ar_recovery dummy;
-	char path[256];
-	int err;
-
-	if (!how)
-		how = &dummy;
-	*how = AR_RECOVERY_NOTHING;
-	err = ar_journal_open(ctx, pid, &j);
-
-	if (err == -EBADMSG && !ar_journal_path(path, sizeof(path), pid)) {
-		/* Died before the first record: nothing was changed. */
-		unlink(path);
-		kill(pid, SIGCONT);
-		return 0;
-	}
-	if (err)
-		return err;
-	if (ar_journal_state(j)->phase == AR_JP_DONE) {
-		/* Everything was restored; it only may still wait for SIGCONT. */
-		struct ar_journal_state *js = ar_journal_state(j);
-		uint64_t st;
-
-		if (!js->was_stopped && !ar_proc_starttime(pid, &st) &&
-		    st == js->starttime && proc_stopped(pid))
-			kill(pid, SIGCONT);
-		return ar_journal_remove(j);
-	}
-	err = ar_inject_attach_journal(ctx, j, &inj);
-	if (err) {
-		if (err == -ESRCH && ar_journal_state(j)->starttime) {
-			uint64_t st;
-
-			if (ar_proc_starttime(pid, &st) ||
-			    st != ar_journal_state(j)->starttime) {
-				ar_journal_remove(j);
-				return ar_fail(ctx, ESRCH, "process %d is gone; "
-					       "removed its stale journal", pid);
-			}
-		}
-		ar_journal_close(j);
-		return err;
-	}
-	err = ar_uffd_recover(inj, how);
-	if (err) {
-		char msg[sizeof(ctx->errmsg)];
-
-		memcpy(msg, ctx->errmsg, sizeof(msg));
-		ar_inject_keep_stopped(inj);
-		ar_inject_detach(inj);
-		memcpy(ctx->errmsg, msg, sizeof(msg));
-		return err;
-	}
-	return ar_inject_detach(inj);
-}
-
 int ar_uffd_probe(struct ar_ctx *ctx)
 {
 	struct uffdio_api api = { .api = UFFD_API,
@@ -948,5 +707,5 @@ out:
 
 int ar_uffd_check_run(struct ar_ctx *ctx, const struct ar_heal_run *run)
 {
-	return check_run(ctx, run);
+	return ar_heal_check_run(ctx, run, AR_HEAL_WRITABLE);
 }

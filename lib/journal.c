@@ -2,6 +2,7 @@
 /* The fsync'd journal that lets `recover` repair a process after a crash. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,8 @@ struct jdisk {
 	uint32_t nbatch, batch_first;
 	uint64_t nsrc;
 	uint64_t csum;
+	/* Added with the copy backend: older journals end before (size). */
+	uint32_t prot_after, pad;
 };
 
 struct ar_journal {
@@ -40,6 +43,8 @@ struct ar_journal {
 };
 
 _Static_assert(sizeof(struct jdisk) <= SRC_OFFSET, "journal header size");
+
+#define JDISK_V1_SIZE offsetof(struct jdisk, prot_after)
 
 static uint64_t checksum(const void *p, size_t len)
 {
@@ -101,13 +106,16 @@ static int load(struct ar_journal *j)
 
 	if (n < 0)
 		return ar_fail_errno(j->ctx, errno, "cannot read %s", j->path);
-	if (n != (ssize_t)sizeof(d) || memcmp(d.magic, JMAGIC, 8) ||
-	    d.size != sizeof(d))
+	if (n < (ssize_t)JDISK_V1_SIZE || memcmp(d.magic, JMAGIC, 8) ||
+	    (d.size != sizeof(d) && d.size != JDISK_V1_SIZE) ||
+	    n < (ssize_t)d.size)
 		return ar_fail(j->ctx, EBADMSG, "%s is empty or not a journal "
 			       "of this version", j->path);
+	if (d.size < sizeof(d))
+		memset((char *)&d + d.size, 0, sizeof(d) - d.size);
 	sum = d.csum;
 	d.csum = 0;
-	if (checksum(&d, sizeof(d)) != sum)
+	if (checksum(&d, d.size) != sum)
 		return ar_fail(j->ctx, EBADMSG, "%s is damaged", j->path);
 	free(st->src);
 	memset(st, 0, sizeof(*st));
@@ -124,6 +132,7 @@ static int load(struct ar_journal *j)
 	st->uffd = d.uffd;
 	st->prot = d.prot;
 	st->mflags = d.mflags;
+	st->prot_after = d.prot_after;
 	st->advice = d.advice;
 	st->run_start = d.run_start;
 	st->run_end = d.run_end;
@@ -289,6 +298,7 @@ int ar_journal_write(struct ar_journal *j, const struct ar_journal_state *st,
 	d.uffd = st->uffd;
 	d.prot = st->prot;
 	d.mflags = st->mflags;
+	d.prot_after = st->prot_after;
 	d.advice = st->advice;
 	d.run_start = st->run_start;
 	d.run_end = st->run_end;

@@ -26,6 +26,15 @@ enum ar_jphase {
 				   or done and dst maybe over the run already */
 	AR_JP_UFFD_UNDO,	/* moving back what src[].moved says was moved */
 	AR_JP_DONE,		/* restored and detached: SIGCONT maybe sent */
+	/*
+	 * The copy backend.  Which sources are done is read back from the
+	 * target: a source is unmapped only once every page of it is in
+	 * dst, in address order, so the sources still mapped are a suffix.
+	 */
+	AR_JP_COPY_DST,		/* dst may exist; sources unmapped from the
+				   front, each once copied to dst */
+	AR_JP_COPY_BACK,	/* copying failed: the copied prefix
+				   (src[batch_first] on) goes back in place */
 };
 
 /* A source VMA of the run; moved: bytes at dst when an undo began. */
@@ -45,6 +54,7 @@ struct ar_journal_state {
 	int32_t uffd;		/* fd number in the target, -1 if none */
 	uint64_t run_start, run_end, dst;
 	uint32_t prot, mflags;	/* dst mmap protection and flags */
+	uint32_t prot_after;	/* copy: dst protection once filled */
 	uint64_t advice;	/* AR_ADV_* bits applied to dst */
 	/*
 	 * The batch under way: its descriptors at batch, then as many

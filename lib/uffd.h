@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/ioctl.h>
 
+#include "heal.h"
 #include "inject.h"
 #include "journal.h"
 
@@ -32,31 +33,6 @@ struct uffdio_move {
 };
 #define UFFDIO_MOVE _IOWR(UFFDIO, _UFFDIO_MOVE, struct uffdio_move)
 #endif
-
-/* One run to heal: adjacent source VMAs, all with the same attributes. */
-struct ar_heal_run {
-	uint64_t start, end;
-	const struct ar_jsrc *src;	/* address order, exactly covering */
-	size_t nsrc;
-	const char *perms;		/* "rw-p" */
-	uint64_t vmflags;		/* AR_VMF() bits */
-	const char *name;		/* anonymous name, "" or NULL for none */
-};
-
-/*
- * Describe run (from ar_proc_read(), best read while the process is
- * stopped) for ar_uffd_heal(); src must hold run->vmas entries.  -EINVAL
- * when its VMAs' attributes differ or it carries flags unknown to us.
- */
-int ar_heal_run_from_proc(struct ar_heal_run *hr, struct ar_jsrc *src,
-			  const struct ar_proc *proc, const struct ar_run *run);
-
-struct ar_heal_stats {
-	uint64_t bytes;		/* bytes of the run (holes included) */
-	uint64_t moves;		/* UFFDIO_MOVE ioctls */
-	uint64_t batches;
-	uint64_t ns;		/* wall time of the heal */
-};
 
 /*
  * Heal one run in the target: its VMAs become one VMA with the same
@@ -81,26 +57,10 @@ int ar_uffd_probe(struct ar_ctx *ctx);
  */
 int ar_uffd_check_run(struct ar_ctx *ctx, const struct ar_heal_run *run);
 
-/* What recover did about the run under way. */
-enum ar_recovery {
-	AR_RECOVERY_NOTHING,	/* no run was under way: registers restored */
-	AR_RECOVERY_FINISHED,	/* the run was completed: one VMA */
-	AR_RECOVERY_UNDONE,	/* the run was moved back as it was */
-};
-
 /*
  * Finish or undo the run the journal of inj describes (used by recover).
  * On failure the process stays stopped, the journal kept.
  */
 int ar_uffd_recover(struct ar_inject *inj, enum ar_recovery *how);
-
-/*
- * Repair pid after a tool died: restore the journaled registers, finish
- * (or, when that fails, undo) the interrupted run, unmap the scratch
- * pages, detach and resume.  -ENOENT when there is no journal, -EBUSY
- * when a live tool holds it; on other failures the process stays stopped
- * and the journal stays for another try.  how may be NULL.
- */
-int ar_recover(struct ar_ctx *ctx, pid_t pid, enum ar_recovery *how);
 
 #endif /* ANONREMAP_UFFD_H */

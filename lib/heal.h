@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * What every backend shares (internal API): the run to heal, its checks,
+ * and the fresh destination VMA that takes the run's attributes.
+ */
+#ifndef ANONREMAP_HEAL_H
+#define ANONREMAP_HEAL_H
+
+#include <stdint.h>
+
+#include "inject.h"
+#include "journal.h"
+
+/* One run to heal: adjacent source VMAs, all with the same attributes. */
+struct ar_heal_run {
+	uint64_t start, end;
+	const struct ar_jsrc *src;	/* address order, exactly covering */
+	size_t nsrc;
+	const char *perms;		/* "rw-p" */
+	uint64_t vmflags;		/* AR_VMF() bits */
+	const char *name;		/* anonymous name, "" or NULL for none */
+};
+
+/*
+ * Describe run (from ar_proc_read(), best read while the process is
+ * stopped) for a backend; src must hold run->vmas entries.  -EINVAL when
+ * its VMAs' attributes differ or it carries flags unknown to us.
+ */
+int ar_heal_run_from_proc(struct ar_heal_run *hr, struct ar_jsrc *src,
+			  const struct ar_proc *proc, const struct ar_run *run);
+
+struct ar_heal_stats {
+	uint64_t bytes;		/* bytes of the run (holes included) */
+	uint64_t moves;		/* UFFDIO_MOVE ioctls, or pages copied */
+	uint64_t batches;
+	uint64_t ns;		/* wall time of the heal */
+};
+
+enum ar_heal_check {
+	/* Refuse runs that are not writable (UFFDIO_MOVE needs VM_WRITE). */
+	AR_HEAL_WRITABLE = 1u << 0,
+};
+
+/*
+ * The refusals that need nothing but the run's flags and protections:
+ * mlocked, uffd-armed, shared, growsdown, sealed, hugetlb and the like.
+ * 0, or -EPERM / -EINVAL with the reason in ctx.
+ */
+int ar_heal_check_run(struct ar_ctx *ctx, const struct ar_heal_run *run,
+		      unsigned int checks);
+
+/* -EPERM when a VMA of the run has a NUMA policy a new VMA would not have. */
+int ar_heal_check_mempolicy(struct ar_ctx *ctx, pid_t pid,
+			    const struct ar_heal_run *run);
+
+/* madvise() flags a destination must get to match the run (journaled). */
+enum ar_heal_advice {
+	AR_ADV_HUGEPAGE = 1u << 0,
+	AR_ADV_NOHUGEPAGE = 1u << 1,
+	AR_ADV_DONTFORK = 1u << 2,
+	AR_ADV_DONTDUMP = 1u << 3,
+	AR_ADV_WIPEONFORK = 1u << 4,
+	AR_ADV_MERGEABLE = 1u << 5,
+};
+
+/* AR_ADV_* bits for a run's AR_VMF() flags. */
+uint64_t ar_heal_advice_of(uint64_t vmflags);
+/* PROT_* of perms ("r-xp"). */
+int ar_heal_prot_of(const char *perms);
+
+/* Apply the AR_ADV_* bits of advice to [addr, addr + len) of the target. */
+int ar_heal_advise(struct ar_inject *inj, uint64_t addr, uint64_t len,
+		   uint64_t advice);
+
+/*
+ * Map the destination at the free address dst, give it advice and the
+ * anonymous name of name ("[anon:NAME]"; others follow the address).  The
+ * name is passed through scratch, an address in the injector's data area.
+ */
+int ar_heal_map_dst(struct ar_inject *inj, uint64_t dst, uint64_t len,
+		    int prot, int mflags, uint64_t advice, const char *name,
+		    uint64_t scratch);
+
+/*
+ * Inject a call that must succeed: its result in *ret when ret is set, a
+ * negative errno naming what failed otherwise.
+ */
+int ar_heal_call(struct ar_inject *inj, const char *what, long *ret, long nr,
+		 uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
+		 uint64_t a5, uint64_t a6);
+
+/* What recover did about the run under way. */
+enum ar_recovery {
+	AR_RECOVERY_NOTHING,	/* no run was under way: registers restored */
+	AR_RECOVERY_FINISHED,	/* the run was completed: one VMA */
+	AR_RECOVERY_UNDONE,	/* the run was moved back as it was */
+};
+
+/*
+ * Repair pid after a tool died: restore the journaled registers, finish
+ * (or, when that fails, undo) the interrupted run, unmap the scratch
+ * pages, detach and resume.  -ENOENT when there is no journal, -EBUSY
+ * when a live tool holds it; on other failures the process stays stopped
+ * and the journal stays for another try.  how may be NULL.
+ */
+int ar_recover(struct ar_ctx *ctx, pid_t pid, enum ar_recovery *how);
+
+#endif /* ANONREMAP_HEAL_H */

@@ -1,0 +1,564 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Live tests of the copy backend against tests/helpers/target (which
+ * verifies its own memory while we work) and against a read-only region
+ * of a child of ours that checks its own bytes on request.
+ */
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tap.h"
+#include "backend-copy.h"
+#include "inject.h"
+#include "journal.h"
+#include "target-client.h"
+
+static struct ar_ctx *ctx;
+
+/* Sum of an smaps field ("Rss:") in kB over the VMAs of pid in [start, end). */
+static long smaps_kb(pid_t pid, unsigned long start, unsigned long end,
+		     const char *field)
+{
+	char path[64], line[512];
+	size_t flen = strlen(field);
+	long total = 0;
+	int in = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long s, e;
+
+		if (line[strspn(line, "0123456789abcdef")] == '-' &&
+		    sscanf(line, "%lx-%lx ", &s, &e) == 2)
+			in = s < end && e > start;
+		else if (in && !strncmp(line, field, flen))
+			total += atol(line + flen);
+	}
+	fclose(f);
+	return total;
+}
+
+/* VmFlags and permissions of the VMA of pid containing addr. */
+static int vma_attrs(pid_t pid, unsigned long addr, char *out, size_t size)
+{
+	char path[64], line[512];
+	int in = 0, found = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long s, e;
+		char perms[8];
+
+		if (line[strspn(line, "0123456789abcdef")] == '-' &&
+		    sscanf(line, "%lx-%lx %7s", &s, &e, perms) == 3) {
+			in = s <= addr && addr < e;
+			if (in)
+				snprintf(out, size, "%s", perms);
+		} else if (in && !strncmp(line, "VmFlags:", 8)) {
+			size_t n = strlen(out);
+
+			snprintf(out + n, size - n, "%s", line + 8);
+			found = 1;
+		}
+	}
+	fclose(f);
+	return found ? 0 : -1;
+}
+
+/*
+ * Attach to pid, find the run covering [start, end) (read while stopped),
+ * heal it with the copy backend, detach.  Returns the heal's result.
+ */
+static int copy_region(pid_t pid, unsigned long start, unsigned long end,
+		       unsigned int flags, struct ar_heal_stats *st)
+{
+	struct ar_inject *inj;
+	struct ar_proc *proc = NULL;
+	struct ar_heal_run hr;
+	struct ar_jsrc *src = NULL;
+	const struct ar_run *run = NULL;
+	int err, derr;
+
+	err = ar_inject_attach(ctx, pid, 0, flags, &inj);
+	if (err)
+		return err;
+	err = ar_proc_read(ctx, pid, 0, &proc);
+	for (size_t i = 0; !err && i < ar_proc_nruns(proc); i++) {
+		const struct ar_run *r = ar_proc_run(proc, i);
+
+		if (r->start <= start && r->end >= end)
+			run = r;
+	}
+	if (!err && !run)
+		err = -ENOENT;
+	if (!err && !(src = calloc(run->vmas, sizeof(*src))))
+		err = -ENOMEM;
+	if (!err)
+		err = ar_heal_run_from_proc(&hr, src, proc, run);
+	if (!err)
+		err = ar_copy_heal(inj, &hr, st);
+	derr = ar_inject_detach(inj);
+	free(src);
+	ar_proc_free(proc);
+	return err ? err : derr;
+}
+
+/*
+ * Heal the target started with args with the copy backend: one VMA, the
+ * same permissions and VmFlags, Rss not grown, THP kept when thp, every
+ * page verified by the target.
+ */
+static void copy_and_check(const char *args, unsigned int flags, int thp)
+{
+	char before[512], after[512];
+	struct ar_heal_stats st;
+	long rss, rss_after, huge = 0;
+	struct tgt t;
+	double t0;
+
+	CHECK(tgt_start(&t, args) == 0);
+	CHECK_EQ(count_vmas(t.pid, t.start, t.end), (long)(thp ? t.pages / 512 :
+							   t.pages));
+	CHECK(vma_attrs(t.pid, t.start, before, sizeof(before)) == 0);
+	rss = smaps_kb(t.pid, t.start, t.end, "Rss:");
+	if (thp) {
+		huge = smaps_kb(t.pid, t.start, t.end, "AnonHugePages:");
+		CHECK(huge > 0);
+	}
+	t0 = now_us();
+	CHECK_EQ(copy_region(t.pid, t.start, t.end, flags, &st), 0);
+	t0 = now_us() - t0;
+	CHECK_EQ(count_vmas(t.pid, t.start, t.end), 1);
+	CHECK(vma_attrs(t.pid, t.start, after, sizeof(after)) == 0);
+	if (strcmp(before, after))
+		printf("# before: %s# after:  %s", before, after);
+	CHECK(!strcmp(before, after));
+	rss_after = smaps_kb(t.pid, t.start, t.end, "Rss:");
+	printf("# %s: %llu pages copied, %llu unmap batches, %.2f ms; Rss "
+	       "%ld -> %ld kB", args, (unsigned long long)st.moves,
+	       (unsigned long long)st.batches, t0 / 1e3, rss, rss_after);
+	if (thp)
+		printf(", AnonHugePages %ld -> %ld kB", huge,
+		       smaps_kb(t.pid, t.start, t.end, "AnonHugePages:"));
+	printf("\n");
+	CHECK_EQ(rss_after, rss);
+	if (thp)
+		CHECK_EQ(smaps_kb(t.pid, t.start, t.end, "AnonHugePages:"), huge);
+	CHECK_EQ(tgt_verify(&t), 0);
+	CHECK_EQ(tgt_quit(&t), 0);
+}
+
+static void copy_heals_1000_reversed(void)
+{
+	copy_and_check("-r 1000 -w 2", 0, 0);
+}
+
+/* Holes stay holes: Rss equal (compared in copy_and_check). */
+static void copy_heals_holes(void)
+{
+	copy_and_check("-r 600 -z 5 -w 2", 0, 0);
+}
+
+/* Without a journal too. */
+static void copy_heals_holes_no_journal(void)
+{
+	copy_and_check("-r 300 -z 3 -w 2", AR_INJECT_NO_JOURNAL, 0);
+}
+
+/* Whole, aligned THP chunks stay huge pages. */
+static void copy_keeps_thp(void)
+{
+	copy_and_check("-H 4 -w 2", 0, 1);
+}
+
+/*
+ * MADV_HUGEPAGE chunks with holes (split to small pages): no huge page
+ * may fill the holes, so Rss does not grow.
+ */
+static void copy_thp_run_with_holes(void)
+{
+	struct tgt t;
+	long rss, rss_after;
+
+	CHECK(tgt_start(&t, "-H 3 -z 9 -w 2") == 0);
+	rss = smaps_kb(t.pid, t.start, t.end, "Rss:");
+	CHECK_EQ(copy_region(t.pid, t.start, t.end, 0, NULL), 0);
+	CHECK_EQ(count_vmas(t.pid, t.start, t.end), 1);
+	rss_after = smaps_kb(t.pid, t.start, t.end, "Rss:");
+	printf("# -H 3 -z 9: Rss %ld -> %ld kB\n", rss, rss_after);
+	CHECK_EQ(rss_after, rss);
+	CHECK_EQ(tgt_verify(&t), 0);
+	CHECK_EQ(tgt_quit(&t), 0);
+}
+
+/* [anon:NAME] on the maps line of the VMA of pid starting at start. */
+static int vma_named(pid_t pid, unsigned long start, const char *name)
+{
+	char path[64], line[512];
+	int named = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (strtoul(line, NULL, 16) == start && strstr(line, name))
+			named = 1;
+	fclose(f);
+	return named;
+}
+
+/* DONTDUMP, DONTFORK, WIPEONFORK kept, and the name where names exist. */
+static void copy_keeps_attributes(void)
+{
+	struct tgt t;
+	int named;
+
+	copy_and_check("-r 100 -a -w 2", 0, 0);
+	CHECK(tgt_start(&t, "-r 20 -a -w 1") == 0);
+	named = vma_named(t.pid, t.start, "[anon:frag]");
+	CHECK(named >= 0);
+	CHECK_EQ(copy_region(t.pid, t.start, t.end, 0, NULL), 0);
+	if (named)
+		CHECK_EQ(vma_named(t.pid, t.start, "[anon:frag]"), 1);
+	else
+		printf("# no CONFIG_ANON_VMA_NAME here: names not tested\n");
+	CHECK_EQ(tgt_verify(&t), 0);
+	CHECK_EQ(tgt_quit(&t), 0);
+}
+
+/*
+ * A child of ours with a read-only (prot) run of n reverse-placed pages,
+ * each with its own pattern; "v" on its pipe makes it check them all and
+ * answer with the number of bad pages.
+ */
+struct ro_child {
+	pid_t pid;
+	int cmd, ans;
+	unsigned long start, end;
+};
+
+static uint64_t ro_pattern(size_t page, size_t word)
+{
+	return (page + 1) * 0x9E3779B97F4A7C15ULL ^ word;
+}
+
+static void ro_child_main(int cmd, int ans, size_t n, int prot)
+{
+	size_t len = n * PAGE;
+	char *src = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *dst = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
+			 MAP_NORESERVE, -1, 0);
+	char c;
+
+	if (src == MAP_FAILED || dst == MAP_FAILED)
+		_exit(2);
+	for (size_t j = 0; j < n; j++)
+		for (size_t w = 0; w < PAGE / 8; w++)
+			((uint64_t *)(src + j * PAGE))[w] = ro_pattern(n - 1 - j, w);
+	for (size_t j = 0; j < n; j++)
+		if (mremap(src + j * PAGE, PAGE, PAGE, MREMAP_FIXED |
+			   MREMAP_MAYMOVE, dst + (n - 1 - j) * PAGE) ==
+		    MAP_FAILED)
+			_exit(2);
+	if (mprotect(dst, len, prot))
+		_exit(2);
+	if (write(ans, &dst, sizeof(dst)) != sizeof(dst))
+		_exit(2);
+	while (read(cmd, &c, 1) == 1) {
+		int bad = 0;
+
+		/* PROT_NONE pages are checked once readable again. */
+		if (!(prot & PROT_READ) && mprotect(dst, len, PROT_READ))
+			_exit(2);
+		for (size_t j = 0; j < n; j++)
+			for (size_t w = 0; w < PAGE / 8; w++)
+				if (((uint64_t *)(dst + j * PAGE))[w] !=
+				    ro_pattern(j, w)) {
+					bad++;
+					break;
+				}
+		if (!(prot & PROT_READ) && mprotect(dst, len, prot))
+			_exit(2);
+		if (write(ans, &bad, sizeof(bad)) != sizeof(bad))
+			_exit(2);
+	}
+	_exit(0);
+}
+
+static int ro_start(struct ro_child *k, size_t n, int prot)
+{
+	int cmd[2], ans[2];
+	char *addr;
+
+	if (pipe(cmd) || pipe(ans))
+		return -1;
+	fflush(stdout);
+	k->pid = fork();
+	if (k->pid < 0)
+		return -1;
+	if (!k->pid) {
+		close(cmd[1]);
+		close(ans[0]);
+		ro_child_main(cmd[0], ans[1], n, prot);
+	}
+	close(cmd[0]);
+	close(ans[1]);
+	k->cmd = cmd[1];
+	k->ans = ans[0];
+	if (read(k->ans, &addr, sizeof(addr)) != sizeof(addr))
+		return -1;
+	k->start = (unsigned long)addr;
+	k->end = k->start + n * PAGE;
+	return 0;
+}
+
+static int ro_verify(struct ro_child *k)
+{
+	int bad;
+
+	if (write(k->cmd, "v", 1) != 1 ||
+	    read(k->ans, &bad, sizeof(bad)) != sizeof(bad))
+		return -1;
+	return bad;
+}
+
+static int ro_stop(struct ro_child *k)
+{
+	int status;
+
+	close(k->cmd);
+	close(k->ans);
+	if (waitpid(k->pid, &status, 0) != k->pid)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+static void copy_protected(int prot, const char *perms)
+{
+	char before[512], after[512];
+	struct ro_child k;
+
+	CHECK(ro_start(&k, 200, prot) == 0);
+	CHECK_EQ(count_vmas(k.pid, k.start, k.end), 200);
+	CHECK_EQ(ro_verify(&k), 0);
+	CHECK(vma_attrs(k.pid, k.start, before, sizeof(before)) == 0);
+	CHECK(!strncmp(before, perms, 4));
+	CHECK_EQ(copy_region(k.pid, k.start, k.end, 0, NULL), 0);
+	CHECK_EQ(count_vmas(k.pid, k.start, k.end), 1);
+	CHECK(vma_attrs(k.pid, k.start, after, sizeof(after)) == 0);
+	if (strcmp(before, after))
+		printf("# before: %s# after:  %s", before, after);
+	CHECK(!strcmp(before, after));
+	CHECK_EQ(ro_verify(&k), 0);
+	CHECK_EQ(ro_stop(&k), 0);
+}
+
+/* Mapped writable while filled, read-only again after ("ac" kept). */
+static void copy_read_only_run(void)
+{
+	copy_protected(PROT_READ, "r--p");
+}
+
+static void copy_prot_none_run(void)
+{
+	copy_protected(PROT_NONE, "---p");
+}
+
+/* Pages shared with a forked child: refused before anything changes. */
+static void copy_refuses_shared(void)
+{
+	char path[256];
+	struct tgt t;
+	long rss;
+	int err;
+
+	CHECK(tgt_start(&t, "-r 200 -f -w 2") == 0);
+	rss = smaps_kb(t.pid, t.start, t.end, "Rss:");
+	err = copy_region(t.pid, t.start, t.end, 0, NULL);
+	printf("# %s\n", ar_ctx_errmsg(ctx));
+	CHECK_EQ(err, -EBUSY);
+	CHECK(strstr(ar_ctx_errmsg(ctx), "shared"));
+	CHECK_EQ(count_vmas(t.pid, t.start, t.end), 200);
+	CHECK_EQ(smaps_kb(t.pid, t.start, t.end, "Rss:"), rss);
+	CHECK(proc_state(t.pid) != 'T');
+	CHECK_EQ(ar_journal_path(path, sizeof(path), t.pid), 0);
+	CHECK(access(path, F_OK) != 0);
+	CHECK_EQ(tgt_verify(&t), 0);
+	CHECK_EQ(tgt_quit(&t), 0);
+}
+
+/* The same refusals as uffd-move, minus "not writable". */
+static void copy_check_run_refusals(void)
+{
+	struct ar_jsrc src[2] = { { 0x10000, 0x11000, 0 },
+				  { 0x11000, 0x12000, 0 } };
+	struct ar_heal_run hr = { .start = 0x10000, .end = 0x12000, .src = src,
+				  .nsrc = 2, .perms = "r--p" };
+
+	CHECK_EQ(ar_copy_check_run(ctx, &hr), 0);
+	CHECK_EQ(ar_uffd_check_run(ctx, &hr), -EPERM);
+	hr.vmflags = AR_VMF(LO);
+	CHECK_EQ(ar_copy_check_run(ctx, &hr), -EPERM);
+	CHECK(strstr(ar_ctx_errmsg(ctx), "mlocked"));
+	hr.vmflags = AR_VMF(UM);
+	CHECK_EQ(ar_copy_check_run(ctx, &hr), -EPERM);
+	hr.vmflags = AR_VMF(GD);
+	CHECK_EQ(ar_copy_check_run(ctx, &hr), -EPERM);
+	hr.vmflags = AR_VMF(SL);
+	CHECK_EQ(ar_copy_check_run(ctx, &hr), -EPERM);
+	hr.vmflags = 0;
+	src[1].start = 0x11800;
+	CHECK_EQ(ar_copy_check_run(ctx, &hr), -EINVAL);
+}
+
+/* A NUMA policy cannot be carried to the new VMA: refused, untouched. */
+static void copy_refuses_mempolicy(void)
+{
+	struct tgt t;
+
+	CHECK(tgt_start(&t, "-r 50 -m") == 0);
+	CHECK_EQ(copy_region(t.pid, t.start, t.end, 0, NULL), -EPERM);
+	CHECK(strstr(ar_ctx_errmsg(ctx), "NUMA policy"));
+	CHECK_EQ(count_vmas(t.pid, t.start, t.end), 50);
+	CHECK_EQ(tgt_verify(&t), 0);
+	CHECK_EQ(tgt_quit(&t), 0);
+}
+
+/*
+ * The tool killed with SIGKILL at random instants of a copy, then
+ * recover: healed or untouched, every page intact, Rss not grown, the
+ * process running.  AR_KILL9_ITERATIONS multiplies the iterations.
+ */
+static void copy_kill9_then_recover(void)
+{
+	const char *args = "-r 300 -z 4 -w 2";
+	const char *env = getenv("AR_KILL9_ITERATIONS");
+	unsigned int healed = 0, untouched = 0, how_seen[3] = { 0 };
+	unsigned int in_copy = 0;
+	int iterations = 20;
+	double full_us;
+	struct tgt t;
+	pid_t child;
+	long pages;
+	int status;
+
+	if (env)
+		iterations = iterations * atoi(env) / 20;
+	CHECK(tgt_start(&t, args) == 0);
+	pages = (long)t.pages;
+	fflush(stdout);
+	full_us = now_us();
+	child = fork();
+	CHECK(child >= 0);
+	if (!child)
+		_exit(copy_region(t.pid, t.start, t.end, 0, NULL) ? 1 : 0);
+	CHECK_EQ(waitpid(child, &status, 0), child);
+	full_us = now_us() - full_us;
+	CHECK_EQ(WEXITSTATUS(status), 0);
+	CHECK_EQ(count_vmas(t.pid, t.start, t.end), 1);
+	CHECK_EQ(tgt_quit(&t), 0);
+	srand((unsigned int)getpid());
+	for (int it = 0; it < iterations; it++) {
+		enum ar_recovery how = AR_RECOVERY_NOTHING;
+		struct ar_journal *j;
+		long vmas, rss;
+		int err;
+
+		CHECK(tgt_start(&t, args) == 0);
+		rss = smaps_kb(t.pid, t.start, t.end, "Rss:");
+		fflush(stdout);
+		child = fork();
+		CHECK(child >= 0);
+		if (!child)
+			_exit(copy_region(t.pid, t.start, t.end, 0, NULL) ? 1 : 0);
+		usleep((useconds_t)(rand() % (int)(full_us + 1)));
+		kill(child, SIGKILL);
+		CHECK_EQ(waitpid(child, &status, 0), child);
+		if (!ar_journal_open(ctx, t.pid, &j)) {
+			in_copy += ar_copy_owns(ar_journal_state(j)->phase);
+			ar_journal_close(j);
+		}
+		err = ar_recover(ctx, t.pid, &how);
+		if (err && err != -ENOENT)
+			printf("# iteration %d: %s\n", it, ar_ctx_errmsg(ctx));
+		CHECK(err == 0 || err == -ENOENT);
+		how_seen[how]++;
+		vmas = count_vmas(t.pid, t.start, t.end);
+		CHECK(vmas == pages || vmas == 1);
+		CHECK(how != AR_RECOVERY_FINISHED || vmas == 1);
+		CHECK(how != AR_RECOVERY_UNDONE || vmas == pages);
+		CHECK_EQ(smaps_kb(t.pid, t.start, t.end, "Rss:"), rss);
+		healed += vmas == 1;
+		untouched += vmas == pages;
+		CHECK(proc_state(t.pid) != 'T');
+		CHECK_EQ(tgt_verify(&t), 0);
+		CHECK_EQ(tgt_quit(&t), 0);
+	}
+	printf("# %s: %d kills over %.1f ms: %u healed, %u untouched; killed "
+	       "in a copy phase %u times; recover finished %u, undid %u\n",
+	       args, iterations, full_us / 1e3, healed, untouched, in_copy,
+	       how_seen[AR_RECOVERY_FINISHED], how_seen[AR_RECOVERY_UNDONE]);
+	CHECK(in_copy > 0);
+}
+
+static void run(const char *name, void (*fn)(void))
+{
+	tap_run(name, fn);
+	kill_all();
+}
+
+#define RUN(fn) run(#fn, fn)
+
+int main(int argc, char **argv)
+{
+	char self[PATH_MAX], path[PATH_MAX + 32];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	(void)argc;
+	(void)argv;
+	if (n < 0)
+		return 1;
+	self[n] = '\0';
+	/* Next to a build in tests/unit, else from the top (check-asan). */
+	snprintf(path, sizeof(path), "%s/../helpers/target", dirname(self));
+	if (access(path, X_OK))
+		snprintf(path, sizeof(path), "tests/helpers/target");
+	if (tgt_set_path(path))
+		return 1;
+	if (ar_ctx_new(&ctx))
+		return 1;
+	signal(SIGPIPE, SIG_IGN);
+	RUN(copy_check_run_refusals);
+	RUN(copy_heals_1000_reversed);
+	RUN(copy_heals_holes);
+	RUN(copy_heals_holes_no_journal);
+	RUN(copy_keeps_thp);
+	RUN(copy_thp_run_with_holes);
+	RUN(copy_keeps_attributes);
+	RUN(copy_read_only_run);
+	RUN(copy_prot_none_run);
+	RUN(copy_refuses_shared);
+	RUN(copy_refuses_mempolicy);
+	RUN(copy_kill9_then_recover);
+	ar_ctx_free(ctx);
+	return tap_done();
+}
