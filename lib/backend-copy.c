@@ -495,7 +495,16 @@ static int resume(struct copy *c, int go_on, enum ar_recovery *how)
 	if (err)
 		goto out;
 	*how = AR_RECOVERY_UNDONE;
-	if (c->js->phase == AR_JP_COPY_BACK) {
+	/*
+	 * Putting back, dst still whole: from what the maps show, like
+	 * after a failure (a batch of munmaps let finish may have unmapped
+	 * more than the record says).  dst no longer whole: its front was
+	 * moved back, as far as the record says.
+	 */
+	if (c->js->phase == AR_JP_COPY_BACK &&
+	    range_state(&l, c->js->dst, c->js->dst + len) == R_EXACT)
+		go_on = 0;
+	else if (c->js->phase == AR_JP_COPY_BACK) {
 		m = c->js->batch_first;
 		if (m >= c->js->nsrc)
 			err = ar_fail(c->ctx, EBADMSG, "journal source out of "

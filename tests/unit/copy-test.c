@@ -50,6 +50,12 @@ static long smaps_kb(pid_t pid, unsigned long start, unsigned long end,
 	return total;
 }
 
+/* VMAs of t's process outside its region: nothing of ours may stay. */
+static long vmas_outside(const struct tgt *t)
+{
+	return count_vmas(t->pid, 0, ~0UL) - count_vmas(t->pid, t->start, t->end);
+}
+
 /* VmFlags and permissions of the VMA of pid containing addr. */
 static int vma_attrs(pid_t pid, unsigned long addr, char *out, size_t size)
 {
@@ -128,7 +134,7 @@ static void copy_and_check(const char *args, unsigned int flags, int thp)
 {
 	char before[512], after[512];
 	struct ar_heal_stats st;
-	long rss, rss_after, huge = 0;
+	long rss, rss_after, huge = 0, outside;
 	struct tgt t;
 	double t0;
 
@@ -137,6 +143,7 @@ static void copy_and_check(const char *args, unsigned int flags, int thp)
 							   t.pages));
 	CHECK(vma_attrs(t.pid, t.start, before, sizeof(before)) == 0);
 	rss = smaps_kb(t.pid, t.start, t.end, "Rss:");
+	outside = vmas_outside(&t);
 	if (thp) {
 		huge = smaps_kb(t.pid, t.start, t.end, "AnonHugePages:");
 		CHECK(huge > 0);
@@ -158,6 +165,7 @@ static void copy_and_check(const char *args, unsigned int flags, int thp)
 		       smaps_kb(t.pid, t.start, t.end, "AnonHugePages:"));
 	printf("\n");
 	CHECK_EQ(rss_after, rss);
+	CHECK_EQ(vmas_outside(&t), outside);
 	if (thp)
 		CHECK_EQ(smaps_kb(t.pid, t.start, t.end, "AnonHugePages:"), huge);
 	CHECK_EQ(tgt_verify(&t), 0);
@@ -443,81 +451,198 @@ static void copy_refuses_mempolicy(void)
 	CHECK_EQ(tgt_quit(&t), 0);
 }
 
+/* End of the VMA of pid that starts at start, 0 if none. */
+static unsigned long vma_end_at(pid_t pid, unsigned long start)
+{
+	char path[64], line[512];
+	unsigned long end = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long s, e;
+
+		if (sscanf(line, "%lx-%lx", &s, &e) == 2 && s == start)
+			end = e;
+	}
+	fclose(f);
+	return end;
+}
+
+/* How long a copy of the target started with args takes, in us. */
+static double time_copy(const char *args)
+{
+	struct tgt t;
+	double us;
+	pid_t child;
+	int status;
+
+	if (tgt_start(&t, args))
+		return -1;
+	fflush(stdout);
+	us = now_us();
+	child = fork();
+	if (child < 0)
+		return -1;
+	if (!child)
+		_exit(copy_region(t.pid, t.start, t.end, 0, NULL) ? 1 : 0);
+	if (waitpid(child, &status, 0) != child || WEXITSTATUS(status) ||
+	    count_vmas(t.pid, t.start, t.end) != 1 || tgt_quit(&t))
+		return -1;
+	return now_us() - us;
+}
+
+/* Start a copy of t in a child and SIGKILL it after us microseconds. */
+static int kill_copy_after(struct tgt *t, double us)
+{
+	pid_t child;
+	int status;
+
+	fflush(stdout);
+	child = fork();
+	if (child < 0)
+		return -1;
+	if (!child)
+		_exit(copy_region(t->pid, t->start, t->end, 0, NULL) ? 1 : 0);
+	usleep((useconds_t)us);
+	kill(child, SIGKILL);
+	if (waitpid(child, &status, 0) != child)
+		return -1;
+	/* A batch of munmaps the tool left running ends and stops itself. */
+	usleep(20000);
+	return 0;
+}
+
 /*
  * The tool killed with SIGKILL at random instants of a copy, then
  * recover: healed or untouched, every page intact, Rss not grown, the
- * process running.  AR_KILL9_ITERATIONS multiplies the iterations.
+ * process running.  Some kills must land after the first sources were
+ * unmapped and before the last (several batches of munmaps).
+ * AR_KILL9_ITERATIONS multiplies the iterations.
  */
 static void copy_kill9_then_recover(void)
 {
-	const char *args = "-r 300 -z 4 -w 2";
+	const char *args = "-r 2000 -z 4 -w 2";
 	const char *env = getenv("AR_KILL9_ITERATIONS");
 	unsigned int healed = 0, untouched = 0, how_seen[3] = { 0 };
-	unsigned int in_copy = 0;
+	unsigned int in_copy = 0, midway = 0;
 	int iterations = 20;
-	double full_us;
+	double full_us = time_copy(args);
 	struct tgt t;
-	pid_t child;
-	long pages;
-	int status;
 
+	CHECK(full_us > 0);
 	if (env)
 		iterations = iterations * atoi(env) / 20;
-	CHECK(tgt_start(&t, args) == 0);
-	pages = (long)t.pages;
-	fflush(stdout);
-	full_us = now_us();
-	child = fork();
-	CHECK(child >= 0);
-	if (!child)
-		_exit(copy_region(t.pid, t.start, t.end, 0, NULL) ? 1 : 0);
-	CHECK_EQ(waitpid(child, &status, 0), child);
-	full_us = now_us() - full_us;
-	CHECK_EQ(WEXITSTATUS(status), 0);
-	CHECK_EQ(count_vmas(t.pid, t.start, t.end), 1);
-	CHECK_EQ(tgt_quit(&t), 0);
 	srand((unsigned int)getpid());
 	for (int it = 0; it < iterations; it++) {
 		enum ar_recovery how = AR_RECOVERY_NOTHING;
 		struct ar_journal *j;
-		long vmas, rss;
+		long vmas, rss, outside;
 		int err;
 
 		CHECK(tgt_start(&t, args) == 0);
 		rss = smaps_kb(t.pid, t.start, t.end, "Rss:");
-		fflush(stdout);
-		child = fork();
-		CHECK(child >= 0);
-		if (!child)
-			_exit(copy_region(t.pid, t.start, t.end, 0, NULL) ? 1 : 0);
-		usleep((useconds_t)(rand() % (int)(full_us + 1)));
-		kill(child, SIGKILL);
-		CHECK_EQ(waitpid(child, &status, 0), child);
+		outside = vmas_outside(&t);
+		CHECK_EQ(kill_copy_after(&t, rand() % (int)(full_us + 1)), 0);
 		if (!ar_journal_open(ctx, t.pid, &j)) {
 			in_copy += ar_copy_owns(ar_journal_state(j)->phase);
 			ar_journal_close(j);
 		}
+		vmas = count_vmas(t.pid, t.start, t.end);
+		midway += vmas != 1 && vmas != (long)t.pages;
 		err = ar_recover(ctx, t.pid, &how);
 		if (err && err != -ENOENT)
 			printf("# iteration %d: %s\n", it, ar_ctx_errmsg(ctx));
 		CHECK(err == 0 || err == -ENOENT);
 		how_seen[how]++;
 		vmas = count_vmas(t.pid, t.start, t.end);
-		CHECK(vmas == pages || vmas == 1);
+		CHECK(vmas == (long)t.pages || vmas == 1);
 		CHECK(how != AR_RECOVERY_FINISHED || vmas == 1);
-		CHECK(how != AR_RECOVERY_UNDONE || vmas == pages);
+		CHECK(how != AR_RECOVERY_UNDONE || vmas == (long)t.pages);
 		CHECK_EQ(smaps_kb(t.pid, t.start, t.end, "Rss:"), rss);
+		CHECK_EQ(vmas_outside(&t), outside);
 		healed += vmas == 1;
-		untouched += vmas == pages;
+		untouched += vmas == (long)t.pages;
 		CHECK(proc_state(t.pid) != 'T');
 		CHECK_EQ(tgt_verify(&t), 0);
 		CHECK_EQ(tgt_quit(&t), 0);
 	}
-	printf("# %s: %d kills over %.1f ms: %u healed, %u untouched; killed "
-	       "in a copy phase %u times; recover finished %u, undid %u\n",
-	       args, iterations, full_us / 1e3, healed, untouched, in_copy,
-	       how_seen[AR_RECOVERY_FINISHED], how_seen[AR_RECOVERY_UNDONE]);
-	CHECK(in_copy > 0);
+	printf("# %s: %d kills over %.1f ms: %u healed, %u untouched; in a "
+	       "copy phase %u, sources partly unmapped %u; recover finished "
+	       "%u, undid %u\n", args, iterations, full_us / 1e3, healed,
+	       untouched, in_copy, midway, how_seen[AR_RECOVERY_FINISHED],
+	       how_seen[AR_RECOVERY_UNDONE]);
+	CHECK(midway > 0);
+}
+
+/*
+ * A copy that could not go on puts the copied front back: the journal of
+ * a copy killed half-way is turned into the record such a failure writes
+ * (AR_JP_COPY_BACK), then recover.  The front becomes one VMA, the rest
+ * is untouched, every page intact.
+ */
+static void copy_recover_puts_back(void)
+{
+	const char *args = "-r 2000 -z 4 -w 2";
+	double full_us = time_copy(args);
+	int done = 0;
+
+	CHECK(full_us > 0);
+	for (int tries = 0; tries < 40 && !done; tries++) {
+		enum ar_recovery how = AR_RECOVERY_NOTHING;
+		struct ar_journal_state *js;
+		struct ar_journal *j;
+		struct tgt t;
+		unsigned long front;
+		size_t m = 0;
+		long vmas, rss, outside;
+		int err;
+
+		CHECK(tgt_start(&t, args) == 0);
+		rss = smaps_kb(t.pid, t.start, t.end, "Rss:");
+		outside = vmas_outside(&t);
+		CHECK_EQ(kill_copy_after(&t, full_us * (0.2 + 0.6 * rand() /
+							 RAND_MAX)), 0);
+		vmas = count_vmas(t.pid, t.start, t.end);
+		if (vmas > 1 && vmas < (long)t.pages &&
+		    !ar_journal_open(ctx, t.pid, &j)) {
+			js = ar_journal_state(j);
+			while (m < js->nsrc &&
+			       !count_vmas(t.pid, js->src[m].start,
+					   js->src[m].end))
+				m++;
+			CHECK(m > 0 && m < js->nsrc);
+			CHECK_EQ(js->phase, AR_JP_COPY_DST);
+			js->phase = AR_JP_COPY_BACK;
+			js->batch_first = (uint32_t)m;
+			CHECK_EQ(ar_journal_write(j, js, 0), 0);
+			ar_journal_close(j);
+			done = 1;
+		}
+		err = ar_recover(ctx, t.pid, &how);
+		if (err && err != -ENOENT)
+			printf("# %s\n", ar_ctx_errmsg(ctx));
+		CHECK(err == 0 || (!done && err == -ENOENT));
+		vmas = count_vmas(t.pid, t.start, t.end);
+		if (done) {
+			printf("# put back %zu of %zu sources after %d tries\n",
+			       m, t.pages, tries + 1);
+			CHECK_EQ(how, AR_RECOVERY_UNDONE);
+			/* The batch the tool left may have unmapped more. */
+			front = vma_end_at(t.pid, t.start);
+			CHECK(front >= t.start + m * PAGE && front < t.end);
+			CHECK_EQ(vmas, 1 + (long)((t.end - front) / PAGE));
+		}
+		CHECK_EQ(smaps_kb(t.pid, t.start, t.end, "Rss:"), rss);
+		CHECK_EQ(vmas_outside(&t), outside);
+		CHECK(proc_state(t.pid) != 'T');
+		CHECK_EQ(tgt_verify(&t), 0);
+		CHECK_EQ(tgt_quit(&t), 0);
+	}
+	CHECK(done);
 }
 
 static void run(const char *name, void (*fn)(void))
@@ -559,6 +684,7 @@ int main(int argc, char **argv)
 	RUN(copy_refuses_shared);
 	RUN(copy_refuses_mempolicy);
 	RUN(copy_kill9_then_recover);
+	RUN(copy_recover_puts_back);
 	ar_ctx_free(ctx);
 	return tap_done();
 }
