@@ -28,7 +28,8 @@ static const struct argp_option defrag_options[] = {
 	{ "dry-run", OPT_DRY_RUN, NULL, 0,
 	  "Print the plan: runs, what blocks them, VMAs after; move nothing", 0 },
 	{ "backend", OPT_BACKEND, "NAME", 0,
-	  "auto (default), relocate or uffd-move; see 'anonremap probe'", 0 },
+	  "auto (default: relocate, else uffd-move), relocate, uffd-move, or "
+	  "copy (any kernel, slower; only when asked); see 'anonremap probe'", 0 },
 	{ "range", OPT_RANGE, "START-END", 0,
 	  "Only the VMAs inside this address range (hexadecimal)", 0 },
 	{ "max-pause", OPT_MAX_PAUSE, "MS", 0,
@@ -79,7 +80,7 @@ static error_t defrag_parse(int key, char *arg, struct argp_state *state)
 	case OPT_BACKEND:
 		if (ar_backend_parse(arg, &a->opts.backend))
 			argp_error(state, "--backend: '%s' is not one of auto, "
-				   "relocate, uffd-move", arg);
+				   "relocate, uffd-move, copy", arg);
 		break;
 	case OPT_RANGE:
 		if (!parse_range(arg, &a->opts.start, &a->opts.end))
@@ -303,7 +304,7 @@ int cmd_probe(int argc, char **argv)
 		common_children, NULL, NULL
 	};
 	static const enum ar_backend backends[] = {
-		AR_BACKEND_RELOCATE, AR_BACKEND_UFFD_MOVE,
+		AR_BACKEND_RELOCATE, AR_BACKEND_UFFD_MOVE, AR_BACKEND_COPY,
 	};
 	struct ar_ctx *ctx = cli_ctx();
 	bool json = false, any = false;

@@ -132,9 +132,11 @@ enum ar_backend {
 	AR_BACKEND_AUTO,	/* the first that works, in this order: */
 	AR_BACKEND_RELOCATE,	/* mremap(MREMAP_RELOCATE_ANON), patched kernels */
 	AR_BACKEND_UFFD_MOVE,	/* userfaultfd UFFDIO_MOVE, Linux 6.8 and later */
+	AR_BACKEND_COPY,	/* copy the pages, any kernel; never chosen by
+				   auto: slower, and it gives up sharing */
 };
 
-/* "auto", "relocate", "uffd-move"; NULL for an unknown value. */
+/* "auto", "relocate", "uffd-move", "copy"; NULL for an unknown value. */
 const char *ar_backend_name(enum ar_backend backend);
 /* The inverse; -EINVAL for an unknown name. */
 int ar_backend_parse(const char *name, enum ar_backend *backend);

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend-copy.h"
 #include "inject.h"
 #include "internal.h"
 #include "uffd.h"
@@ -30,7 +31,33 @@ static const char *const backend_names[] = {
 	[AR_BACKEND_AUTO] = "auto",
 	[AR_BACKEND_RELOCATE] = "relocate",
 	[AR_BACKEND_UFFD_MOVE] = "uffd-move",
+	[AR_BACKEND_COPY] = "copy",
 };
+
+/* What the planner and the executor need of a backend that can run. */
+struct backend_ops {
+	int (*check)(struct ar_ctx *ctx, const struct ar_heal_run *run);
+	int (*heal)(struct ar_inject *inj, const struct ar_heal_run *run,
+		    struct ar_heal_stats *st);
+};
+
+static const struct backend_ops uffd_ops = { ar_uffd_check_run, ar_uffd_heal };
+static const struct backend_ops copy_ops = { ar_copy_check_run, ar_copy_heal };
+
+/* NULL for a backend this version cannot drive (see ar_backend_probe()). */
+static const struct backend_ops *backend_ops(enum ar_backend backend)
+{
+	switch (backend) {
+	case AR_BACKEND_UFFD_MOVE:
+		return &uffd_ops;
+	case AR_BACKEND_COPY:
+		return &copy_ops;
+	case AR_BACKEND_AUTO:
+	case AR_BACKEND_RELOCATE:
+		break;
+	}
+	return NULL;
+}
 
 AR_EXPORT const char *ar_backend_name(enum ar_backend backend)
 {
@@ -73,6 +100,18 @@ static int kernel_has_relocate(void)
 	return moved != MAP_FAILED;
 }
 
+/* The copy backend needs process_vm_readv() (CONFIG_CROSS_MEMORY_ATTACH). */
+static int copy_probe(struct ar_ctx *ctx)
+{
+	char src = 42, dst = 0;
+	struct iovec local = { &dst, 1 }, remote = { &src, 1 };
+
+	if (process_vm_readv(getpid(), &local, 1, &remote, 1, 0) != 1 || dst != 42)
+		return ar_fail_errno(ctx, errno, "process_vm_readv() does not "
+				     "work here");
+	return 0;
+}
+
 AR_EXPORT int ar_backend_probe(struct ar_ctx *ctx, enum ar_backend backend)
 {
 	int ret;
@@ -93,6 +132,8 @@ AR_EXPORT int ar_backend_probe(struct ar_ctx *ctx, enum ar_backend backend)
 			       "yet");
 	case AR_BACKEND_UFFD_MOVE:
 		return ar_uffd_probe(ctx);
+	case AR_BACKEND_COPY:
+		return copy_probe(ctx);
 	case AR_BACKEND_AUTO:
 		break;
 	}
@@ -120,7 +161,9 @@ static int choose_backend(struct ar_ctx *ctx, enum ar_backend *backend)
 		snprintf(why[i], sizeof(why[i]), "%s", ctx->errmsg);
 	}
 	return ar_fail(ctx, -ret, "no backend works here: relocate: %s; "
-		       "uffd-move: %s", why[0], why[1]);
+		       "uffd-move: %s; --backend copy works on any kernel but "
+		       "is slower and gives up pages shared with a fork",
+		       why[0], why[1]);
 }
 
 static const char *blocker_reason(unsigned int blockers)
@@ -164,6 +207,7 @@ static bool clip_run(const struct ar_proc *proc, const struct ar_run *run,
  * AR_RUN_SKIPPED with the reason.  src has room for r->vmas entries.
  */
 static enum ar_run_fate check_segment(struct ar_ctx *ctx,
+				      const struct backend_ops *ops,
 				      const struct ar_proc *proc,
 				      const struct ar_run *r, struct ar_jsrc *src,
 				      char *reason, size_t len)
@@ -179,7 +223,7 @@ static enum ar_run_fate check_segment(struct ar_ctx *ctx,
 			 "cannot carry over");
 		return AR_RUN_SKIPPED;
 	}
-	if (ar_uffd_check_run(ctx, &hr)) {
+	if (ops->check(ctx, &hr)) {
 		snprintf(reason, len, "%s", ctx->errmsg);
 		return AR_RUN_SKIPPED;
 	}
@@ -223,6 +267,7 @@ static size_t expected_parts(size_t vmas, unsigned int max_pause_ms)
 }
 
 struct plan {
+	const struct backend_ops *ops;
 	struct ar_run *runs;		/* clipped to the range */
 	struct ar_defrag_run *out;	/* what the report says of each */
 	size_t n;
@@ -242,13 +287,15 @@ static void plan_free(struct plan *p)
  * may still refuse a run when it looks at the process itself.
  */
 static int make_plan(struct ar_ctx *ctx, const struct ar_proc *proc,
-		     const struct ar_defrag_opts *opts, struct plan *p)
+		     const struct ar_defrag_opts *opts,
+		     const struct backend_ops *ops, struct plan *p)
 {
 	uint64_t end = opts->end ? opts->end : UINT64_MAX;
 	struct ar_jsrc *src = NULL;
 	size_t i, maxvmas = 0;
 
 	memset(p, 0, sizeof(*p));
+	p->ops = ops;
 	p->runs = calloc(proc->nruns ? proc->nruns : 1, sizeof(*p->runs));
 	p->out = calloc(proc->nruns ? proc->nruns : 1, sizeof(*p->out));
 	if (!p->runs || !p->out) {
@@ -276,7 +323,7 @@ static int make_plan(struct ar_ctx *ctx, const struct ar_proc *proc,
 		o->vmas = r->vmas;
 		o->vmas_after = expected_parts(r->vmas, opts->max_pause_ms);
 		o->blockers = r->blockers;
-		o->fate = check_segment(ctx, proc, r, src, o->reason,
+		o->fate = check_segment(ctx, ops, proc, r, src, o->reason,
 					sizeof(o->reason));
 		p->healable += o->fate == AR_RUN_PLANNED;
 	}
@@ -507,7 +554,8 @@ static bool heal_next_part(struct session *s, struct ar_inject *inj,
 		}
 		return true;
 	}
-	if (check_segment(s->ctx, proc, &seg, s->src, why, sizeof(why)) !=
+	if (check_segment(s->ctx, s->p->ops, proc, &seg, s->src, why,
+			  sizeof(why)) !=
 	    AR_RUN_PLANNED) {
 		run_ends(s, AR_RUN_SKIPPED, why);
 		return true;
@@ -533,13 +581,13 @@ static bool heal_next_part(struct session *s, struct ar_inject *inj,
 	first_part(proc, &seg, want, &part);
 	*err = ar_heal_run_from_proc(&hr, s->src, proc, &part);
 	if (!*err)
-		*err = ar_uffd_heal(inj, &hr, &st);
+		*err = s->p->ops->heal(inj, &hr, &st);
 	/* Pages the fork that shared them left unmovable (see above). */
-	if (*err == -EBUSY && opts->unshare) {
+	if (*err == -EBUSY && s->p->ops == &uffd_ops && opts->unshare) {
 		*err = unshare_pages(s->ctx, s->pid, part.start, part.end);
 		if (!*err)
-			*err = ar_uffd_heal(inj, &hr, &st);
-	} else if (*err == -EBUSY) {
+			*err = s->p->ops->heal(inj, &hr, &st);
+	} else if (*err == -EBUSY && s->p->ops == &uffd_ops) {
 		run_ends(s, AR_RUN_FAILED, "pages once shared with a forked "
 			 "process and not written since cannot move; --unshare "
 			 "rewrites them in place");
@@ -701,7 +749,7 @@ AR_EXPORT int ar_defrag(struct ar_ctx *ctx, pid_t pid,
 	ret = read_snapshot(ctx, pid, &proc);
 	if (ret)
 		return ret;
-	ret = make_plan(ctx, proc, opts, &p);
+	ret = make_plan(ctx, proc, opts, backend_ops(backend), &p);
 	if (ret) {
 		ar_proc_free(proc);
 		return ret;

@@ -24,7 +24,7 @@ splits_of() {
 	run "$ANONREMAP" probe -J
 	[ "$status" -eq 0 ]
 	[ "$(jq -c '[.backends[] | {backend, works}]' <<<"$output")" = \
-	  '[{"backend":"relocate","works":false},{"backend":"uffd-move","works":true}]' ]
+	  '[{"backend":"relocate","works":false},{"backend":"uffd-move","works":true},{"backend":"copy","works":true}]' ]
 	run "$ANONREMAP" probe extra
 	[ "$status" -eq 2 ]
 }
@@ -43,6 +43,35 @@ splits_of() {
 	[ "$("$ANONREMAP" stat -J "$FPID" | jq .processes[0].vmas)" -eq "$predicted" ]
 	[ "$(ps -o stat= -p "$FPID" | cut -c1)" = S ]
 	verify_fragment
+}
+
+@test "--backend copy heals every pattern; Rss does not grow; every page intact" {
+	start_fragment reverse:500 interleave:51 thp:2 holes:60:10
+	rss=$(awk '/^Rss:/ {print $2}' /proc/$FPID/smaps_rollup)
+	run "$ANONREMAP" defrag --backend copy "$FPID"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"; backend copy" ]]
+	[ "$(splits_of "$FPID")" -eq 0 ]
+	[ "$(awk '/^Rss:/ {print $2}' /proc/$FPID/smaps_rollup)" -le "$rss" ]
+	verify_fragment
+}
+
+@test "--backend copy never copies pages a fork shares; --must refuses them" {
+	start_fragment --fork reverse:60
+	before=$(cat /proc/$FPID/maps)
+	run "$ANONREMAP" defrag --backend copy "$FPID"
+	[ "$status" -eq 0 ]
+	[[ "${lines[1]}" == *"skipped: pages shared with another process (a fork)" ]]
+	run "$ANONREMAP" defrag --backend copy --must "$FPID"
+	[ "$status" -eq 1 ]
+	[ "$(cat /proc/$FPID/maps)" = "$before" ]
+	verify_fragment
+}
+
+@test "auto never picks copy" {
+	start_fragment reverse:20
+	run "$ANONREMAP" defrag --dry-run -J "$FPID"
+	[ "$(json_field backend)" = uffd-move ]
 }
 
 @test "THP stays huge after a defrag" {
@@ -189,6 +218,7 @@ splits_of() {
 	[ "$status" -eq 2 ]
 	run "$ANONREMAP" defrag --backend floppy 1
 	[ "$status" -eq 2 ]
+	[[ "$output" == *"not one of auto, relocate, uffd-move, copy"* ]]
 	run "$ANONREMAP" defrag --range 20-10 1
 	[ "$status" -eq 2 ]
 	run "$ANONREMAP" defrag --range zz 1
