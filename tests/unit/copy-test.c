@@ -451,6 +451,14 @@ static void copy_refuses_mempolicy(void)
 	CHECK_EQ(tgt_quit(&t), 0);
 }
 
+/* VMAs of a region of the target started with args, before any heal. */
+static long count_vmas_of(const char *args)
+{
+	const char *h = strstr(args, "-H "), *r = strstr(args, "-r ");
+
+	return h ? atol(h + 3) : r ? atol(r + 3) : 1;
+}
+
 /* End of the VMA of pid that starts at start, 0 if none. */
 static unsigned long vma_end_at(pid_t pid, unsigned long start)
 {
@@ -473,7 +481,7 @@ static unsigned long vma_end_at(pid_t pid, unsigned long start)
 }
 
 /* How long a copy of the target started with args takes, in us. */
-static double time_copy(const char *args)
+static double time_copy_once(const char *args)
 {
 	struct tgt t;
 	double us;
@@ -493,6 +501,22 @@ static double time_copy(const char *args)
 	    count_vmas(t.pid, t.start, t.end) != 1 || tgt_quit(&t))
 		return -1;
 	return now_us() - us;
+}
+
+/* The fastest of three: the first copies of a test run slower. */
+static double time_copy(const char *args)
+{
+	double best = -1;
+
+	for (int i = 0; i < 3; i++) {
+		double us = time_copy_once(args);
+
+		if (us < 0)
+			return -1;
+		if (best < 0 || us < best)
+			best = us;
+	}
+	return best;
 }
 
 /* Start a copy of t in a child and SIGKILL it after us microseconds. */
@@ -519,17 +543,16 @@ static int kill_copy_after(struct tgt *t, double us)
 /*
  * The tool killed with SIGKILL at random instants of a copy, then
  * recover: healed or untouched, every page intact, Rss not grown, the
- * process running.  Some kills must land after the first sources were
- * unmapped and before the last (several batches of munmaps).
- * AR_KILL9_ITERATIONS multiplies the iterations.
+ * same VmFlags, the process running.  With need_midway, some kills must
+ * land after the first sources were unmapped and before the last
+ * (several batches of munmaps).  AR_KILL9_ITERATIONS multiplies the
+ * iterations.
  */
-static void copy_kill9_then_recover(void)
+static void kill9_loop(const char *args, int iterations, int need_midway)
 {
-	const char *args = "-r 2000 -z 4 -w 2";
 	const char *env = getenv("AR_KILL9_ITERATIONS");
 	unsigned int healed = 0, untouched = 0, how_seen[3] = { 0 };
 	unsigned int in_copy = 0, midway = 0;
-	int iterations = 20;
 	double full_us = time_copy(args);
 	struct tgt t;
 
@@ -539,6 +562,7 @@ static void copy_kill9_then_recover(void)
 	srand((unsigned int)getpid());
 	for (int it = 0; it < iterations; it++) {
 		enum ar_recovery how = AR_RECOVERY_NOTHING;
+		char before[512], after[512];
 		struct ar_journal *j;
 		long vmas, rss, outside;
 		int err;
@@ -546,26 +570,31 @@ static void copy_kill9_then_recover(void)
 		CHECK(tgt_start(&t, args) == 0);
 		rss = smaps_kb(t.pid, t.start, t.end, "Rss:");
 		outside = vmas_outside(&t);
+		CHECK(vma_attrs(t.pid, t.start, before, sizeof(before)) == 0);
 		CHECK_EQ(kill_copy_after(&t, rand() % (int)(full_us + 1)), 0);
 		if (!ar_journal_open(ctx, t.pid, &j)) {
 			in_copy += ar_copy_owns(ar_journal_state(j)->phase);
 			ar_journal_close(j);
 		}
 		vmas = count_vmas(t.pid, t.start, t.end);
-		midway += vmas != 1 && vmas != (long)t.pages;
+		midway += vmas != 1 && vmas != count_vmas_of(args);
 		err = ar_recover(ctx, t.pid, &how);
 		if (err && err != -ENOENT)
 			printf("# iteration %d: %s\n", it, ar_ctx_errmsg(ctx));
 		CHECK(err == 0 || err == -ENOENT);
 		how_seen[how]++;
 		vmas = count_vmas(t.pid, t.start, t.end);
-		CHECK(vmas == (long)t.pages || vmas == 1);
+		CHECK(vmas == count_vmas_of(args) || vmas == 1);
 		CHECK(how != AR_RECOVERY_FINISHED || vmas == 1);
-		CHECK(how != AR_RECOVERY_UNDONE || vmas == (long)t.pages);
+		CHECK(how != AR_RECOVERY_UNDONE || vmas == count_vmas_of(args));
 		CHECK_EQ(smaps_kb(t.pid, t.start, t.end, "Rss:"), rss);
 		CHECK_EQ(vmas_outside(&t), outside);
+		CHECK(vma_attrs(t.pid, t.start, after, sizeof(after)) == 0);
+		if (strcmp(before, after))
+			printf("# before: %s# after:  %s", before, after);
+		CHECK(!strcmp(before, after));
 		healed += vmas == 1;
-		untouched += vmas == (long)t.pages;
+		untouched += vmas != 1;
 		CHECK(proc_state(t.pid) != 'T');
 		CHECK_EQ(tgt_verify(&t), 0);
 		CHECK_EQ(tgt_quit(&t), 0);
@@ -575,7 +604,18 @@ static void copy_kill9_then_recover(void)
 	       "%u, undid %u\n", args, iterations, full_us / 1e3, healed,
 	       untouched, in_copy, midway, how_seen[AR_RECOVERY_FINISHED],
 	       how_seen[AR_RECOVERY_UNDONE]);
-	CHECK(midway > 0);
+	CHECK(midway > 0 || !need_midway);
+}
+
+static void copy_kill9_then_recover(void)
+{
+	kill9_loop("-r 2000 -z 4 -w 2", 20, 1);
+}
+
+/* MADV_HUGEPAGE kept whatever mode the dead tool left dst in. */
+static void copy_kill9_thp_then_recover(void)
+{
+	kill9_loop("-H 8 -z 9 -w 2", 10, 0);
 }
 
 /*
@@ -599,7 +639,7 @@ static void copy_recover_puts_back(void)
 		unsigned long front;
 		size_t m = 0;
 		long vmas, rss, outside;
-		int err;
+		int err, rewritten;
 
 		CHECK(tgt_start(&t, args) == 0);
 		rss = smaps_kb(t.pid, t.start, t.end, "Rss:");
@@ -607,6 +647,7 @@ static void copy_recover_puts_back(void)
 		CHECK_EQ(kill_copy_after(&t, full_us * (0.2 + 0.6 * rand() /
 							 RAND_MAX)), 0);
 		vmas = count_vmas(t.pid, t.start, t.end);
+		rewritten = 0;
 		if (vmas > 1 && vmas < (long)t.pages &&
 		    !ar_journal_open(ctx, t.pid, &j)) {
 			js = ar_journal_state(j);
@@ -620,21 +661,25 @@ static void copy_recover_puts_back(void)
 			js->batch_first = (uint32_t)m;
 			CHECK_EQ(ar_journal_write(j, js, 0), 0);
 			ar_journal_close(j);
-			done = 1;
+			rewritten = 1;
 		}
 		err = ar_recover(ctx, t.pid, &how);
 		if (err && err != -ENOENT)
 			printf("# %s\n", ar_ctx_errmsg(ctx));
-		CHECK(err == 0 || (!done && err == -ENOENT));
+		CHECK(err == 0 || (!rewritten && err == -ENOENT));
 		vmas = count_vmas(t.pid, t.start, t.end);
-		if (done) {
-			printf("# put back %zu of %zu sources after %d tries\n",
-			       m, t.pages, tries + 1);
+		/* The batch the tool left may have unmapped more, or all. */
+		if (rewritten && how == AR_RECOVERY_FINISHED) {
+			CHECK_EQ(vmas, 1);
+		} else if (rewritten) {
 			CHECK_EQ(how, AR_RECOVERY_UNDONE);
-			/* The batch the tool left may have unmapped more. */
 			front = vma_end_at(t.pid, t.start);
+			printf("# put back %lu of %zu sources (%zu when the "
+			       "record was made) after %d tries\n",
+			       (front - t.start) / PAGE, t.pages, m, tries + 1);
 			CHECK(front >= t.start + m * PAGE && front < t.end);
 			CHECK_EQ(vmas, 1 + (long)((t.end - front) / PAGE));
+			done = 1;
 		}
 		CHECK_EQ(smaps_kb(t.pid, t.start, t.end, "Rss:"), rss);
 		CHECK_EQ(vmas_outside(&t), outside);
@@ -684,6 +729,7 @@ int main(int argc, char **argv)
 	RUN(copy_refuses_shared);
 	RUN(copy_refuses_mempolicy);
 	RUN(copy_kill9_then_recover);
+	RUN(copy_kill9_thp_then_recover);
 	RUN(copy_recover_puts_back);
 	ar_ctx_free(ctx);
 	return tap_done();
