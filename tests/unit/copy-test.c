@@ -268,11 +268,11 @@ static uint64_t ro_pattern(size_t page, size_t word)
 	return (page + 1) * 0x9E3779B97F4A7C15ULL ^ word;
 }
 
-static void ro_child_main(int cmd, int ans, size_t n, int prot)
+static void ro_child_main(int cmd, int ans, size_t n, int prot, int mflags)
 {
 	size_t len = n * PAGE;
 	char *src = mmap(NULL, len, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			 MAP_PRIVATE | MAP_ANONYMOUS | mflags, -1, 0);
 	char *dst = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
 			 MAP_NORESERVE, -1, 0);
 	char c;
@@ -312,7 +312,7 @@ static void ro_child_main(int cmd, int ans, size_t n, int prot)
 	_exit(0);
 }
 
-static int ro_start(struct ro_child *k, size_t n, int prot)
+static int ro_start(struct ro_child *k, size_t n, int prot, int mflags)
 {
 	int cmd[2], ans[2];
 	char *addr;
@@ -326,7 +326,7 @@ static int ro_start(struct ro_child *k, size_t n, int prot)
 	if (!k->pid) {
 		close(cmd[1]);
 		close(ans[0]);
-		ro_child_main(cmd[0], ans[1], n, prot);
+		ro_child_main(cmd[0], ans[1], n, prot, mflags);
 	}
 	close(cmd[0]);
 	close(ans[1]);
@@ -360,12 +360,12 @@ static int ro_stop(struct ro_child *k)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 
-static void copy_protected(int prot, const char *perms)
+static void copy_protected(int prot, int mflags, const char *perms)
 {
 	char before[512], after[512];
 	struct ro_child k;
 
-	CHECK(ro_start(&k, 200, prot) == 0);
+	CHECK(ro_start(&k, 200, prot, mflags) == 0);
 	CHECK_EQ(count_vmas(k.pid, k.start, k.end), 200);
 	CHECK_EQ(ro_verify(&k), 0);
 	CHECK(vma_attrs(k.pid, k.start, before, sizeof(before)) == 0);
@@ -383,12 +383,18 @@ static void copy_protected(int prot, const char *perms)
 /* Mapped writable while filled, read-only again after ("ac" kept). */
 static void copy_read_only_run(void)
 {
-	copy_protected(PROT_READ, "r--p");
+	copy_protected(PROT_READ, 0, "r--p");
+}
+
+/* Not accounted ("nr"): dst stays read-only, written through /proc/PID/mem. */
+static void copy_read_only_noreserve_run(void)
+{
+	copy_protected(PROT_READ, MAP_NORESERVE, "r--p");
 }
 
 static void copy_prot_none_run(void)
 {
-	copy_protected(PROT_NONE, "---p");
+	copy_protected(PROT_NONE, 0, "---p");
 }
 
 /* Pages shared with a forked child: refused before anything changes. */
@@ -725,6 +731,7 @@ int main(int argc, char **argv)
 	RUN(copy_thp_run_with_holes);
 	RUN(copy_keeps_attributes);
 	RUN(copy_read_only_run);
+	RUN(copy_read_only_noreserve_run);
 	RUN(copy_prot_none_run);
 	RUN(copy_refuses_shared);
 	RUN(copy_refuses_mempolicy);
