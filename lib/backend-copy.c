@@ -128,23 +128,32 @@ static int wanted(uint64_t e, const char *bytes)
 	       !page_is_zero(bytes);
 }
 
+/* Are the bytes of the page needed: all pages, or only those wanted() reads? */
+static int needs_bytes(uint64_t e, int all)
+{
+	if (!(e & (PM_PRESENT | PM_SWAP)))
+		return 0;
+	return all || (e & PM_SWAP) || !(e & PM_MMAP_EXCLUSIVE);
+}
+
 /*
- * Read [addr, addr + n pages) of the run into buf and its pagemap into
- * pm, reading only the ranges that hold pages.  Swapped-out pages are
- * faulted in by the read: their entries are read again after it.
+ * Read the pagemap of [addr, addr + n pages) of the run into pm and the
+ * pages that hold anything into buf (all, or only those whose bytes
+ * wanted() looks at).  Swapped-out pages are faulted in by the read:
+ * their entries are read again after it.
  */
-static int read_chunk(struct copy *c, uint64_t addr, size_t n)
+static int read_chunk(struct copy *c, uint64_t addr, size_t n, int all)
 {
 	int swapped = 0, err = read_pagemap(c, addr, n);
 
 	for (size_t i = 0; !err && i < n;) {
 		size_t k = i;
 
-		if (!(c->pm[i] & (PM_PRESENT | PM_SWAP))) {
+		if (!needs_bytes(c->pm[i], all)) {
 			i++;
 			continue;
 		}
-		while (k < n && (c->pm[k] & (PM_PRESENT | PM_SWAP)))
+		while (k < n && needs_bytes(c->pm[k], all))
 			swapped |= !!(c->pm[k++] & PM_SWAP);
 		err = ar_inject_read(c->inj, addr + i * PAGE, c->buf + i * PAGE,
 				     (k - i) * PAGE);
@@ -181,7 +190,7 @@ static int scan_run(struct copy *c)
 
 		if (n > CHUNK_PAGES)
 			n = CHUNK_PAGES;
-		if ((err = read_chunk(c, a, n)))
+		if ((err = read_chunk(c, a, n, 0)))
 			break;
 		for (size_t i = 0; i < n && !err; i++) {
 			uint64_t e = c->pm[i];
@@ -253,7 +262,7 @@ static int copy_range(struct copy *c, uint64_t s, uint64_t e)
 			n = CHUNK_PAGES;
 		if (a + n * PAGE > next)
 			n = (size_t)((next - a) / PAGE);
-		err = read_chunk(c, a, n);
+		err = read_chunk(c, a, n, 1);
 		for (size_t i = 0; !err && i < n;) {
 			size_t k = i;
 
