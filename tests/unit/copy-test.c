@@ -5,7 +5,6 @@
  * of a child of ours that checks its own bytes on request.
  */
 #include <errno.h>
-#include <libgen.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -744,19 +743,9 @@ static void run(const char *name, void (*fn)(void))
 
 int main(int argc, char **argv)
 {
-	char self[PATH_MAX], path[PATH_MAX + 32];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-
 	(void)argc;
 	(void)argv;
-	if (n < 0)
-		return 1;
-	self[n] = '\0';
-	/* Next to a build in tests/unit, else from the top (check-asan). */
-	snprintf(path, sizeof(path), "%s/../helpers/target", dirname(self));
-	if (access(path, X_OK))
-		snprintf(path, sizeof(path), "tests/helpers/target");
-	if (tgt_set_path(path))
+	if (tgt_locate())
 		return 1;
 	if (ar_ctx_new(&ctx))
 		return 1;

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,7 +30,7 @@ struct tgt {
 	size_t pages;
 };
 
-static char target_path[PATH_MAX];	/* set by tgt_set_path() */
+static char target_path[PATH_MAX];	/* set by tgt_locate() */
 /*
  * Targets not yet quit, by value: a test that fails early leaves its
  * struct tgt out of scope, and kill_all() must not read it.
@@ -188,14 +189,26 @@ static inline char proc_state(pid_t pid)
 	return p[2];
 }
 
-/* Where tests/helpers/target is; 0, or -1 when the path is too long. */
-static inline int tgt_set_path(const char *path)
+/*
+ * Find tests/helpers/target: beside a test built in tests/unit (or in
+ * check-asan's copy of that tree), else from the top of the tree.
+ * 0, or -1 when it cannot be named.
+ */
+static inline int tgt_locate(void)
 {
-	size_t n = strlen(path);
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	int len;
 
-	if (n >= sizeof(target_path))
+	if (n < 0)
 		return -1;
-	memcpy(target_path, path, n + 1);
+	self[n] = '\0';
+	len = snprintf(target_path, sizeof(target_path), "%s/../helpers/target",
+		       dirname(self));
+	if (len < 0 || (size_t)len >= sizeof(target_path))
+		return -1;
+	if (access(target_path, X_OK))
+		snprintf(target_path, sizeof(target_path), "tests/helpers/target");
 	return 0;
 }
 
