@@ -66,14 +66,6 @@ struct copy {
 	struct ar_heal_stats *st;
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static int jwrite(struct copy *c, uint32_t phase, int with_src)
 {
 	c->js->phase = phase;
@@ -628,7 +620,7 @@ int ar_copy_heal(struct ar_inject *inj, const struct ar_heal_run *run,
 		SYS_prctl,
 	};
 	struct ar_heal_stats dummy;
-	uint64_t t0 = now_ns();
+	uint64_t t0 = ar_now_ns();
 	struct ar_jsrc *src;
 	struct copy c;
 	int err, prot;
@@ -710,7 +702,7 @@ out:
 		free(c.local.src);	/* else the journal's */
 		c.local.src = NULL;
 	}
-	st->ns = now_ns() - t0;
+	st->ns = ar_now_ns() - t0;
 	return err;
 }
 

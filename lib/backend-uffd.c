@@ -49,14 +49,6 @@ struct heal {
 	struct ar_heal_stats *st;
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static int jwrite(struct heal *h, uint32_t phase, int with_src)
 {
 	h->js->phase = phase;
@@ -447,7 +439,7 @@ int ar_uffd_heal(struct ar_inject *inj, const struct ar_heal_run *run,
 		SYS_madvise, SYS_close, SYS_prctl,
 	};
 	struct ar_heal_stats dummy;
-	uint64_t t0 = now_ns();
+	uint64_t t0 = ar_now_ns();
 	struct heal h;
 	struct ar_jsrc *src;
 	int err, uerr;
@@ -521,7 +513,7 @@ out:
 	free(h.undone);
 	if (!h.j)
 		free(h.local.src);	/* else the journal's */
-	st->ns = now_ns() - t0;
+	st->ns = ar_now_ns() - t0;
 	return err;
 }
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -83,4 +84,12 @@ int ar_read_small_file_at(int dirfd, const char *path, char *buf, size_t size)
 int ar_read_small_file(const char *path, char *buf, size_t size)
 {
 	return ar_read_small_file_at(AT_FDCWD, path, buf, size);
+}
+
+uint64_t ar_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }

@@ -373,14 +373,6 @@ static int new_report(struct ar_ctx *ctx, const struct ar_proc *proc,
 	return 0;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
 /*
  * The VMAs of proc from addr up to end, as a run; false when they are not
  * one any more (the process changed its mappings between two stops).
@@ -562,7 +554,7 @@ static bool heal_next_part(struct session *s, struct ar_inject *inj,
 	}
 	want = seg.vmas;
 	if (opts->max_pause_ms) {
-		uint64_t spent = now_ns() - stopped_at;
+		uint64_t spent = ar_now_ns() - stopped_at;
 		size_t full = part_vmas(opts->max_pause_ms, s->ns_per_vma);
 
 		/*
@@ -690,7 +682,7 @@ static int defrag_stopped(struct ar_ctx *ctx, pid_t pid,
 		ar_inject_get_stats(inj, &ist);
 		ret = heal_in_one_stop(&s, inj, ist.stopped_since_ns);
 		ret = detach_keeping_message(inj, ret);
-		pause = now_ns() - ist.stopped_since_ns;
+		pause = ar_now_ns() - ist.stopped_since_ns;
 		s.r->pauses++;
 		s.r->pause_total_ns += pause;
 		if (pause > s.r->pause_ns)

@@ -78,14 +78,6 @@ struct ar_inject {
 	struct ar_inject_stats st;
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static int sys_pidfd_open(pid_t pid)
 {
 	return (int)syscall(SYS_pidfd_open, pid, 0);
@@ -789,7 +781,7 @@ int ar_inject_call(struct ar_inject *inj, long *ret, long nr, uint64_t a1,
 		   uint64_t a6)
 {
 	const uint64_t args[6] = { a1, a2, a3, a4, a5, a6 };
-	uint64_t t0 = now_ns();
+	uint64_t t0 = ar_now_ns();
 	struct ar_regs r;
 	int err;
 
@@ -807,7 +799,7 @@ int ar_inject_call(struct ar_inject *inj, long *ret, long nr, uint64_t a1,
 			*ret = ar_arch_single_result(&r);
 	}
 	inj->st.calls++;
-	inj->st.call_ns += now_ns() - t0;
+	inj->st.call_ns += ar_now_ns() - t0;
 	return err;
 }
 
@@ -840,7 +832,7 @@ int ar_inject_batch_write(struct ar_inject *inj, uint64_t remote_descs,
 int ar_inject_batch_run(struct ar_inject *inj, uint64_t remote_descs,
 			struct ar_sysdesc *descs, size_t n, size_t *done)
 {
-	uint64_t t0 = now_ns();
+	uint64_t t0 = ar_now_ns();
 	struct ar_regs r;
 	size_t left;
 	int err = check_batch(inj, remote_descs, n);
@@ -865,7 +857,7 @@ int ar_inject_batch_run(struct ar_inject *inj, uint64_t remote_descs,
 	*done = n - left;
 	inj->st.batches++;
 	inj->st.batch_calls += n - left + (left ? 1 : 0);
-	inj->st.batch_ns += now_ns() - t0;
+	inj->st.batch_ns += ar_now_ns() - t0;
 	return 0;
 }
 
@@ -1081,7 +1073,7 @@ static int stop_and_seize(struct ar_inject *inj)
 			ar_fail_errno(inj->ctx, errno, "pidfd_open(%d)",
 				      inj->pid);
 	inj->was_stopped = stopped_state(inj->pid);
-	inj->st.stopped_since_ns = now_ns();
+	inj->st.stopped_since_ns = ar_now_ns();
 	if (sys_pidfd_send_signal(inj->pidfd, SIGSTOP))
 		return errno == EPERM ? explain_eperm(inj, EPERM) :
 			ar_fail_errno(inj->ctx, errno, "cannot stop process %d",
@@ -1181,7 +1173,7 @@ int ar_inject_attach(struct ar_ctx *ctx, pid_t pid, pid_t tid,
 	}
 	if ((err = map_scratch(inj)))
 		goto fail;
-	inj->st.attach_ns = now_ns() - inj->st.stopped_since_ns;
+	inj->st.attach_ns = ar_now_ns() - inj->st.stopped_since_ns;
 	*injp = inj;
 	return 0;
 fail:

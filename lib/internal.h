@@ -55,6 +55,12 @@ int ar_analyze(struct ar_ctx *ctx, struct ar_proc *proc);
 /* Add pagemap-visible blockers (shared pages, guard regions) to runs. */
 int ar_analyze_pagemap(struct ar_ctx *ctx, struct ar_proc *proc, int pagemap_fd);
 
+/*
+ * CLOCK_MONOTONIC in nanoseconds: the one clock of stop times, pauses and
+ * heal timings, which are compared with each other across modules.
+ */
+uint64_t ar_now_ns(void);
+
 /* Read a whole small file (/proc/PID/comm, sysctls) into buf, NUL-ended. */
 int ar_read_small_file(const char *path, char *buf, size_t size);
 /* The same, path relative to dirfd (a /proc/PID directory). */
