@@ -22,33 +22,6 @@
 
 static struct ar_ctx *ctx;
 
-/* Sum of an smaps field ("Rss:") in kB over the VMAs of pid in [start, end). */
-static long smaps_kb(pid_t pid, unsigned long start, unsigned long end,
-		     const char *field)
-{
-	char path[64], line[512];
-	size_t flen = strlen(field);
-	long total = 0;
-	int in = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/smaps", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long s, e;
-
-		if (line[strspn(line, "0123456789abcdef")] == '-' &&
-		    sscanf(line, "%lx-%lx ", &s, &e) == 2)
-			in = s < end && e > start;
-		else if (in && !strncmp(line, field, flen))
-			total += atol(line + flen);
-	}
-	fclose(f);
-	return total;
-}
-
 /* THP collapses khugepaged made since boot; 0 when unknown. */
 static unsigned long khugepaged_collapsed(void)
 {
@@ -114,44 +87,6 @@ static int vma_attrs(pid_t pid, unsigned long addr, char *out, size_t size)
 }
 
 /*
- * Attach to pid, find the run covering [start, end) (read while stopped),
- * heal it with the copy backend, detach.  Returns the heal's result.
- */
-static int copy_region(pid_t pid, unsigned long start, unsigned long end,
-		       unsigned int flags, struct ar_heal_stats *st)
-{
-	struct ar_inject *inj;
-	struct ar_proc *proc = NULL;
-	struct ar_heal_run hr;
-	struct ar_jsrc *src = NULL;
-	const struct ar_run *run = NULL;
-	int err, derr;
-
-	err = ar_inject_attach(ctx, pid, 0, flags, &inj);
-	if (err)
-		return err;
-	err = ar_proc_read(ctx, pid, 0, &proc);
-	for (size_t i = 0; !err && i < ar_proc_nruns(proc); i++) {
-		const struct ar_run *r = ar_proc_run(proc, i);
-
-		if (r->start <= start && r->end >= end)
-			run = r;
-	}
-	if (!err && !run)
-		err = -ENOENT;
-	if (!err && !(src = calloc(run->vmas, sizeof(*src))))
-		err = -ENOMEM;
-	if (!err)
-		err = ar_heal_run_from_proc(&hr, src, proc, run);
-	if (!err)
-		err = ar_copy_heal(inj, &hr, st);
-	derr = ar_inject_detach(inj);
-	free(src);
-	ar_proc_free(proc);
-	return err ? err : derr;
-}
-
-/*
  * Heal the target started with args with the copy backend: one VMA, the
  * same permissions and VmFlags, Rss not grown, THP kept when thp, every
  * page verified by the target.
@@ -176,7 +111,8 @@ static void copy_and_check(const char *args, unsigned int flags, int thp)
 		CHECK(huge > 0);
 	}
 	t0 = now_us();
-	CHECK_EQ(copy_region(t.pid, t.start, t.end, flags, &st), 0);
+	CHECK_EQ(heal_range(ctx, t.pid, t.start, t.end, ar_copy_heal, flags,
+			    &st), 0);
 	t0 = now_us() - t0;
 	CHECK_EQ(count_vmas(t.pid, t.start, t.end), 1);
 	CHECK(vma_attrs(t.pid, t.start, after, sizeof(after)) == 0);
@@ -234,7 +170,7 @@ static void copy_thp_run_with_holes(void)
 
 	CHECK(tgt_start(&t, "-H 3 -z 9 -w 2") == 0);
 	rss = smaps_kb(t.pid, t.start, t.end, "Rss:");
-	CHECK_EQ(copy_region(t.pid, t.start, t.end, 0, NULL), 0);
+	CHECK_EQ(heal_range(ctx, t.pid, t.start, t.end, ar_copy_heal, 0, NULL), 0);
 	CHECK_EQ(count_vmas(t.pid, t.start, t.end), 1);
 	rss_after = smaps_kb(t.pid, t.start, t.end, "Rss:");
 	printf("# -H 3 -z 9: Rss %ld -> %ld kB\n", rss, rss_after);
@@ -271,7 +207,7 @@ static void copy_keeps_attributes(void)
 	CHECK(tgt_start(&t, "-r 20 -a -w 1") == 0);
 	named = vma_named(t.pid, t.start, "[anon:frag]");
 	CHECK(named >= 0);
-	CHECK_EQ(copy_region(t.pid, t.start, t.end, 0, NULL), 0);
+	CHECK_EQ(heal_range(ctx, t.pid, t.start, t.end, ar_copy_heal, 0, NULL), 0);
 	if (named)
 		CHECK_EQ(vma_named(t.pid, t.start, "[anon:frag]"), 1);
 	else
@@ -398,7 +334,7 @@ static void copy_protected(int prot, int mflags, const char *perms)
 	CHECK_EQ(ro_verify(&k), 0);
 	CHECK(vma_attrs(k.pid, k.start, before, sizeof(before)) == 0);
 	CHECK(!strncmp(before, perms, 4));
-	CHECK_EQ(copy_region(k.pid, k.start, k.end, 0, NULL), 0);
+	CHECK_EQ(heal_range(ctx, k.pid, k.start, k.end, ar_copy_heal, 0, NULL), 0);
 	CHECK_EQ(count_vmas(k.pid, k.start, k.end), 1);
 	CHECK(vma_attrs(k.pid, k.start, after, sizeof(after)) == 0);
 	if (strcmp(before, after))
@@ -435,7 +371,7 @@ static void copy_refuses_shared(void)
 
 	CHECK(tgt_start(&t, "-r 200 -f -w 2") == 0);
 	rss = smaps_kb(t.pid, t.start, t.end, "Rss:");
-	err = copy_region(t.pid, t.start, t.end, 0, NULL);
+	err = heal_range(ctx, t.pid, t.start, t.end, ar_copy_heal, 0, NULL);
 	printf("# %s\n", ar_ctx_errmsg(ctx));
 	CHECK_EQ(err, -EBUSY);
 	CHECK(strstr(ar_ctx_errmsg(ctx), "shared"));
@@ -478,7 +414,8 @@ static void copy_refuses_mempolicy(void)
 	struct tgt t;
 
 	CHECK(tgt_start(&t, "-r 50 -m") == 0);
-	CHECK_EQ(copy_region(t.pid, t.start, t.end, 0, NULL), -EPERM);
+	CHECK_EQ(heal_range(ctx, t.pid, t.start, t.end, ar_copy_heal, 0, NULL),
+		 -EPERM);
 	CHECK(strstr(ar_ctx_errmsg(ctx), "NUMA policy"));
 	CHECK_EQ(count_vmas(t.pid, t.start, t.end), 50);
 	CHECK_EQ(tgt_verify(&t), 0);
@@ -530,7 +467,8 @@ static double time_copy_once(const char *args)
 	if (child < 0)
 		return -1;
 	if (!child)
-		_exit(copy_region(t.pid, t.start, t.end, 0, NULL) ? 1 : 0);
+		_exit(heal_range(ctx, t.pid, t.start, t.end, ar_copy_heal, 0,
+				 NULL) ? 1 : 0);
 	if (waitpid(child, &status, 0) != child)
 		return -1;
 	us = now_us() - us;
@@ -567,7 +505,8 @@ static int kill_copy_after(struct tgt *t, double us)
 	if (child < 0)
 		return -1;
 	if (!child)
-		_exit(copy_region(t->pid, t->start, t->end, 0, NULL) ? 1 : 0);
+		_exit(heal_range(ctx, t->pid, t->start, t->end, ar_copy_heal, 0,
+				 NULL) ? 1 : 0);
 	usleep((useconds_t)us);
 	kill(child, SIGKILL);
 	if (waitpid(child, &status, 0) != child)

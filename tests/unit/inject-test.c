@@ -364,31 +364,6 @@ static int vma_flags(pid_t pid, unsigned long addr, char *flags, size_t size,
 	return found ? 0 : -1;
 }
 
-/* AnonHugePages kB of the VMAs of pid inside [start, end). */
-static long thp_kb(pid_t pid, unsigned long start, unsigned long end)
-{
-	char path[64], line[512];
-	long total = 0;
-	int in = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/smaps", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long s, e;
-
-		if (line[strspn(line, "0123456789abcdef")] == '-' &&
-		    sscanf(line, "%lx-%lx ", &s, &e) == 2)
-			in = s < end && e > start;
-		else if (in && !strncmp(line, "AnonHugePages:", 14))
-			total += atol(line + 14);
-	}
-	fclose(f);
-	return total;
-}
-
 static void heal_and_check(const char *args, unsigned int flags,
 			   long vmas_before, int thp)
 {
@@ -402,7 +377,7 @@ static void heal_and_check(const char *args, unsigned int flags,
 	CHECK_EQ(count_vmas(t.pid, t.start, t.end), vmas_before);
 	CHECK(vma_flags(t.pid, t.start, before, sizeof(before), &kb) == 0);
 	if (thp) {
-		thp_before = thp_kb(t.pid, t.start, t.end);
+		thp_before = smaps_kb(t.pid, t.start, t.end, "AnonHugePages:");
 		CHECK(thp_before > 0);
 	}
 	CHECK_EQ(heal_region(ctx, &t, flags, &st, &pause), 0);
@@ -411,7 +386,7 @@ static void heal_and_check(const char *args, unsigned int flags,
 	if (strcmp(before, after))
 		printf("# VmFlags before:%s# VmFlags after: %s", before, after);
 	CHECK(!strcmp(before, after));
-	thp_after = thp_kb(t.pid, t.start, t.end);
+	thp_after = smaps_kb(t.pid, t.start, t.end, "AnonHugePages:");
 	if (thp)
 		CHECK_EQ(thp_after, thp_before);
 	printf("# %s: %llu moves in %llu batches, heal %.2f ms, process "

@@ -212,30 +212,33 @@ static inline int tgt_locate(void)
 	return 0;
 }
 
+/* A backend's heal: ar_uffd_heal() or ar_copy_heal(). */
+typedef int (*heal_fn)(struct ar_inject *inj, const struct ar_heal_run *run,
+		       struct ar_heal_stats *st);
+
 /*
- * Attach, find the run over the target's region (read while stopped),
- * heal it, detach.  Returns the heal's result.
+ * Attach to pid, find the run covering [start, end) (read while stopped),
+ * heal it with heal, detach.  Returns the heal's result.
  */
-static inline int heal_region(struct ar_ctx *ctx, struct tgt *t,
-			       unsigned int flags, struct ar_heal_stats *st,
-			       double *pause_us)
+static inline int heal_range(struct ar_ctx *ctx, pid_t pid, unsigned long start,
+			     unsigned long end, heal_fn heal, unsigned int flags,
+			     struct ar_heal_stats *st)
 {
 	struct ar_inject *inj;
 	struct ar_proc *proc = NULL;
 	struct ar_heal_run hr;
 	struct ar_jsrc *src = NULL;
 	const struct ar_run *run = NULL;
-	double t0 = now_us();
 	int err, derr;
 
-	err = ar_inject_attach(ctx, t->pid, 0, flags, &inj);
+	err = ar_inject_attach(ctx, pid, 0, flags, &inj);
 	if (err)
 		return err;
-	err = ar_proc_read(ctx, t->pid, 0, &proc);
+	err = ar_proc_read(ctx, pid, 0, &proc);
 	for (size_t i = 0; !err && i < ar_proc_nruns(proc); i++) {
 		const struct ar_run *r = ar_proc_run(proc, i);
 
-		if (r->start <= t->start && r->end >= t->end)
+		if (r->start <= start && r->end >= end)
 			run = r;
 	}
 	if (!err && !run)
@@ -245,13 +248,52 @@ static inline int heal_region(struct ar_ctx *ctx, struct tgt *t,
 	if (!err)
 		err = ar_heal_run_from_proc(&hr, src, proc, run);
 	if (!err)
-		err = ar_uffd_heal(inj, &hr, st);
+		err = heal(inj, &hr, st);
 	derr = ar_inject_detach(inj);
-	if (pause_us)
-		*pause_us = now_us() - t0;
 	free(src);
 	ar_proc_free(proc);
 	return err ? err : derr;
+}
+
+/* heal_range() of the target's region with uffd-move, timed when asked. */
+static inline int heal_region(struct ar_ctx *ctx, struct tgt *t,
+			       unsigned int flags, struct ar_heal_stats *st,
+			       double *pause_us)
+{
+	double t0 = now_us();
+	int err = heal_range(ctx, t->pid, t->start, t->end, ar_uffd_heal, flags,
+			     st);
+
+	if (pause_us)
+		*pause_us = now_us() - t0;
+	return err;
+}
+
+/* Sum of an smaps field ("Rss:") in kB over the VMAs of pid in [start, end). */
+static inline long smaps_kb(pid_t pid, unsigned long start, unsigned long end,
+			    const char *field)
+{
+	char path[64], line[512];
+	size_t flen = strlen(field);
+	long total = 0;
+	int in = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long s, e;
+
+		if (line[strspn(line, "0123456789abcdef")] == '-' &&
+		    sscanf(line, "%lx-%lx ", &s, &e) == 2)
+			in = s < end && e > start;
+		else if (in && !strncmp(line, field, flen))
+			total += atol(line + flen);
+	}
+	fclose(f);
+	return total;
 }
 
 #endif /* AR_TARGET_CLIENT_H */
