@@ -343,82 +343,34 @@ static int finish(struct copy *c)
 }
 
 /* The target's VMAs that meet the run or dst, in address order. */
-struct layout {
-	uint64_t (*v)[2];
-	size_t n;
-};
-
-static int read_layout(struct copy *c, struct layout *l)
+static int read_layout(struct copy *c, struct ar_heal_layout *l)
 {
-	const uint64_t s = c->js->run_start, e = c->js->run_end;
-	const uint64_t ds = c->js->dst, de = c->js->dst + run_len(c);
-	size_t cap = c->js->nsrc + 8;
-	char path[64], line[512];
-	FILE *f;
+	const uint64_t ranges[2][2] = {
+		{ c->js->run_start, c->js->run_end },
+		{ c->js->dst, c->js->dst + run_len(c) },
+	};
 
-	l->n = 0;
-	l->v = malloc(cap * sizeof(*l->v));
-	if (!l->v)
-		return ar_fail(c->ctx, ENOMEM, "out of memory");
-	snprintf(path, sizeof(path), "/proc/%d/maps", c->pid);
-	f = fopen(path, "re");
-	if (!f)
-		return ar_fail_errno(c->ctx, errno, "cannot open %s", path);
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long long a, b;
-
-		if (sscanf(line, "%llx-%llx", &a, &b) != 2 ||
-		    !((a < e && b > s) || (a < de && b > ds)))
-			continue;
-		if (l->n == cap) {
-			fclose(f);
-			return ar_fail(c->ctx, EBADMSG, "process %d has more "
-				       "VMAs over the run than the journal "
-				       "knows", c->pid);
-		}
-		l->v[l->n][0] = a;
-		l->v[l->n++][1] = b;
-	}
-	fclose(f);
-	return 0;
-}
-
-enum { R_FREE, R_EXACT, R_OTHER };
-
-/* Is [s, e) free, exactly one VMA, or something else? */
-static int range_state(const struct layout *l, uint64_t s, uint64_t e)
-{
-	size_t lo = 0, hi = l->n;
-
-	/* The first VMA ending after s. */
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (l->v[mid][1] <= s)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo == l->n || l->v[lo][0] >= e)
-		return R_FREE;
-	return l->v[lo][0] == s && l->v[lo][1] == e ? R_EXACT : R_OTHER;
+	return ar_heal_layout_read(c->ctx, c->pid, ranges, 2, l);
 }
 
 /*
  * How far the copy got: *m sources are gone (copied), the rest must be
  * intact.  -EBADMSG when the target is not in a state this backend leaves.
  */
-static int sources_done(struct copy *c, const struct layout *l, size_t *m)
+static int sources_done(struct copy *c, const struct ar_heal_layout *l,
+			size_t *m)
 {
 	size_t i = 0;
 
 	while (i < c->js->nsrc &&
-	       range_state(l, c->js->src[i].start, c->js->src[i].end) == R_FREE)
+	       ar_heal_range_state(l, c->js->src[i].start,
+				   c->js->src[i].end) == AR_RANGE_FREE)
 		i++;
 	*m = i;
 	for (; i < c->js->nsrc; i++)
-		if (range_state(l, c->js->src[i].start, c->js->src[i].end) !=
-		    R_EXACT)
+		if (ar_heal_range_state(l, c->js->src[i].start,
+					c->js->src[i].end) !=
+		    AR_RANGE_EXACT)
 			return ar_fail(c->ctx, EBADMSG, "process %d: source "
 				       "%#llx-%#llx is not as the journal "
 				       "left it", c->pid,
@@ -435,13 +387,14 @@ static int sources_done(struct copy *c, const struct layout *l, size_t *m)
 static int put_back(struct copy *c, size_t m)
 {
 	uint64_t len = run_len(c), head = c->js->src[m].start - c->js->run_start;
-	struct layout l = { 0 };
+	struct ar_heal_layout l = { 0 };
 	int err;
 
 	c->js->batch_first = (uint32_t)m;
 	if ((err = jwrite(c, AR_JP_COPY_BACK, 0)) || (err = read_layout(c, &l)))
 		goto out;
-	if (range_state(&l, c->js->dst, c->js->dst + len) == R_EXACT) {
+	if (ar_heal_range_state(&l, c->js->dst, c->js->dst + len) ==
+	    AR_RANGE_EXACT) {
 		if (c->js->prot != c->js->prot_after)
 			err = ar_heal_call(c->inj, "mprotect", NULL, SYS_mprotect,
 					   c->js->dst, head, c->js->prot_after,
@@ -454,29 +407,32 @@ static int put_back(struct copy *c, size_t m)
 					   c->js->dst, head, head,
 					   MREMAP_FIXED | MREMAP_MAYMOVE,
 					   c->js->run_start, 0);
-	} else if (range_state(&l, c->js->run_start, c->js->src[m].start) !=
-		   R_EXACT) {
+	} else if (ar_heal_range_state(&l, c->js->run_start,
+				       c->js->src[m].start) !=
+		   AR_RANGE_EXACT) {
 		err = ar_fail(c->ctx, EBADMSG, "process %d: neither dst nor "
 			      "the run's front is where the journal says",
 			      c->pid);
 	}
 	if (!err &&
-	    range_state(&l, c->js->dst + head, c->js->dst + len) != R_FREE)
+	    ar_heal_range_state(&l, c->js->dst + head, c->js->dst + len) !=
+	    AR_RANGE_FREE)
 		err = ar_inject_munmap(c->inj, c->js->dst + head, len - head);
 	if (!err)
 		err = jwrite(c, AR_JP_READY, 0);
 out:
-	free(l.v);
+	ar_heal_layout_free(&l);
 	return err;
 }
 
 /* Nothing was unmapped: drop dst if it is there. */
-static int drop_dst(struct copy *c, const struct layout *l)
+static int drop_dst(struct copy *c, const struct ar_heal_layout *l)
 {
 	uint64_t len = run_len(c);
 	int err = 0;
 
-	if (range_state(l, c->js->dst, c->js->dst + len) != R_FREE)
+	if (ar_heal_range_state(l, c->js->dst, c->js->dst + len) !=
+	    AR_RANGE_FREE)
 		err = ar_inject_munmap(c->inj, c->js->dst, len);
 	return err ? err : jwrite(c, AR_JP_READY, 0);
 }
@@ -489,7 +445,7 @@ static int drop_dst(struct copy *c, const struct layout *l)
 static int resume(struct copy *c, int go_on, enum ar_recovery *how)
 {
 	uint64_t len = run_len(c);
-	struct layout l = { 0 };
+	struct ar_heal_layout l = { 0 };
 	size_t m = 0;
 	int err = read_layout(c, &l);
 
@@ -503,7 +459,7 @@ static int resume(struct copy *c, int go_on, enum ar_recovery *how)
 	 * moved back, as far as the record says.
 	 */
 	if (c->js->phase == AR_JP_COPY_BACK &&
-	    range_state(&l, c->js->dst, c->js->dst + len) == R_EXACT)
+	    ar_heal_range_state(&l, c->js->dst, c->js->dst + len) == AR_RANGE_EXACT)
 		go_on = 0;
 	else if (c->js->phase == AR_JP_COPY_BACK) {
 		m = c->js->batch_first;
@@ -511,8 +467,8 @@ static int resume(struct copy *c, int go_on, enum ar_recovery *how)
 			err = ar_fail(c->ctx, EBADMSG, "journal source out of "
 				      "range");
 		for (size_t i = m; !err && i < c->js->nsrc; i++)
-			if (range_state(&l, c->js->src[i].start,
-					c->js->src[i].end) != R_EXACT)
+			if (ar_heal_range_state(&l, c->js->src[i].start,
+					c->js->src[i].end) != AR_RANGE_EXACT)
 				err = ar_fail(c->ctx, EBADMSG, "process %d: "
 					      "source %zu is not in place",
 					      c->pid, i);
@@ -520,8 +476,10 @@ static int resume(struct copy *c, int go_on, enum ar_recovery *how)
 			err = put_back(c, m);
 		goto out;
 	}
-	if (range_state(&l, c->js->run_start, c->js->run_end) == R_EXACT &&
-	    range_state(&l, c->js->dst, c->js->dst + len) == R_FREE) {
+	if (ar_heal_range_state(&l, c->js->run_start, c->js->run_end) ==
+	    AR_RANGE_EXACT &&
+	    ar_heal_range_state(&l, c->js->dst, c->js->dst + len) ==
+	    AR_RANGE_FREE) {
 		*how = AR_RECOVERY_FINISHED;	/* dst was moved over the run */
 		err = jwrite(c, AR_JP_READY, 0);
 		goto out;
@@ -532,7 +490,8 @@ static int resume(struct copy *c, int go_on, enum ar_recovery *how)
 		err = drop_dst(c, &l);
 		goto out;
 	}
-	if (range_state(&l, c->js->dst, c->js->dst + len) != R_EXACT) {
+	if (ar_heal_range_state(&l, c->js->dst, c->js->dst + len) !=
+	    AR_RANGE_EXACT) {
 		err = ar_fail(c->ctx, EBADMSG, "process %d: sources were "
 			      "copied but dst %#llx is not there", c->pid,
 			      (unsigned long long)c->js->dst);
@@ -546,7 +505,7 @@ static int resume(struct copy *c, int go_on, enum ar_recovery *how)
 		if (!err || m == c->js->nsrc)
 			goto out;
 		/* It cannot go on: put back what it copied meanwhile too. */
-		free(l.v);
+		ar_heal_layout_free(&l);
 		*how = AR_RECOVERY_UNDONE;
 		if ((err = read_layout(c, &l)) ||
 		    (err = sources_done(c, &l, &m)))
@@ -561,7 +520,7 @@ static int resume(struct copy *c, int go_on, enum ar_recovery *how)
 	}
 	err = m ? put_back(c, m) : drop_dst(c, &l);
 out:
-	free(l.v);
+	ar_heal_layout_free(&l);
 	return err;
 }
 

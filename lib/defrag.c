@@ -19,13 +19,10 @@
 #include <unistd.h>
 
 #include "backend-copy.h"
+#include "backend-relocate.h"
 #include "inject.h"
 #include "internal.h"
 #include "uffd.h"
-
-/* Our kernel patch's flags (kernel/patches), unknown to stock headers. */
-#define MREMAP_RELOCATE_ANON 8
-#define MREMAP_MUST_RELOCATE_ANON 16
 
 static const char *const backend_names[] = {
 	[AR_BACKEND_AUTO] = "auto",
@@ -39,10 +36,15 @@ struct backend_ops {
 	int (*check)(struct ar_ctx *ctx, const struct ar_heal_run *run);
 	int (*heal)(struct ar_inject *inj, const struct ar_heal_run *run,
 		    struct ar_heal_stats *st);
+	bool parts_merge;	/* parts of a run healed apart merge */
 };
 
-static const struct backend_ops uffd_ops = { ar_uffd_check_run, ar_uffd_heal };
-static const struct backend_ops copy_ops = { ar_copy_check_run, ar_copy_heal };
+static const struct backend_ops uffd_ops = { ar_uffd_check_run, ar_uffd_heal,
+					     false };
+static const struct backend_ops copy_ops = { ar_copy_check_run, ar_copy_heal,
+					     false };
+static const struct backend_ops relocate_ops = { ar_relocate_check_run,
+						 ar_relocate_heal, true };
 
 /* NULL for a backend this version cannot drive (see ar_backend_probe()). */
 static const struct backend_ops *backend_ops(enum ar_backend backend)
@@ -52,8 +54,9 @@ static const struct backend_ops *backend_ops(enum ar_backend backend)
 		return &uffd_ops;
 	case AR_BACKEND_COPY:
 		return &copy_ops;
-	case AR_BACKEND_AUTO:
 	case AR_BACKEND_RELOCATE:
+		return &relocate_ops;
+	case AR_BACKEND_AUTO:
 		break;
 	}
 	return NULL;
@@ -78,28 +81,6 @@ AR_EXPORT int ar_backend_parse(const char *name, enum ar_backend *backend)
 	return -EINVAL;
 }
 
-/*
- * Does mremap() know MREMAP_RELOCATE_ANON?  A stock kernel rejects the
- * unknown flag with EINVAL before looking at anything else; a patched one
- * moves our own scratch page.
- */
-static int kernel_has_relocate(void)
-{
-	long page = sysconf(_SC_PAGESIZE);
-	char *p = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	void *moved;
-
-	if (p == MAP_FAILED)
-		return -errno;
-	p[0] = 1;
-	moved = mremap(p, page, page,
-		       MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_RELOCATE_ANON,
-		       p + page);
-	munmap(p, 2 * page);
-	return moved != MAP_FAILED;
-}
-
 /* The copy backend needs process_vm_readv() (CONFIG_CROSS_MEMORY_ATTACH). */
 static int copy_probe(struct ar_ctx *ctx)
 {
@@ -114,22 +95,9 @@ static int copy_probe(struct ar_ctx *ctx)
 
 AR_EXPORT int ar_backend_probe(struct ar_ctx *ctx, enum ar_backend backend)
 {
-	int ret;
-
 	switch (backend) {
 	case AR_BACKEND_RELOCATE:
-		ret = kernel_has_relocate();
-		if (ret < 0)
-			return ar_fail_errno(ctx, -ret, "cannot probe");
-		if (!ret)
-			return ar_fail(ctx, EOPNOTSUPP,
-				       "this kernel has no "
-				       "MREMAP_RELOCATE_ANON (the patch series in "
-				       "kernel/ adds it)");
-		return ar_fail(ctx, EOPNOTSUPP,
-			       "the kernel has MREMAP_RELOCATE_ANON, "
-			       "but this version of anonremap cannot drive it "
-			       "yet");
+		return ar_relocate_probe(ctx);
 	case AR_BACKEND_UFFD_MOVE:
 		return ar_uffd_probe(ctx);
 	case AR_BACKEND_COPY:
@@ -321,7 +289,8 @@ static int make_plan(struct ar_ctx *ctx, const struct ar_proc *proc,
 		o->start = r->start;
 		o->end = r->end;
 		o->vmas = r->vmas;
-		o->vmas_after = expected_parts(r->vmas, opts->max_pause_ms);
+		o->vmas_after = ops->parts_merge ? 1 :
+				expected_parts(r->vmas, opts->max_pause_ms);
 		o->blockers = r->blockers;
 		o->fate = check_segment(ctx, ops, proc, r, src, o->reason,
 					sizeof(o->reason));
@@ -392,13 +361,19 @@ static bool find_segment(const struct ar_proc *proc, uint64_t addr,
 	return false;
 }
 
-/* The first n VMAs of seg, n chosen so the parts come out even. */
+/*
+ * The first n VMAs of seg, n chosen so the parts come out even.  Parts
+ * that merge must not leave one VMA alone at the end: it would not be a
+ * run any more, nothing would merge it.
+ */
 static void first_part(const struct ar_proc *proc, const struct ar_run *seg,
-		       size_t max_vmas, struct ar_run *part)
+		       size_t max_vmas, bool parts_merge, struct ar_run *part)
 {
 	size_t parts = (seg->vmas + max_vmas - 1) / max_vmas;
 	size_t n = (seg->vmas + parts - 1) / parts;
 
+	if (parts_merge && seg->vmas - n == 1)
+		n++;
 	*part = *seg;
 	if (n >= seg->vmas)
 		return;
@@ -570,8 +545,9 @@ static bool heal_next_part(struct session *s, struct ar_inject *inj,
 		     vmas_fitting(budget - spent, s->ns_per_vma) < want))
 			return false;
 	}
-	first_part(proc, &seg, want, &part);
+	first_part(proc, &seg, want, s->p->ops->parts_merge, &part);
 	*err = ar_heal_run_from_proc(&hr, s->src, proc, &part);
+	hr.must = opts->must;
 	if (!*err)
 		*err = s->p->ops->heal(inj, &hr, &st);
 	/* Pages the fork that shared them left unmovable (see above). */
@@ -595,7 +571,9 @@ static bool heal_next_part(struct session *s, struct ar_inject *inj,
 	s->r->bytes_moved += st.bytes;
 	if (st.ns / part.vmas)
 		s->ns_per_vma = st.ns / part.vmas;
-	o->vmas_after++;
+	if (!(st.joined_prev && o->vmas_after))
+		o->vmas_after++;
+	o->vmas_after += st.extra_vmas;
 	s->next = part.end;
 	s->done += part.vmas;
 	if (s->next >= o->end)

@@ -6,11 +6,13 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
 #include "backend-copy.h"
+#include "backend-relocate.h"
 #include "heal.h"
 #include "uffd.h"
 
@@ -219,6 +221,88 @@ int ar_heal_check_mempolicy(struct ar_ctx *ctx, pid_t pid,
 	return err;
 }
 
+static bool meets(const uint64_t (*ranges)[2], size_t n, uint64_t s,
+		  uint64_t e)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s < ranges[i][1] && e > ranges[i][0])
+			return true;
+	return false;
+}
+
+static int layout_add(struct ar_ctx *ctx, struct ar_heal_layout *l,
+		      uint64_t s, uint64_t e)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 64;
+		void *v = realloc(l->v, cap * sizeof(*l->v));
+
+		if (!v)
+			return ar_fail(ctx, ENOMEM, "out of memory");
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n][0] = s;
+	l->v[l->n++][1] = e;
+	return 0;
+}
+
+int ar_heal_layout_read(struct ar_ctx *ctx, pid_t pid,
+			const uint64_t (*ranges)[2], size_t n,
+			struct ar_heal_layout *l)
+{
+	char path[64], line[512];
+	int err = 0;
+	FILE *f;
+
+	l->n = 0;
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return ar_fail_errno(ctx, errno, "cannot open %s", path);
+	while (!err && fgets(line, sizeof(line), f)) {
+		unsigned long long a, b;
+
+		if (sscanf(line, "%llx-%llx", &a, &b) == 2 &&
+		    meets(ranges, n, a, b))
+			err = layout_add(ctx, l, a, b);
+	}
+	fclose(f);
+	return err;
+}
+
+void ar_heal_layout_free(struct ar_heal_layout *l)
+{
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+size_t ar_heal_layout_find(const struct ar_heal_layout *l, uint64_t addr)
+{
+	size_t lo = 0, hi = l->n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (l->v[mid][1] <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+enum ar_heal_range ar_heal_range_state(const struct ar_heal_layout *l,
+				       uint64_t s, uint64_t e)
+{
+	size_t i = ar_heal_layout_find(l, s);
+
+	if (i == l->n || l->v[i][0] >= e)
+		return AR_RANGE_FREE;
+	return l->v[i][0] == s && l->v[i][1] == e ? AR_RANGE_EXACT :
+						     AR_RANGE_OTHER;
+}
+
 static int proc_stopped(pid_t pid)
 {
 	char path[64], buf[512], *p;
@@ -275,7 +359,9 @@ int ar_recover(struct ar_ctx *ctx, pid_t pid, enum ar_recovery *how)
 		return err;
 	}
 	err = ar_copy_owns(ar_journal_state(j)->phase) ?
-	      ar_copy_recover(inj, how) : ar_uffd_recover(inj, how);
+	      ar_copy_recover(inj, how) :
+	      ar_relocate_owns(ar_journal_state(j)->phase) ?
+	      ar_relocate_recover(inj, how) : ar_uffd_recover(inj, how);
 	if (err) {
 		char msg[sizeof(ctx->errmsg)];
 

@@ -14,6 +14,7 @@
 /* One run to heal: adjacent source VMAs, all with the same attributes. */
 struct ar_heal_run {
 	uint64_t start, end;
+	unsigned int must;		/* every VMA must merge, or nothing moves */
 	const struct ar_jsrc *src;	/* address order, exactly covering */
 	size_t nsrc;
 	const char *perms;		/* "rw-p" */
@@ -34,6 +35,13 @@ struct ar_heal_stats {
 	uint64_t moves;		/* UFFDIO_MOVE ioctls, or pages copied */
 	uint64_t batches;
 	uint64_t ns;		/* wall time of the heal */
+	/*
+	 * What the run became, when it may be more than one VMA: VMAs left
+	 * beyond one (moves that fell back and did not merge), and whether
+	 * its first VMA merged with the VMA before it (an earlier part).
+	 */
+	uint64_t extra_vmas;
+	uint32_t joined_prev;
 };
 
 enum ar_heal_check {
@@ -88,6 +96,31 @@ int ar_heal_map_dst(struct ar_inject *inj, uint64_t dst, uint64_t len,
 int ar_heal_call(struct ar_inject *inj, const char *what, long *ret, long nr,
 		 uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
 		 uint64_t a5, uint64_t a6);
+
+/* The target's VMAs that meet some address ranges, in address order. */
+struct ar_heal_layout {
+	uint64_t (*v)[2];	/* start, end */
+	size_t n, cap;
+};
+
+/* Read from /proc/PID/maps the VMAs meeting any of ranges[0..n). */
+int ar_heal_layout_read(struct ar_ctx *ctx, pid_t pid,
+			const uint64_t (*ranges)[2], size_t n,
+			struct ar_heal_layout *l);
+void ar_heal_layout_free(struct ar_heal_layout *l);
+
+/* Index of the first VMA of l ending after addr (l->n if none). */
+size_t ar_heal_layout_find(const struct ar_heal_layout *l, uint64_t addr);
+
+enum ar_heal_range {
+	AR_RANGE_FREE,		/* no VMA meets it */
+	AR_RANGE_EXACT,		/* exactly one VMA */
+	AR_RANGE_OTHER,		/* part of one, or several */
+};
+
+/* What [s, e) is in l, which must have been read over it. */
+enum ar_heal_range ar_heal_range_state(const struct ar_heal_layout *l,
+				       uint64_t s, uint64_t e);
 
 /* What recover did about the run under way. */
 enum ar_recovery {

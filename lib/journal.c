@@ -156,6 +156,16 @@ static int load(struct ar_journal *j)
 	return 0;
 }
 
+/*
+ * Lock a journal for as long as it is open: recover knows a live tool
+ * from a dead one.  A kernel built without file locking (the test guest's
+ * tinyconfig) cannot tell them apart: the journal is then used unlocked.
+ */
+static int lock(int fd)
+{
+	return flock(fd, LOCK_EX | LOCK_NB) && errno != ENOSYS ? -1 : 0;
+}
+
 static struct ar_journal *journal_new(struct ar_ctx *ctx, pid_t pid)
 {
 	struct ar_journal *j = calloc(1, sizeof(*j));
@@ -194,7 +204,7 @@ int ar_journal_create(struct ar_ctx *ctx, pid_t pid, struct ar_journal **jp)
 		j->fd = open(j->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
 			     0600);
 		/* Held while we live: recover knows a live tool from a dead one. */
-		if (j->fd >= 0 && !flock(j->fd, LOCK_EX | LOCK_NB))
+		if (j->fd >= 0 && !lock(j->fd))
 			break;
 		if (j->fd >= 0) {
 			close(j->fd);
@@ -252,7 +262,7 @@ int ar_journal_open(struct ar_ctx *ctx, pid_t pid, struct ar_journal **jp)
 		free(j);
 		return err;
 	}
-	if (flock(j->fd, LOCK_EX | LOCK_NB)) {
+	if (lock(j->fd)) {
 		err = errno == EWOULDBLOCK ?
 			ar_fail(ctx, EBUSY, "another anonremap is working on "
 				"process %d right now (%s is locked)", pid,

@@ -35,6 +35,17 @@ enum ar_jphase {
 				   front, each once copied to dst */
 	AR_JP_COPY_BACK,	/* copying failed: the copied prefix
 				   (src[batch_first] on) goes back in place */
+	/*
+	 * The relocate backend: mremap() moves whole VMAs, so where each
+	 * source is can be read back from the target's maps.  mflags holds
+	 * the MREMAP_*RELOCATE_ANON flag of the forward moves.
+	 */
+	AR_JP_RELOC_MOVING,	/* sources move to dst in address order: those
+				   gone from the run are a prefix, at dst */
+	AR_JP_RELOC_BACK,	/* every source is at dst: what dst holds
+				   moves back over the run */
+	AR_JP_RELOC_UNDO,	/* the moved prefix goes back source by source,
+				   each through the scratch slot at batch */
 };
 
 /* A source VMA of the run; moved: bytes at dst when an undo began. */
