@@ -159,7 +159,9 @@ bench: all $(UNIT_BINS)
 kernel:
 	$(MAKE) -C kernel
 
-check-kernel:
+# The guest image carries cli/anonremap and the test helpers
+# (kernel/scripts/initramfs.d/anonremap): built first.
+check-kernel: all
 	@scripts/install-deps.sh kernel
 	$(MAKE) -C kernel check
 

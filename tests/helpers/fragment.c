@@ -2,8 +2,8 @@
 /*
  * fragment: build anonymous VMA fragmentation patterns on demand, then wait.
  *
- *   fragment [--fork | --fork-exit] [--mlock] [--uffd] [--guard]
- *            [--timeout SEC] PATTERN...
+ *   fragment [--fork | --fork-exit | --fork-half] [--mlock] [--uffd]
+ *            [--guard] [--timeout SEC] PATTERN...
  *
  * PATTERN is one of
  *   reverse:N      N pages moved one by one in reverse order: N VMAs, 1 run
@@ -18,6 +18,11 @@
  * longer marked exclusive, so UFFDIO_MOVE refuses them (EBUSY) until
  * written.  --guard turns the first page written into a guard region
  * (MADV_GUARD_INSTALL, Linux 6.13), exit 77 where the kernel lacks it.
+ * --fork-half keeps a child too, but hides every odd-numbered page (the
+ * first mapping of an interleave pattern) from it with MADV_DONTFORK,
+ * undone after the fork, and writes every page again once forked: all
+ * pages are the process's own, yet the even ones' anon_vma has a fork
+ * child, so MREMAP_RELOCATE_ANON can relocate only the odd ones.
  *
  * Each pattern lives between PROT_NONE guard pages so patterns never touch.
  * stdout (line-buffered): "pid N", "expect splits=S runs=R", "ready".  On
@@ -303,6 +308,27 @@ static void apply_guard(void)
 	pages[0].addr = NULL;	/* its contents are gone by design */
 }
 
+/* MADV_DONTFORK (or back) on pages with odd ids. */
+static void hide_odd_pages(int advice)
+{
+	size_t i;
+
+	for (i = 0; i < npages; i++)
+		if (pages[i].addr && pages[i].id % 2 &&
+		    madvise(pages[i].addr, pages[i].len, advice))
+			die("madvise MADV_DONTFORK");
+}
+
+/* Write every page again: copy-on-write makes each the process's own. */
+static void rewrite_pages(void)
+{
+	size_t i;
+
+	for (i = 0; i < npages; i++)
+		if (pages[i].addr)
+			fill(pages[i].addr, pages[i].len, pages[i].id);
+}
+
 static int uffd_fd = -1;
 
 static void apply_uffd(void)
@@ -406,7 +432,8 @@ static void build(const char *spec)
 
 int main(int argc, char **argv)
 {
-	bool do_fork = false, do_fork_exit = false, do_mlock = false;
+	bool do_fork = false, do_fork_exit = false, do_fork_half = false;
+	bool do_mlock = false;
 	bool do_uffd = false, do_guard = false;
 	unsigned int timeout = 600;
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -421,6 +448,8 @@ int main(int argc, char **argv)
 			do_fork = true;
 		else if (!strcmp(argv[i], "--fork-exit"))
 			do_fork_exit = true;
+		else if (!strcmp(argv[i], "--fork-half"))
+			do_fork = do_fork_half = true;
 		else if (!strcmp(argv[i], "--mlock"))
 			do_mlock = true;
 		else if (!strcmp(argv[i], "--uffd"))
@@ -430,9 +459,9 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--timeout") && i + 1 < argc)
 			timeout = (unsigned int)strtoul(argv[++i], NULL, 10);
 		else {
-			fprintf(stderr, "usage: fragment [--fork | --fork-exit] "
-				"[--mlock] [--uffd] [--guard] [--timeout SEC] "
-				"PATTERN...\n");
+			fprintf(stderr, "usage: fragment [--fork | --fork-exit | "
+				"--fork-half] [--mlock] [--uffd] [--guard] "
+				"[--timeout SEC] PATTERN...\n");
 			return 2;
 		}
 	}
@@ -458,6 +487,8 @@ int main(int argc, char **argv)
 			die("waitpid");
 		child = 0;
 	}
+	if (do_fork_half)
+		hide_odd_pages(MADV_DONTFORK);
 	if (do_fork) {
 		child = fork();
 		if (child < 0)
@@ -467,6 +498,10 @@ int main(int argc, char **argv)
 			for (;;)
 				pause();
 		}
+	}
+	if (do_fork_half) {
+		hide_odd_pages(MADV_DOFORK);
+		rewrite_pages();
 	}
 
 	sigemptyset(&block);
