@@ -179,11 +179,13 @@ enum ar_run_fate {
 struct ar_defrag_run {
 	uint64_t start, end;
 	size_t vmas;
-	size_t vmas_after;	/* 1, more when --max-pause splits it, or
-				   (expected in a dry run) */
+	size_t vmas_after;	/* 1, more when --max-pause splits it or
+				   relocation fell back (expected in a dry
+				   run) */
 	unsigned int blockers;	/* AR_BLOCK_* */
 	enum ar_run_fate fate;
-	char reason[512];	/* "" when healed or planned */
+	char reason[512];	/* "" when planned or healed into the
+				   VMAs expected */
 };
 
 struct ar_defrag_report {

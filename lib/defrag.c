@@ -574,6 +574,10 @@ static bool heal_next_part(struct session *s, struct ar_inject *inj,
 	if (!(st.joined_prev && o->vmas_after))
 		o->vmas_after++;
 	o->vmas_after += st.extra_vmas;
+	if (st.extra_vmas)
+		snprintf(o->reason, sizeof(o->reason), "some VMAs could not "
+			 "be relocated (pages shared with a fork, pinned, "
+			 "swapped out or KSM) and did not merge");
 	s->next = part.end;
 	s->done += part.vmas;
 	if (s->next >= o->end)
