@@ -10,9 +10,11 @@
  * address order, to the same offset in a free range with the run's 2 MiB
  * phase (PMD-mapped THPs then move as PMDs), then the one VMA that made
  * back over the run.  No destination is mapped first: mremap() brings
- * the VMAs with every attribute (flags, name, NUMA policy), and there is
- * no reservation to unmap when a move fails.  All moves of a stage run
- * in one batch inside the stopped process.
+ * the VMAs with every attribute (flags, name, NUMA policy), there is no
+ * reservation to unmap when a move fails, and each move is cheaper
+ * without one to split (in the test guest, healing 4000 one-page VMAs
+ * in-process took 1.3 to 1.5 times as long with a reservation).
+ * All moves of a stage run in one batch inside the stopped process.
  *
  * Crash safety: each mremap() is whole or not at all, so the journal
  * records only the stage (and the sources, dst, and the flag) before it
