@@ -154,7 +154,7 @@ stress: all $(UNIT_BINS)
 bench: all $(UNIT_BINS)
 	bench/stat.sh
 	bench/top.sh
-	bench/inject.sh
+	bench/defrag.sh
 
 kernel:
 	$(MAKE) -C kernel

@@ -2,7 +2,7 @@
 /*
  * The uffd-move backend against the same moves made in-process, on
  * tests/helpers/target with PAGES reversed one-page VMAs (default 10 000).
- * Run through bench/inject.sh.
+ * Run through bench/defrag.sh.
  *
  * Prints medians of REPEAT runs (default 3), each on a fresh target:
  *  - injection costs: one injected getpid, one in a batch, the attach;
@@ -147,6 +147,23 @@ static void heal_part(struct tgt *t, size_t from, size_t to, double *pause_us,
 	ar_proc_free(proc);
 }
 
+/* ar_defrag() of t with the uffd-move backend; a copy of its report. */
+static void defrag(struct tgt *t, unsigned int max_pause_ms,
+		   struct ar_defrag_report *out)
+{
+	struct ar_defrag_opts opts = {
+		.backend = AR_BACKEND_UFFD_MOVE,
+		.max_pause_ms = max_pause_ms,
+	};
+	struct ar_defrag_report *rep;
+
+	if (ar_defrag(ctx, t->pid, &opts, &rep))
+		fail("ar_defrag");
+	*out = *rep;
+	out->runs = NULL;
+	ar_defrag_report_free(rep);
+}
+
 static double self_heal_us(const char *args)
 {
 	char buf[128];
@@ -169,16 +186,15 @@ static double self_heal_us(const char *args)
 int main(int argc, char **argv)
 {
 	size_t pages = argc > 1 ? strtoul(argv[1], NULL, 0) : 10000;
-	double max_pause_ms = argc > 2 ? atof(argv[2]) : 10;
+	unsigned int max_pause_ms = argc > 2 ? (unsigned int)atoi(argv[2]) : 10;
 	int repeat = getenv("REPEAT") ? atoi(getenv("REPEAT")) : 3;
 	double single[repeat], batch[repeat], attach[repeat];
 	double heal[repeat], pause[repeat], self[repeat];
-	double per_move_us, longest = 0, p, h;
-	size_t step, vmas_left;
+	struct ar_defrag_report rep;
 	char args[64];
 	struct tgt t;
 
-	if (ar_ctx_new(&ctx) || tgt_set_path("tests/helpers/target") ||
+	if (ar_ctx_new(&ctx) || tgt_locate() ||
 	    repeat < 1)
 		return 1;
 	snprintf(args, sizeof(args), "-r %zu -w 2", pages);
@@ -202,27 +218,37 @@ int main(int argc, char **argv)
 	       median(heal, repeat) / median(self, repeat),
 	       median(pause, repeat) / median(self, repeat));
 
-	/* Sub-runs small enough for the pause bound, from the cost above. */
-	per_move_us = median(heal, repeat) / (double)pages;
-	step = (size_t)(max_pause_ms * 1e3 * 0.5 / per_move_us);
-	if (step < 2)
-		step = 2;
-	if (tgt_start(&t, args))
-		fail("starting the target");
-	/* Sub-run k is VMA k of the run once healed; the rest follow. */
-	for (size_t done = 0, k = 0; done < pages; k++) {
-		size_t n = pages - done < step ? pages - done : step;
+	/* The product's path: ar_defrag() as `anonremap defrag` calls it. */
+	for (int i = 0; i < repeat; i++) {
+		double t0;
 
-		heal_part(&t, k, k + n, &p, &h);
-		done += n;
-		if (p > longest)
-			longest = p;
+		if (tgt_start(&t, args))
+			fail("starting the target");
+		t0 = now_us();
+		defrag(&t, 0, &rep);
+		heal[i] = now_us() - t0;
+		pause[i] = rep.pause_ns / 1e3;
+		finish_target(&t);
 	}
-	vmas_left = (size_t)count_vmas(t.pid, t.start, t.end);
-	finish_target(&t);
-	printf("bounded pause %.0f ms: sub-runs of %zu VMAs, longest pause "
-	       "%.1f ms, %zu VMAs -> %zu\n", max_pause_ms, step, longest / 1e3,
-	       pages, vmas_left);
+	printf("ar_defrag (whole defrag: snapshots, plan, one stop): %.1f ms, "
+	       "longest pause %.1f ms; defrag/in-process %.2f (target <= 2)\n",
+	       median(heal, repeat) / 1e3, median(pause, repeat) / 1e3,
+	       median(heal, repeat) / median(self, repeat));
+	for (int i = 0; i < repeat; i++) {
+		if (tgt_start(&t, args))
+			fail("starting the target");
+		defrag(&t, (unsigned int)max_pause_ms, &rep);
+		pause[i] = rep.pause_ns / 1e3;
+		printf("--max-pause %u: %zu stops, longest %.2f ms, mean %.2f ms; "
+		       "%zu VMAs -> %zu\n", (unsigned int)max_pause_ms,
+		       rep.pauses, rep.pause_ns / 1e6,
+		       rep.pause_total_ns / 1e6 / (double)rep.pauses, pages,
+		       (size_t)count_vmas(t.pid, t.start, t.end));
+		finish_target(&t);
+	}
+	printf("--max-pause %u: longest pause, median of %d: %.2f ms "
+	       "(target <= %u)\n", (unsigned int)max_pause_ms, repeat,
+	       median(pause, repeat) / 1e3, (unsigned int)max_pause_ms);
 	ar_ctx_free(ctx);
 	return 0;
 }

@@ -164,14 +164,16 @@ static long count_zero_pages(int fd, uint64_t start, uint64_t end,
 	return pages;
 }
 
-static int scan_run_pagemap(int fd, struct ar_run *run, uint64_t page_size)
+/* Blockers of run found in [start, end), a part of it. */
+static int scan_run_pagemap(int fd, struct ar_run *run, uint64_t start,
+			    uint64_t end, uint64_t page_size)
 {
 	uint64_t entries[PAGEMAP_CHUNK];
-	uint64_t addr = run->start;
+	uint64_t addr = start;
 	long not_exclusive = 0;
 
-	while (addr < run->end) {
-		size_t want = (run->end - addr) / page_size, i;
+	while (addr < end) {
+		size_t want = (end - addr) / page_size, i;
 		ssize_t n;
 
 		if (want > PAGEMAP_CHUNK)
@@ -195,7 +197,7 @@ static int scan_run_pagemap(int fd, struct ar_run *run, uint64_t page_size)
 		addr += (uint64_t)n * page_size;
 	}
 	if (not_exclusive) {
-		long zero = count_zero_pages(fd, run->start, run->end, page_size);
+		long zero = count_zero_pages(fd, start, end, page_size);
 
 		/* Without PAGEMAP_SCAN, err on the side of reporting. */
 		if (zero < 0 || not_exclusive > zero)
@@ -210,7 +212,17 @@ int ar_analyze_pagemap(struct ar_ctx *ctx, struct ar_proc *proc, int pagemap_fd)
 	size_t i;
 
 	for (i = 0; i < proc->nruns; i++) {
-		int ret = scan_run_pagemap(pagemap_fd, &proc->runs[i], page_size);
+		struct ar_run *run = &proc->runs[i];
+		uint64_t start = run->start, end = run->end;
+		int ret;
+
+		if (proc->read_until) {
+			start = start > proc->read_from ? start : proc->read_from;
+			end = end < proc->read_until ? end : proc->read_until;
+			if (start >= end)
+				continue;
+		}
+		ret = scan_run_pagemap(pagemap_fd, run, start, end, page_size);
 
 		if (ret)
 			return ar_fail_errno(ctx, -ret,

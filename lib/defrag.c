@@ -200,36 +200,52 @@ static enum ar_run_fate check_segment(struct ar_ctx *ctx,
 
 /*
  * What a stop costs, for splitting runs under --max-pause before anything
- * was measured: healing runs of one-page VMAs took 25 to 40 us per VMA on
+ * was measured: healing runs of one-page VMAs took 20 to 40 us per VMA on
  * the 2-vCPU VMs this was written on (FACTS.md: about 10 us of it is the
- * UFFDIO_MOVE itself), and setting up a stop about 1 ms.  Once a part has
- * been healed, its own cost per VMA replaces the guess.
+ * UFFDIO_MOVE itself), and the rest of a stop (stopping and seizing every
+ * thread, reading the part's smaps, resuming) 1 to 3 ms.  Once a stop is
+ * over, what it measured replaces the guesses.
  */
 #define GUESS_NS_PER_VMA 40000u
-#define GUESS_NS_PER_STOP 1000000u
+#define GUESS_NS_PER_STOP 2000000u
+/* Parts are sized for this share of --max-pause, the rest is margin. */
+#define PAUSE_SHARE_PERCENT 80u
 
-/* VMAs that fit in ns_left of a stop, after its fixed cost. */
-static size_t vmas_fitting(uint64_t ns_left, uint64_t ns_per_vma)
+/* The VMAs one stop of max_pause_ms may heal, >= 2; all without a bound. */
+static size_t vmas_per_stop(unsigned int max_pause_ms, uint64_t ns_per_stop,
+			    uint64_t ns_per_vma)
 {
-	if (ns_left <= GUESS_NS_PER_STOP)
-		return 0;
-	return (size_t)((ns_left - GUESS_NS_PER_STOP) / ns_per_vma);
-}
-
-/* The largest part of a run one stop of max_pause_ms may heal, >= 2. */
-static size_t part_vmas(unsigned int max_pause_ms, uint64_t ns_per_vma)
-{
-	size_t n;
+	uint64_t budget = (uint64_t)max_pause_ms * 1000000u *
+			  PAUSE_SHARE_PERCENT / 100u;
+	uint64_t n;
 
 	if (!max_pause_ms)
 		return SIZE_MAX;
-	n = vmas_fitting((uint64_t)max_pause_ms * 1000000u, ns_per_vma);
-	return n < 2 ? 2 : n;
+	if (budget <= ns_per_stop)
+		return 2;
+	n = (budget - ns_per_stop) / (ns_per_vma ? ns_per_vma : 1);
+	return n < 2 ? 2 : (size_t)n;
+}
+
+/*
+ * Of a run of vmas VMAs, how many the first of even parts of <= max has.
+ * Parts that merge must not leave one VMA alone at the end: it would not
+ * be a run any more, nothing would merge it.
+ */
+static size_t even_part(size_t vmas, size_t max, bool parts_merge)
+{
+	size_t parts = (vmas + max - 1) / max;
+	size_t n = (vmas + parts - 1) / parts;
+
+	if (parts_merge && vmas - n == 1)
+		n++;
+	return n;
 }
 
 static size_t expected_parts(size_t vmas, unsigned int max_pause_ms)
 {
-	size_t part = part_vmas(max_pause_ms, GUESS_NS_PER_VMA);
+	size_t part = vmas_per_stop(max_pause_ms, GUESS_NS_PER_STOP,
+				    GUESS_NS_PER_VMA);
 
 	return part >= vmas ? 1 : (vmas + part - 1) / part;
 }
@@ -361,33 +377,17 @@ static bool find_segment(const struct ar_proc *proc, uint64_t addr,
 	return false;
 }
 
-/*
- * The first n VMAs of seg, n chosen so the parts come out even.  Parts
- * that merge must not leave one VMA alone at the end: it would not be a
- * run any more, nothing would merge it.
- */
-static void first_part(const struct ar_proc *proc, const struct ar_run *seg,
-		       size_t max_vmas, bool parts_merge, struct ar_run *part)
-{
-	size_t parts = (seg->vmas + max_vmas - 1) / max_vmas;
-	size_t n = (seg->vmas + parts - 1) / parts;
-
-	if (parts_merge && seg->vmas - n == 1)
-		n++;
-	*part = *seg;
-	if (n >= seg->vmas)
-		return;
-	part->vmas = n;
-	part->end = proc->vmas[seg->first_vma + n - 1].end;
-}
-
 static int read_snapshot(struct ar_ctx *ctx, pid_t pid, struct ar_proc **procp)
 {
 	return ar_proc_read(ctx, pid, AR_READ_BLOCKERS, procp);
 }
 
-/* Detach, keeping the message of the failure that came before, if any. */
-static int detach_keeping_message(struct ar_inject *inj, int ret)
+/*
+ * Detach, keeping the message of the failure that came before, if any;
+ * *resumed_ns as ar_inject_detach_at() sets it.
+ */
+static int detach_keeping_message(struct ar_inject *inj, int ret,
+				  uint64_t *resumed_ns)
 {
 	struct ar_ctx *ctx = ar_inject_ctx(inj);
 	pid_t pid = ar_inject_pid(inj);
@@ -395,7 +395,7 @@ static int detach_keeping_message(struct ar_inject *inj, int ret)
 	int dret;
 
 	snprintf(msg, sizeof(msg), "%s", ctx->errmsg);
-	dret = ar_inject_detach(inj);
+	dret = ar_inject_detach_at(inj, resumed_ns);
 	if (dret && !ret)
 		return dret;
 	snprintf(ctx->errmsg, sizeof(ctx->errmsg), "%s", msg);
@@ -413,7 +413,9 @@ struct session {
 	struct ar_defrag_report *r;
 	size_t run;		/* the plan's run under way */
 	uint64_t next;		/* and where its unhealed part begins */
-	uint64_t ns_per_vma;	/* measured, or the guess */
+	uint64_t ns_per_vma;	/* healing, measured or the guess */
+	uint64_t ns_per_stop;	/* the rest of a stop, likewise */
+	uint64_t heal_ns;	/* healing in the stop under way */
 	size_t done, total;	/* VMAs, for progress */
 	bool failed;		/* a run failed: --must tries no more */
 	struct ar_jsrc *src;
@@ -491,26 +493,23 @@ static bool single_vma(const struct ar_proc *proc, uint64_t addr, uint64_t end)
 }
 
 /*
- * Heal the next part of the run under way; false when the budget of this
- * stop is spent and the part must wait for the next one.
+ * Heal the run under way from s->next up to part_end (0: to its end) in
+ * the stopped process, whose mappings proc shows.  Returns 0, or the error
+ * after which nothing more may be tried (-EIO: memory out of place).
  */
-static bool heal_next_part(struct session *s, struct ar_inject *inj,
-			   const struct ar_proc *proc, uint64_t stopped_at,
-			   bool first_in_stop, int *err)
+static int heal_next_part(struct session *s, struct ar_inject *inj,
+			  const struct ar_proc *proc, uint64_t part_end)
 {
-	const struct ar_defrag_opts *opts = s->opts;
 	struct ar_defrag_run *o = &s->p->out[s->run];
-	uint64_t budget = (uint64_t)opts->max_pause_ms * 1000000u;
 	char why[sizeof(o->reason)];
-	struct ar_run seg, part;
 	struct ar_heal_stats st;
 	struct ar_heal_run hr;
-	size_t want;
+	struct ar_run seg;
+	int err;
 
-	*err = 0;
 	if (!s->next)
 		s->next = o->start;
-	if (!find_segment(proc, s->next, o->end, &seg)) {
+	if (!find_segment(proc, s->next, part_end ? part_end : o->end, &seg)) {
 		if (o->vmas_after && single_vma(proc, s->next, o->end)) {
 			/* parts came out uneven: the last is one VMA */
 			o->vmas_after++;
@@ -519,58 +518,37 @@ static bool heal_next_part(struct session *s, struct ar_inject *inj,
 			run_ends(s, AR_RUN_FAILED, "the process changed these "
 				 "mappings between two stops");
 		}
-		return true;
+		return 0;
 	}
 	if (check_segment(s->ctx, s->p->ops, proc, &seg, s->src, why,
-			  sizeof(why)) !=
-	    AR_RUN_PLANNED) {
+			  sizeof(why)) != AR_RUN_PLANNED) {
 		run_ends(s, AR_RUN_SKIPPED, why);
-		return true;
+		return 0;
 	}
-	want = seg.vmas;
-	if (opts->max_pause_ms) {
-		uint64_t spent = ar_now_ns() - stopped_at;
-		size_t full = part_vmas(opts->max_pause_ms, s->ns_per_vma);
-
-		/*
-		 * The budget is for moving pages: the first part of a stop
-		 * gets all of it, whatever attaching and reading the map
-		 * took; a later part waits for a fresh stop rather than come
-		 * out smaller than a whole stop allows.
-		 */
-		if (full < want)
-			want = full;
-		if (!first_in_stop &&
-		    (spent >= budget ||
-		     vmas_fitting(budget - spent, s->ns_per_vma) < want))
-			return false;
-	}
-	first_part(proc, &seg, want, s->p->ops->parts_merge, &part);
-	*err = ar_heal_run_from_proc(&hr, s->src, proc, &part);
-	hr.must = opts->must;
-	if (!*err)
-		*err = s->p->ops->heal(inj, &hr, &st);
+	err = ar_heal_run_from_proc(&hr, s->src, proc, &seg);
+	hr.must = s->opts->must;
+	if (!err)
+		err = s->p->ops->heal(inj, &hr, &st);
 	/* Pages the fork that shared them left unmovable (see above). */
-	if (*err == -EBUSY && s->p->ops == &uffd_ops && opts->unshare) {
-		*err = unshare_pages(s->ctx, s->pid, part.start, part.end);
-		if (!*err)
-			*err = s->p->ops->heal(inj, &hr, &st);
-	} else if (*err == -EBUSY && s->p->ops == &uffd_ops) {
+	if (err == -EBUSY && s->p->ops == &uffd_ops && s->opts->unshare) {
+		err = unshare_pages(s->ctx, s->pid, seg.start, seg.end);
+		if (!err)
+			err = s->p->ops->heal(inj, &hr, &st);
+	} else if (err == -EBUSY && s->p->ops == &uffd_ops) {
 		run_ends(s, AR_RUN_FAILED, "pages once shared with a forked "
 			 "process and not written since cannot move; --unshare "
 			 "rewrites them in place");
-		*err = 0;
-		return true;
+		return 0;
 	}
-	if (*err) {
+	if (err) {
 		run_ends(s, AR_RUN_FAILED, s->ctx->errmsg);
-		if (*err != -EIO)
-			*err = 0;
-		return true;
+		return err == -EIO ? err : 0;
 	}
 	s->r->bytes_moved += st.bytes;
-	if (st.ns / part.vmas)
-		s->ns_per_vma = st.ns / part.vmas;
+	s->heal_ns += st.ns;
+	if (st.ns / seg.vmas)
+		s->ns_per_vma = st.ns / seg.vmas;
+	/* Relocated parts merge with the part before them. */
 	if (!(st.joined_prev && o->vmas_after))
 		o->vmas_after++;
 	o->vmas_after += st.extra_vmas;
@@ -578,38 +556,96 @@ static bool heal_next_part(struct session *s, struct ar_inject *inj,
 		snprintf(o->reason, sizeof(o->reason), "some VMAs could not "
 			 "be relocated (pages shared with a fork, pinned, "
 			 "swapped out or KSM) and did not merge");
-	s->next = part.end;
-	s->done += part.vmas;
+	s->next = seg.end;
+	s->done += seg.vmas;
 	if (s->next >= o->end)
 		run_ends(s, AR_RUN_HEALED, NULL);
-	if (opts->progress)
-		opts->progress(opts->progress_arg, s->done, s->total);
-	return true;
+	if (s->opts->progress)
+		s->opts->progress(s->opts->progress_arg, s->done, s->total);
+	return 0;
+}
+
+/* The first run from s->run on that is still planned; false if none. */
+static bool next_planned_run(struct session *s)
+{
+	while (s->run < s->p->n && s->p->out[s->run].fate != AR_RUN_PLANNED)
+		s->run++;
+	return s->run < s->p->n;
+}
+
+/* Index of the VMA of proc that starts at addr, or SIZE_MAX. */
+static size_t vma_starting_at(const struct ar_proc *proc, uint64_t addr)
+{
+	size_t lo = 0, hi = proc->nvmas;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (proc->vmas[mid].start < addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < proc->nvmas && proc->vmas[lo].start == addr ? lo : SIZE_MAX;
 }
 
 /*
- * Heal parts of the planned runs in one stop, as many as fit in the pause
- * budget.  Returns 0, or the error after which nothing more may be tried
- * (-EIO: memory out of place, the process stays stopped for recover).
+ * Under --max-pause, while the process runs: where the part the next stop
+ * heals ends, sized from what the last stops measured.  The part is cut
+ * from the snapshot taken before the first stop; the stop itself reads
+ * smaps only up to there, and heals only if the process still has those
+ * mappings.  0 when no planned run is left.
+ */
+static uint64_t plan_part(struct session *s, const struct ar_proc *running)
+{
+	const struct ar_defrag_run *o;
+	size_t first, last, max;
+
+	if (!next_planned_run(s))
+		return 0;
+	o = &s->p->out[s->run];
+	if (!s->next)
+		s->next = o->start;
+	first = vma_starting_at(running, s->next);
+	if (first == SIZE_MAX)
+		return o->end;	/* not as it was: the stop sees what it is */
+	last = first;
+	while (last < running->nvmas && running->vmas[last].end <= o->end)
+		last++;
+	if (last - first < 2)
+		return o->end;
+	max = vmas_per_stop(s->opts->max_pause_ms, s->ns_per_stop,
+			    s->ns_per_vma);
+	return running->vmas[first + even_part(last - first, max,
+					       s->p->ops->parts_merge) - 1].end;
+}
+
+/*
+ * One stop: without a pause bound, heal every planned run; with one, the
+ * part planned for it.  Returns 0, or the error after which nothing more
+ * may be tried (-EIO: memory out of place, the process stays stopped for
+ * recover).
  */
 static int heal_in_one_stop(struct session *s, struct ar_inject *inj,
-			    uint64_t stopped_at)
+			    uint64_t part_end)
 {
 	struct ar_proc *proc;
-	bool first = true;
 	int ret;
 
-	ret = read_snapshot(s->ctx, s->pid, &proc);
+	s->heal_ns = 0;
+	if (part_end)
+		ret = ar_proc_read_part(s->ctx, s->pid, AR_READ_BLOCKERS,
+					s->next, part_end, &proc);
+	else
+		ret = read_snapshot(s->ctx, s->pid, &proc);
 	if (ret)
 		return ret;
-	while (s->run < s->p->n && !(s->failed && s->opts->must)) {
-		if (s->p->out[s->run].fate != AR_RUN_PLANNED) {
-			s->run++;
-			continue;
-		}
-		if (!heal_next_part(s, inj, proc, stopped_at, first, &ret) || ret)
-			break;
-		first = false;
+	if (part_end) {
+		ret = heal_next_part(s, inj, proc, part_end);
+	} else {
+		while (!ret && next_planned_run(s) &&
+		       !(s->failed && s->opts->must))
+			ret = heal_next_part(s, inj, proc, 0);
 	}
 	ar_proc_free(proc);
 	return ret;
@@ -628,7 +664,7 @@ static int defrag_stopped(struct ar_ctx *ctx, pid_t pid,
 {
 	struct session s = {
 		.ctx = ctx, .pid = pid, .opts = opts, .p = p,
-		.ns_per_vma = GUESS_NS_PER_VMA,
+		.ns_per_vma = GUESS_NS_PER_VMA, .ns_per_stop = GUESS_NS_PER_STOP,
 	};
 	char msg[sizeof(ctx->errmsg)];
 	struct ar_proc *after;
@@ -653,18 +689,24 @@ static int defrag_stopped(struct ar_ctx *ctx, pid_t pid,
 	for (i = 0; i < p->n; i++)
 		p->out[i].vmas_after = 0;
 
-	while (!ret && s.run < p->n) {
+	while (!ret && next_planned_run(&s)) {
+		unsigned int flags = opts->max_pause_ms ? AR_INJECT_NO_SYNC : 0;
+		uint64_t part_end = 0, pause, resumed;
 		struct ar_inject_stats ist;
 		struct ar_inject *inj;
-		uint64_t pause;
 
-		ret = ar_inject_attach(ctx, pid, 0, 0, &inj);
+		if (opts->max_pause_ms && !(part_end = plan_part(&s, running)))
+			break;
+		ret = ar_inject_attach(ctx, pid, 0, flags, &inj);
 		if (ret)
 			break;
 		ar_inject_get_stats(inj, &ist);
-		ret = heal_in_one_stop(&s, inj, ist.stopped_since_ns);
-		ret = detach_keeping_message(inj, ret);
-		pause = ar_now_ns() - ist.stopped_since_ns;
+		ret = heal_in_one_stop(&s, inj, part_end);
+		ret = detach_keeping_message(inj, ret, &resumed);
+		pause = resumed - ist.stopped_since_ns;
+		/* Smoothed: one slow stop should not shrink every part. */
+		if (pause > s.heal_ns)
+			s.ns_per_stop = (3 * s.ns_per_stop + pause - s.heal_ns) / 4;
 		s.r->pauses++;
 		s.r->pause_total_ns += pause;
 		if (pause > s.r->pause_ns)

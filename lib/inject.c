@@ -21,12 +21,14 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/filter.h>
+#include <linux/ioctl.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
@@ -45,11 +47,31 @@
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE 0x100000
 #endif
+/* PROCMAP_QUERY (Linux 6.11), newer than Debian 12's headers. */
+struct ar_procmap_query {
+	uint64_t size, query_flags, query_addr;
+	uint64_t vma_start, vma_end, vma_flags, vma_page_size, vma_offset;
+	uint64_t inode;
+	uint32_t dev_major, dev_minor, vma_name_size, build_id_size;
+	uint64_t vma_name_addr, build_id_addr;
+};
+#define AR_PROCMAP_QUERY _IOWR('f', 17, struct ar_procmap_query)
+#define AR_PROCMAP_QUERY_COVERING_OR_NEXT_VMA 0x10
 #define AR_CAP_SYS_PTRACE 19
 #define SYSCALL_STOP (SIGTRAP | 0x80)
 #define PAGE 4096UL
 #define DATA_SIZE (2UL << 20)
 #define USER_TOP ((1ULL << 47) - PAGE)
+
+/* The process's mappings as /proc/PID/maps listed them, for finding gaps. */
+struct map_copy {
+	struct map_range {
+		uint64_t start, end;
+	} *r;
+	size_t n, cap;
+	uint64_t stack;		/* start of [stack], or 0 */
+	int mapsfd;		/* /proc/PID/maps, for PROCMAP_QUERY */
+};
 
 struct thread {
 	pid_t tid;
@@ -75,6 +97,7 @@ struct ar_inject {
 	cpu_set_t old_cpus;
 	int pinned;
 	struct ar_journal *journal;
+	struct map_copy map;	/* read before the stop: see find_gap */
 	struct ar_inject_stats st;
 };
 
@@ -877,29 +900,90 @@ uint64_t ar_inject_data(const struct ar_inject *inj, size_t *size)
 	return inj->data;
 }
 
-int ar_inject_find_gap(struct ar_inject *inj, uint64_t len, uint64_t align,
-		       uint64_t phase, uint64_t *addr)
+/* Read /proc/PID/maps into m: the ranges in address order. */
+static int map_read(struct ar_inject *inj, struct map_copy *m)
 {
 	char path[64], line[512];
-	uint64_t prev_end = 1UL << 16, best = 0;
 	FILE *f;
 
-	if (!align)
-		align = PAGE;
 	snprintf(path, sizeof(path), "/proc/%d/maps", inj->pid);
 	f = fopen(path, "re");
 	if (!f)
 		return ar_fail_errno(inj->ctx, errno, "cannot open %s", path);
-	/*
-	 * Top-down like mmap's own choice, in the highest gap that fits,
-	 * but never the one below [stack]: that is where the stack grows.
-	 */
+	m->n = 0;
+	m->stack = 0;
 	while (fgets(line, sizeof(line), f)) {
 		unsigned long long s, e;
-		uint64_t a;
 
-		if (sscanf(line, "%llx-%llx", &s, &e) != 2 ||
-		    strstr(line, "[stack]"))
+		if (sscanf(line, "%llx-%llx", &s, &e) != 2)
+			continue;
+		if (strstr(line, "[stack]"))
+			m->stack = s;
+		if (m->n == m->cap) {
+			size_t cap = m->cap ? 2 * m->cap : 256;
+			struct map_range *r = realloc(m->r, cap * sizeof(*r));
+
+			if (!r) {
+				fclose(f);
+				return ar_fail(inj->ctx, ENOMEM, "out of memory");
+			}
+			m->r = r;
+			m->cap = cap;
+		}
+		m->r[m->n].start = s;
+		m->r[m->n].end = e;
+		m->n++;
+	}
+	fclose(f);
+	return 0;
+}
+
+static void map_free(struct map_copy *m)
+{
+	free(m->r);
+	if (m->mapsfd >= 0)
+		close(m->mapsfd);
+	memset(m, 0, sizeof(*m));
+	m->mapsfd = -1;
+}
+
+/* Note [start, start + len) as taken in m (no-op when out of memory). */
+static void map_reserve(struct map_copy *m, uint64_t start, uint64_t len)
+{
+	size_t i = 0;
+
+	if (m->n == m->cap) {
+		struct map_range *r = realloc(m->r, (m->cap + 16) * sizeof(*r));
+
+		if (!r) {
+			m->n = 0;	/* forget the copy: read it again */
+			return;
+		}
+		m->r = r;
+		m->cap += 16;
+	}
+	while (i < m->n && m->r[i].start < start)
+		i++;
+	memmove(&m->r[i + 1], &m->r[i], (m->n - i) * sizeof(*m->r));
+	m->r[i].start = start;
+	m->r[i].end = start + len;
+	m->n++;
+}
+
+/*
+ * Top-down like mmap's own choice, in the highest gap of m that fits with
+ * a page to spare on each side, but never the one below [stack]: that is
+ * where the stack grows.  0 when none fits.
+ */
+static uint64_t map_pick_gap(const struct map_copy *m, uint64_t len,
+			     uint64_t align, uint64_t phase)
+{
+	uint64_t prev_end = 1UL << 16, best = 0;
+
+	for (size_t i = 0; i < m->n; i++) {
+		uint64_t s = m->r[i].start, a;
+
+		if (m->stack && s >= m->stack)
 			break;
 		/* Not above the default 47-bit user address space. */
 		if (s > USER_TOP)
@@ -910,13 +994,63 @@ int ar_inject_find_gap(struct ar_inject *inj, uint64_t len, uint64_t align,
 			if (a >= prev_end + PAGE)
 				best = a;
 		}
-		prev_end = e;
+		prev_end = m->r[i].end;
 	}
-	fclose(f);
+	return best;
+}
+
+/*
+ * Whether [addr - PAGE, addr + len + PAGE) holds no mapping now, asked of
+ * the kernel (PROCMAP_QUERY); 0 also when the kernel cannot answer.
+ */
+static int range_free_now(struct ar_inject *inj, uint64_t addr, uint64_t len)
+{
+	struct ar_procmap_query q;
+	char path[64];
+
+	if (inj->map.mapsfd < 0) {
+		snprintf(path, sizeof(path), "/proc/%d/maps", inj->pid);
+		inj->map.mapsfd = open(path, O_RDONLY | O_CLOEXEC);
+		if (inj->map.mapsfd < 0)
+			return 0;
+	}
+	memset(&q, 0, sizeof(q));
+	q.size = sizeof(q);
+	q.query_flags = AR_PROCMAP_QUERY_COVERING_OR_NEXT_VMA;
+	q.query_addr = addr - PAGE;
+	if (ioctl(inj->map.mapsfd, AR_PROCMAP_QUERY, &q))
+		return errno == ENOENT;
+	return q.vma_start >= addr + len + PAGE;
+}
+
+/*
+ * Reading /proc/PID/maps costs about 0.4 us per mapping: milliseconds of
+ * pause for a fragmented process.  So attach reads it before the stop,
+ * and a gap picked from that copy is taken when the kernel confirms it is
+ * still free; else (the process mapped something meanwhile, or we did)
+ * the map is read again, stopped.
+ */
+int ar_inject_find_gap(struct ar_inject *inj, uint64_t len, uint64_t align,
+		       uint64_t phase, uint64_t *addr)
+{
+	uint64_t best;
+	int err;
+
+	if (!align)
+		align = PAGE;
+	best = inj->map.n ? map_pick_gap(&inj->map, len, align, phase) : 0;
+	if (!best || !range_free_now(inj, best, len)) {
+		err = map_read(inj, &inj->map);
+		if (err)
+			return err;
+		best = map_pick_gap(&inj->map, len, align, phase);
+	}
 	if (!best)
 		return ar_fail(inj->ctx, ENOMEM, "no free range of %llu bytes "
 			       "in process %d", (unsigned long long)len,
 			       inj->pid);
+	/* Not free for the next caller: a mapping will be made there. */
+	map_reserve(&inj->map, best, len);
 	*addr = best;
 	return 0;
 }
@@ -1104,6 +1238,7 @@ static struct ar_inject *inject_new(struct ar_ctx *ctx, pid_t pid)
 	inj->self = getpid();
 	inj->pidfd = -1;
 	inj->memfd = -1;
+	inj->map.mapsfd = -1;
 	sigemptyset(&inj->pending);
 	return inj;
 }
@@ -1147,6 +1282,11 @@ int ar_inject_attach(struct ar_ctx *ctx, pid_t pid, pid_t tid,
 			return err;
 		}
 	}
+	if (inj->journal && (flags & AR_INJECT_NO_SYNC))
+		ar_journal_set_sync(inj->journal, false);
+	/* While it runs: what is free, for the scratch pages (find_gap). */
+	if (map_read(inj, &inj->map))
+		inj->map.n = 0;
 	err = stop_and_seize(inj);
 	if (err)
 		goto fail;
@@ -1312,9 +1452,16 @@ static int park(struct ar_inject *inj)
 
 int ar_inject_detach(struct ar_inject *inj)
 {
+	return ar_inject_detach_at(inj, NULL);
+}
+
+int ar_inject_detach_at(struct ar_inject *inj, uint64_t *resumed_ns)
+{
 	struct ar_ctx *ctx;
 	int err = 0, e;
 
+	if (resumed_ns)
+		*resumed_ns = 0;
 	if (!inj)
 		return 0;
 	ctx = inj->ctx;
@@ -1363,8 +1510,11 @@ int ar_inject_detach(struct ar_inject *inj)
 	if (inj->inj && inj->journal && !err && !inj->keep_stopped)
 		err = journal_phase(inj, AR_JP_DONE);
 	if (inj->pidfd >= 0 && !inj->was_stopped && !inj->keep_stopped &&
-	    !(inj->journal && err))
+	    !(inj->journal && err)) {
 		sys_pidfd_send_signal(inj->pidfd, SIGCONT);
+		if (resumed_ns)
+			*resumed_ns = ar_now_ns();
+	}
 	if (inj->pinned)
 		sched_setaffinity(0, sizeof(inj->old_cpus), &inj->old_cpus);
 	if (inj->journal) {
@@ -1377,8 +1527,11 @@ int ar_inject_detach(struct ar_inject *inj)
 		close(inj->memfd);
 	if (inj->pidfd >= 0)
 		close(inj->pidfd);
+	map_free(&inj->map);
 	free(inj->threads);
 	free(inj);
+	if (resumed_ns && !*resumed_ns)
+		*resumed_ns = ar_now_ns();
 	return err;
 }
 

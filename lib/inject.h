@@ -38,6 +38,11 @@ struct ar_inject;
 enum ar_inject_flags {
 	/* Do not write a journal (probing, tests of the mechanism itself). */
 	AR_INJECT_NO_JOURNAL = 1u << 0,
+	/*
+	 * Journal records are not fdatasync'ed (ar_journal_set_sync()): for
+	 * bounded pauses, where one sync can cost more than the whole pause.
+	 */
+	AR_INJECT_NO_SYNC = 1u << 1,
 };
 
 /*
@@ -134,6 +139,12 @@ void ar_inject_keep_stopped(struct ar_inject *inj);
  * after any failure.  Returns the first error met while restoring.
  */
 int ar_inject_detach(struct ar_inject *inj);
+/*
+ * The same; *resumed_ns is when the process was let run again (the
+ * SIGCONT), else when detaching ended.  The work after the SIGCONT
+ * (removing the journal) is not part of its pause.
+ */
+int ar_inject_detach_at(struct ar_inject *inj, uint64_t *resumed_ns);
 
 struct ar_ctx *ar_inject_ctx(const struct ar_inject *inj);
 pid_t ar_inject_pid(const struct ar_inject *inj);

@@ -45,7 +45,22 @@ struct ar_proc {
 	size_t names_len, names_cap;
 	struct ar_run *runs;
 	size_t nruns;
+	/*
+	 * A part only (ar_proc_read_part()): smaps is read up to and
+	 * including the first VMA at or after read_until, and pagemap
+	 * blockers are looked for in [read_from, read_until) only.  0: all.
+	 */
+	uint64_t read_from, read_until;
 };
+
+/*
+ * ar_proc_read() of a part of the process: the VMAs up to the first one at
+ * or after until (and all before from, which smaps lists first), blockers
+ * of [from, until).  For a stopped process, where reading costs pause: the
+ * kernel writes smaps only as far as it is read.
+ */
+int ar_proc_read_part(struct ar_ctx *ctx, pid_t pid, unsigned int flags,
+		      uint64_t from, uint64_t until, struct ar_proc **procp);
 
 /* Parse an open smaps file into proc; line numbers appear in errors. */
 int ar_smaps_parse_fd(struct ar_ctx *ctx, int fd, const char *what,

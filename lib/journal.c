@@ -2,6 +2,7 @@
 /* The fsync'd journal that lets `recover` repair a process after a crash. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,7 @@ struct jdisk {
 struct ar_journal {
 	struct ar_ctx *ctx;
 	int fd;
+	bool nosync;		/* see ar_journal_set_sync() */
 	char path[256];
 	struct ar_journal_state st;
 };
@@ -321,9 +323,14 @@ int ar_journal_write(struct ar_journal *j, const struct ar_journal_state *st,
 	d.nsrc = st->nsrc;
 	d.csum = checksum(&d, sizeof(d));
 	if (pwrite(j->fd, &d, sizeof(d), 0) != (ssize_t)sizeof(d) ||
-	    fdatasync(j->fd))
+	    (!j->nosync && fdatasync(j->fd)))
 		return ar_fail_errno(j->ctx, errno, "cannot write %s", j->path);
 	return 0;
+}
+
+void ar_journal_set_sync(struct ar_journal *j, bool sync)
+{
+	j->nosync = !sync;
 }
 
 struct ar_journal_state *ar_journal_state(struct ar_journal *j)

@@ -83,6 +83,14 @@ struct ar_journal_state {
 
 struct ar_journal;
 
+/*
+ * Whether ar_journal_write() waits for the record to reach the disk
+ * (fdatasync; the default).  Without it a record still outlives the tool
+ * (it is in the page cache the moment pwrite returns), not a crash of the
+ * machine, which the process it describes does not outlive either.
+ */
+void ar_journal_set_sync(struct ar_journal *j, bool sync);
+
 /* Path of pid's journal into buf. */
 int ar_journal_path(char *buf, size_t size, pid_t pid);
 /*

@@ -19,9 +19,12 @@
 
 /* A line longer than this cannot be an smaps line (names are <= PATH_MAX). */
 #define SMAPS_BUF_SIZE (128 * 1024)
+/* About ten VMAs of smaps: what one read() asks for when reading a part. */
+#define SMAPS_PARTIAL_CHUNK (8 * 1024)
 
 struct line_reader {
 	int fd;
+	size_t chunk;		/* bytes asked of one read() */
 	char *buf;
 	size_t start, len;	/* unread bytes are buf[start, len) */
 	bool eof;
@@ -62,7 +65,9 @@ static char *next_line(struct line_reader *r, size_t *linelen, int *err)
 			return NULL;
 		}
 		do
-			n = read(r->fd, r->buf + r->len, SMAPS_BUF_SIZE - r->len);
+			n = read(r->fd, r->buf + r->len,
+				 r->chunk < SMAPS_BUF_SIZE - r->len ?
+				 r->chunk : SMAPS_BUF_SIZE - r->len);
 		while (n < 0 && errno == EINTR);
 		if (n < 0) {
 			*err = -errno;
@@ -445,10 +450,24 @@ static void commit_slot(struct ar_proc *proc, bool *have)
 	*have = false;
 }
 
+/* The last VMA kept starts at or after proc->read_until: enough read. */
+static bool past_read_until(const struct ar_proc *proc)
+{
+	return proc->read_until && proc->nvmas &&
+	       proc->vmas[proc->nvmas - 1].start >= proc->read_until;
+}
+
 int ar_smaps_parse_fd(struct ar_ctx *ctx, int fd, const char *what,
 		      struct ar_proc *proc)
 {
-	struct line_reader r = { .fd = fd };
+	/*
+	 * The kernel makes as much of the file as a read() asks for: when
+	 * only the start is wanted, ask for little at a time.
+	 */
+	struct line_reader r = {
+		.fd = fd,
+		.chunk = proc->read_until ? SMAPS_PARTIAL_CHUNK : SMAPS_BUF_SIZE,
+	};
 	struct field_index by_letter[26];
 	struct ar_vma *cur = NULL;
 	bool have = false;
@@ -472,6 +491,8 @@ int ar_smaps_parse_fd(struct ar_ctx *ctx, int fd, const char *what,
 		/* Field names start with a capital, addresses never do. */
 		if (!is_field_start(line[0])) {
 			commit_slot(proc, &have);
+			if (past_read_until(proc))
+				break;
 			cur = open_slot(proc);
 			if (!cur)
 				goto nomem;

@@ -128,6 +128,12 @@ static int read_smaps(struct ar_ctx *ctx, int dirfd, pid_t pid,
 AR_EXPORT int ar_proc_read(struct ar_ctx *ctx, pid_t pid, unsigned int flags,
 			   struct ar_proc **procp)
 {
+	return ar_proc_read_part(ctx, pid, flags, 0, 0, procp);
+}
+
+int ar_proc_read_part(struct ar_ctx *ctx, pid_t pid, unsigned int flags,
+		      uint64_t from, uint64_t until, struct ar_proc **procp)
+{
 	struct ar_proc *proc = NULL;
 	char path[32];
 	int dirfd, ret;
@@ -152,6 +158,8 @@ AR_EXPORT int ar_proc_read(struct ar_ctx *ctx, pid_t pid, unsigned int flags,
 	if (ret)
 		goto out;
 	proc->sum.pid = pid;
+	proc->read_from = from;
+	proc->read_until = until;
 	ret = read_smaps(ctx, dirfd, pid, proc);
 	if (ret)
 		goto out;
