@@ -11,6 +11,8 @@ BASEFLAGS := -std=gnu11 -D_GNU_SOURCE -MMD -MP $(WARNFLAGS) -Ilib
 SMARTCOLS_CFLAGS := $(shell pkg-config --cflags smartcols 2>/dev/null)
 SMARTCOLS_LIBS := $(shell pkg-config --libs smartcols 2>/dev/null || echo -lsmartcols)
 CLI_LIBS := $(SMARTCOLS_LIBS) $(shell pkg-config --libs libproc2 2>/dev/null || echo -lproc2)
+# What the library itself needs (capabilities, for permission messages).
+LIB_LIBS := $(shell pkg-config --libs libcap 2>/dev/null || echo -lcap)
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
@@ -52,7 +54,7 @@ build/obj/%.o: %.c
 	$(CC) $(BASEFLAGS) $(SMARTCOLS_CFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(LIBSO): $(LIB_PIC_OBJS)
-	$(CC) $(CFLAGS) -shared -Wl,-soname,$(SONAME) -o $@ $^ $(LDFLAGS)
+	$(CC) $(CFLAGS) -shared -Wl,-soname,$(SONAME) -o $@ $^ $(LIB_LIBS) $(LDFLAGS)
 	ln -sf libanonremap.so $(LIBSO).0
 
 $(LIBA): $(LIB_OBJS)
@@ -60,10 +62,10 @@ $(LIBA): $(LIB_OBJS)
 	ar rcs $@ $^
 
 $(CLI): $(CLI_OBJS) $(LIBA)
-	$(CC) $(CFLAGS) -o $@ $(CLI_OBJS) $(LIBA) $(CLI_LIBS) $(LDFLAGS)
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJS) $(LIBA) $(CLI_LIBS) $(LIB_LIBS) $(LDFLAGS)
 
 tests/unit/%-test: tests/unit/%-test.c tests/unit/tap.h $(LIBA)
-	$(CC) $(BASEFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(LIBA) $(LDFLAGS)
+	$(CC) $(BASEFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(LIBA) $(LIB_LIBS) $(LDFLAGS)
 
 tests/helpers/%: tests/helpers/%.c
 	$(CC) $(BASEFLAGS) $(CFLAGS) -pthread -o $@ $< $(LDFLAGS)
@@ -132,11 +134,11 @@ ASAN_DIR := build/asan
 check-asan: deps-check
 	@mkdir -p $(ASAN_DIR)/tests/unit
 	$(CC) $(BASEFLAGS) $(SMARTCOLS_CFLAGS) $(ASAN_FLAGS) -o $(ASAN_DIR)/anonremap \
-		$(CLI_SRCS) $(LIB_SRCS) $(CLI_LIBS)
+		$(CLI_SRCS) $(LIB_SRCS) $(CLI_LIBS) $(LIB_LIBS)
 	@for t in $(UNIT_SRCS); do \
 		echo "$(CC) ... -o $(ASAN_DIR)/$${t%.c}"; \
 		$(CC) $(BASEFLAGS) $(ASAN_FLAGS) -Itests/unit \
-			-o $(ASAN_DIR)/$${t%.c} $$t $(LIB_SRCS) || exit 1; \
+			-o $(ASAN_DIR)/$${t%.c} $$t $(LIB_SRCS) $(LIB_LIBS) || exit 1; \
 	done
 	@$(MAKE) --no-print-directory $(HELPER_BINS)
 	@# the unit tests find their helper processes beside them, not sanitized

@@ -8,5 +8,5 @@ cd "$(dirname "$0")/.."
 make --no-print-directory -s lib/libanonremap.a tests/helpers/target
 mkdir -p build/bench
 cc -std=gnu11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Ilib -Itests/unit \
-	-o build/bench/defrag-backend bench/defrag-backend.c lib/libanonremap.a
+	-o build/bench/defrag-backend bench/defrag-backend.c lib/libanonremap.a -lcap
 exec build/bench/defrag-backend "${1:-10000}" "${MAX_PAUSE_MS:-10}"

@@ -571,13 +571,21 @@ int ar_copy_owns(uint32_t phase)
 	return phase == AR_JP_COPY_DST || phase == AR_JP_COPY_BACK;
 }
 
+/* The calls a copy makes, against the process's seccomp filters. */
+static int check_calls(struct copy *c, const char *name)
+{
+	const struct ar_call_check mprotect_back = {
+		NULL, SYS_mprotect, { 0, 0, c->js->prot_after }
+	};
+
+	return ar_heal_check_calls(c->inj, (int)c->js->prot,
+				   (int)c->js->mflags, c->js->advice, name,
+				   &mprotect_back, 1);
+}
+
 int ar_copy_heal(struct ar_inject *inj, const struct ar_heal_run *run,
 		 struct ar_heal_stats *st)
 {
-	static const long need[] = {
-		SYS_mmap, SYS_munmap, SYS_mremap, SYS_madvise, SYS_mprotect,
-		SYS_prctl,
-	};
 	struct ar_heal_stats dummy;
 	uint64_t t0 = ar_now_ns();
 	struct ar_jsrc *src;
@@ -589,8 +597,7 @@ int ar_copy_heal(struct ar_inject *inj, const struct ar_heal_run *run,
 	memset(st, 0, sizeof(*st));
 	if ((err = copy_init(&c, inj, st)) ||
 	    (err = ar_copy_check_run(c.ctx, run)) ||
-	    (err = ar_heal_check_mempolicy(c.ctx, c.pid, run)) ||
-	    (err = ar_inject_check_syscalls(inj, need, AR_ARRAY_SIZE(need))))
+	    (err = ar_heal_check_mempolicy(c.ctx, c.pid, run)))
 		goto out;
 	src = malloc(run->nsrc * sizeof(*src));
 	if (!src) {
@@ -621,7 +628,8 @@ int ar_copy_heal(struct ar_inject *inj, const struct ar_heal_run *run,
 		       (run->vmflags & AR_VMF(NR) ? MAP_NORESERVE : 0);
 	c.js->advice = ar_heal_advice_of(run->vmflags);
 	st->bytes = run->end - run->start;
-	if ((err = scan_run(&c)) ||
+	if ((err = check_calls(&c, run->name)) ||
+	    (err = scan_run(&c)) ||
 	    (err = ar_inject_find_gap(inj, run->end - run->start, HUGE,
 				      run->start % HUGE, &c.js->dst)) ||
 	    (err = jwrite(&c, AR_JP_COPY_DST, 1)))

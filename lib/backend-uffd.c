@@ -431,13 +431,27 @@ static int heal_init(struct heal *h, struct ar_inject *inj,
 	return 0;
 }
 
+/* The calls a heal makes, against the process's seccomp filters. */
+static int check_calls(struct heal *h, const char *name)
+{
+	const struct ar_call_check uffd_calls[] = {
+		{ NULL, SYS_userfaultfd, { O_CLOEXEC | UFFD_USER_MODE_ONLY } },
+		{ "ioctl(UFFDIO_API)", SYS_ioctl, { 0, UFFDIO_API } },
+		{ "ioctl(UFFDIO_REGISTER)", SYS_ioctl, { 0, UFFDIO_REGISTER } },
+		{ "ioctl(UFFDIO_MOVE)", SYS_ioctl, { 0, UFFDIO_MOVE } },
+		{ "ioctl(UFFDIO_UNREGISTER)", SYS_ioctl,
+		  { 0, UFFDIO_UNREGISTER } },
+		{ NULL, SYS_close, { 0 } },
+	};
+
+	return ar_heal_check_calls(h->inj, (int)h->js->prot,
+				   (int)h->js->mflags, h->js->advice, name,
+				   uffd_calls, AR_ARRAY_SIZE(uffd_calls));
+}
+
 int ar_uffd_heal(struct ar_inject *inj, const struct ar_heal_run *run,
 		 struct ar_heal_stats *st)
 {
-	static const long need[] = {
-		SYS_userfaultfd, SYS_ioctl, SYS_mmap, SYS_munmap, SYS_mremap,
-		SYS_madvise, SYS_close, SYS_prctl,
-	};
 	struct ar_heal_stats dummy;
 	uint64_t t0 = ar_now_ns();
 	struct heal h;
@@ -449,8 +463,7 @@ int ar_uffd_heal(struct ar_inject *inj, const struct ar_heal_run *run,
 	memset(st, 0, sizeof(*st));
 	if ((err = heal_init(&h, inj, st)) ||
 	    (err = ar_heal_check_run(h.ctx, run, AR_HEAL_WRITABLE)) ||
-	    (err = ar_heal_check_mempolicy(h.ctx, h.js->pid, run)) ||
-	    (err = ar_inject_check_syscalls(inj, need, AR_ARRAY_SIZE(need))))
+	    (err = ar_heal_check_mempolicy(h.ctx, h.js->pid, run)))
 		return err;
 	src = malloc(run->nsrc * sizeof(*src));
 	h.moved = calloc(run->nsrc, sizeof(*h.moved));
@@ -482,8 +495,10 @@ int ar_uffd_heal(struct ar_inject *inj, const struct ar_heal_run *run,
 	 * go, its sources.  The fd number joins it with the first batch (a
 	 * crash before that leaks at most the fd).
 	 */
-	err = ar_inject_find_gap(inj, run->end - run->start, HUGE,
-				 run->start % HUGE, &h.js->dst);
+	err = check_calls(&h, run->name);
+	if (!err)
+		err = ar_inject_find_gap(inj, run->end - run->start, HUGE,
+					 run->start % HUGE, &h.js->dst);
 	if (!err)
 		err = jwrite(&h, AR_JP_UFFD_DST, 1);
 	if (err)

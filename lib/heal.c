@@ -4,6 +4,7 @@
  * destination VMA that must end up with exactly the run's attributes.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,9 @@
 #include "heal.h"
 #include "uffd.h"
 
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
 #ifndef PR_SET_VMA
 #define PR_SET_VMA 0x53564d41
 #define PR_SET_VMA_ANON_NAME 0
@@ -82,6 +86,43 @@ int ar_heal_advise(struct ar_inject *inj, uint64_t addr, uint64_t len,
 	return err;
 }
 
+/* An "[anon:NAME]" name, the only kind a destination is given. */
+static bool is_anon_name(const char *name)
+{
+	return name && !strncmp(name, "[anon:", 6) &&
+	       name[strlen(name) - 1] == ']';
+}
+
+int ar_heal_check_calls(struct ar_inject *inj, int prot, int mflags,
+			uint64_t advice, const char *name,
+			const struct ar_call_check *extra, size_t nextra)
+{
+	struct ar_call_check calls[16 + AR_ARRAY_SIZE(advices)];
+	size_t n = 0;
+
+	if (nextra > 16)
+		return ar_fail(ar_inject_ctx(inj), EINVAL, "too many calls");
+	calls[n++] = (struct ar_call_check){
+		NULL, SYS_mmap, { 0, 0, (uint64_t)prot,
+				  (uint64_t)(mflags | MAP_FIXED_NOREPLACE),
+				  (uint64_t)-1, 0 } };
+	calls[n++] = (struct ar_call_check){ NULL, SYS_munmap, { 0 } };
+	calls[n++] = (struct ar_call_check){
+		NULL, SYS_mremap, { 0, 0, 0, MREMAP_FIXED | MREMAP_MAYMOVE } };
+	for (size_t i = 0; i < AR_ARRAY_SIZE(advices); i++)
+		if (advice & advices[i].bit)
+			calls[n++] = (struct ar_call_check){
+				"madvise", SYS_madvise,
+				{ 0, 0, (uint64_t)advices[i].advice } };
+	if (is_anon_name(name))
+		calls[n++] = (struct ar_call_check){
+			"prctl(PR_SET_VMA)", SYS_prctl,
+			{ PR_SET_VMA, PR_SET_VMA_ANON_NAME } };
+	for (size_t i = 0; i < nextra; i++)
+		calls[n++] = extra[i];
+	return ar_inject_check_calls(inj, calls, n);
+}
+
 int ar_heal_map_dst(struct ar_inject *inj, uint64_t dst, uint64_t len,
 		    int prot, int mflags, uint64_t advice, const char *name,
 		    uint64_t scratch)
@@ -93,7 +134,7 @@ int ar_heal_map_dst(struct ar_inject *inj, uint64_t dst, uint64_t len,
 	if (err)
 		return err;
 	/* Only "[anon:NAME]" is a name; "[heap]" and the like follow the address. */
-	if (name && !strncmp(name, "[anon:", 6) && name[strlen(name) - 1] == ']') {
+	if (is_anon_name(name)) {
 		char buf[256];
 		size_t n = strlen(name) - 6;
 

@@ -90,6 +90,17 @@ int ar_heal_map_dst(struct ar_inject *inj, uint64_t dst, uint64_t len,
 		    uint64_t scratch);
 
 /*
+ * Refuse up front (-EPERM naming the call) when the process's seccomp
+ * filters would deny, or kill it on, a call a backend makes for a run:
+ * mmap of the destination with prot and mflags, madvise of advice, naming
+ * it (when name is "[anon:...]"), munmap, mremap back, and the backend's
+ * own extra calls.
+ */
+int ar_heal_check_calls(struct ar_inject *inj, int prot, int mflags,
+			uint64_t advice, const char *name,
+			const struct ar_call_check *extra, size_t nextra);
+
+/*
  * Inject a call that must succeed: its result in *ret when ret is set, a
  * negative errno naming what failed otherwise.
  */

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/capability.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
@@ -57,7 +58,6 @@ struct ar_procmap_query {
 };
 #define AR_PROCMAP_QUERY _IOWR('f', 17, struct ar_procmap_query)
 #define AR_PROCMAP_QUERY_COVERING_OR_NEXT_VMA 0x10
-#define AR_CAP_SYS_PTRACE 19
 #define SYSCALL_STOP (SIGTRAP | 0x80)
 #define PAGE 4096UL
 #define DATA_SIZE (2UL << 20)
@@ -131,15 +131,18 @@ static const char *status_field(const char *status, const char *key)
 	return NULL;
 }
 
-static int have_cap(int cap)
+/* Whether cap is in our effective set (libcap); no when it cannot tell. */
+static int have_cap(cap_value_t cap)
 {
-	char buf[4096];
-	const char *v;
+	cap_flag_value_t v = CAP_CLEAR;
+	cap_t caps = cap_get_proc();
 
-	if (ar_read_small_file("/proc/self/status", buf, sizeof(buf)) < 0)
+	if (!caps)
 		return 0;
-	v = status_field(buf, "CapEff");
-	return v && (strtoull(v, NULL, 16) >> cap & 1);
+	if (cap_get_flag(caps, cap, CAP_EFFECTIVE, &v))
+		v = CAP_CLEAR;
+	cap_free(caps);
+	return v == CAP_SET;
 }
 
 static int read_status(pid_t pid, pid_t tid, char *buf, size_t size)
@@ -164,7 +167,7 @@ static int why_not_permitted(struct ar_inject *inj, int final)
 	struct stat sb;
 	char path[64];
 
-	if (have_cap(AR_CAP_SYS_PTRACE))
+	if (have_cap(CAP_SYS_PTRACE))
 		return 0;
 	if (ar_read_small_file("/proc/sys/kernel/yama/ptrace_scope", scope,
 			       sizeof(scope)) > 0) {
@@ -598,6 +601,21 @@ static uint32_t bpf_run(const struct sock_filter *f, size_t n,
 
 int ar_inject_check_syscalls(struct ar_inject *inj, const long *nrs, size_t n)
 {
+	struct ar_call_check *calls = calloc(n ? n : 1, sizeof(*calls));
+	int ret;
+
+	if (!calls)
+		return ar_fail(inj->ctx, ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		calls[i].nr = nrs[i];
+	ret = ar_inject_check_calls(inj, calls, n);
+	free(calls);
+	return ret;
+}
+
+int ar_inject_check_calls(struct ar_inject *inj,
+			  const struct ar_call_check *calls, size_t n)
+{
 	struct ar_ctx *ctx = inj->ctx;
 	pid_t tid = inj->inj->tid;
 	struct sock_filter *prog = NULL;
@@ -652,13 +670,16 @@ int ar_inject_check_syscalls(struct ar_inject *inj, const long *nrs, size_t n)
 		}
 		for (size_t i = 0; i < n; i++) {
 			struct seccomp_data d = {
-				.nr = (int)nrs[i],
+				.nr = (int)calls[i].nr,
 				.arch = ar_arch_audit(),
 				.instruction_pointer = inj->code ? inj->code :
 						       inj->insn,
 			};
-			int32_t r = (int32_t)(bpf_run(prog, (size_t)len, &d) &
-					      SECCOMP_RET_ACTION_FULL);
+			int32_t r;
+
+			memcpy(d.args, calls[i].args, sizeof(d.args));
+			r = (int32_t)(bpf_run(prog, (size_t)len, &d) &
+				      SECCOMP_RET_ACTION_FULL);
 
 			if (r < action[i])
 				action[i] = r;
@@ -671,7 +692,9 @@ int ar_inject_check_syscalls(struct ar_inject *inj, const long *nrs, size_t n)
 				      "%d would %s %s, which we need", inj->pid,
 				      (uint32_t)action[i] == SECCOMP_RET_KILL_PROCESS ||
 				      (uint32_t)action[i] == SECCOMP_RET_KILL_THREAD ?
-				      "kill it on" : "deny", syscall_name(nrs[i]));
+				      "kill it on" : "deny",
+				      calls[i].what ? calls[i].what :
+				      syscall_name(calls[i].nr));
 			break;
 		}
 out:
@@ -1120,9 +1143,19 @@ static void pin_cpu(struct ar_inject *inj)
 
 static int stub_syscalls_allowed(struct ar_inject *inj)
 {
-	static const long nrs[] = { SYS_mmap, SYS_munmap, SYS_tgkill };
+	const struct ar_call_check calls[] = {
+		{ NULL, SYS_mmap, { 0, PAGE, PROT_READ | PROT_EXEC,
+				    MAP_PRIVATE | MAP_ANONYMOUS |
+				    MAP_FIXED_NOREPLACE, (uint64_t)-1, 0 } },
+		{ NULL, SYS_mmap, { 0, DATA_SIZE, PROT_READ | PROT_WRITE,
+				    MAP_PRIVATE | MAP_ANONYMOUS |
+				    MAP_FIXED_NOREPLACE, (uint64_t)-1, 0 } },
+		{ NULL, SYS_munmap, { 0 } },
+		{ NULL, SYS_tgkill, { (uint64_t)inj->pid,
+				      (uint64_t)inj->inj->tid, SIGSTOP } },
+	};
 
-	return ar_inject_check_syscalls(inj, nrs, AR_ARRAY_SIZE(nrs));
+	return ar_inject_check_calls(inj, calls, AR_ARRAY_SIZE(calls));
 }
 
 /* Map the stub page and the data area at the journaled addresses. */

@@ -58,10 +58,25 @@ int ar_inject_attach(struct ar_ctx *ctx, pid_t pid, pid_t tid,
 		     unsigned int flags, struct ar_inject **injp);
 
 /*
- * Check that the injected thread's seccomp filters allow every call in
- * nrs (evaluated with zero arguments); -EPERM with the call's name if not.
+ * A call to check against the target's seccomp filters: the arguments a
+ * filter may look at (an ioctl's request, mmap's flags...), 0 where the
+ * value is not known in advance (addresses, file descriptors).
+ */
+struct ar_call_check {
+	const char *what;	/* for messages; NULL: the call's name */
+	long nr;
+	uint64_t args[6];
+};
+
+/*
+ * Check that the injected thread's seccomp filters allow every call of
+ * calls, evaluated with their arguments; -EPERM naming the call if not
+ * (a filter that would kill the process on it, or deny it).
  * ar_inject_attach() checks what the injector itself needs.
  */
+int ar_inject_check_calls(struct ar_inject *inj,
+			  const struct ar_call_check *calls, size_t n);
+/* The same for calls known by number only (arguments 0). */
 int ar_inject_check_syscalls(struct ar_inject *inj, const long *nrs, size_t n);
 
 /*

@@ -66,7 +66,7 @@ teardown() {
 }
 
 @test "a seccomp filter denying userfaultfd: refused up front, target untouched" {
-	for mode in deny kill; do
+	for mode in deny kill move-kill; do
 		start_target -w 1 -r 100 -s "$mode"
 		run "$ANONREMAP" defrag "$TPID"
 		[ "$status" -eq 1 ]

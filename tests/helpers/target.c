@@ -3,7 +3,7 @@
  * A live target for the injection tests: it fragments a region of its own
  * memory, then keeps checking it while something outside defragments it.
  *
- *   target [-w WORKERS] [-r PAGES | -H CHUNKS] [-z K] [-s deny|kill]
+ *   target [-w WORKERS] [-r PAGES | -H CHUNKS] [-z K] [-s deny|kill|move-kill]
  *
  *  -r PAGES   PAGES pages placed in reverse order with mremap: PAGES VMAs
  *  -H CHUNKS  CHUNKS 2 MiB THP chunks placed in reverse order
@@ -11,8 +11,9 @@
  *  -w N       worker threads (default 2) that verify and rewrite their own
  *             pages of the region forever, each page with a pattern that
  *             names its address and generation
- *  -s deny|kill  a seccomp filter that makes userfaultfd fail with EPERM,
- *             or kills the process on it
+ *  -s MODE    a seccomp filter: deny makes userfaultfd fail with EPERM,
+ *             kill kills the process on it, move-kill kills it on
+ *             ioctl(UFFDIO_MOVE) only (a filter that looks at arguments)
  *  -u UID     run as UID (dumpable), once set up
  *  -D         make the process non-dumpable
  *  -a         give the region attributes a defrag must keep: a name
@@ -437,18 +438,39 @@ static void self_heal(int thp)
 	fflush(stdout);
 }
 
+/* _IOWR(0xAA, 5, struct uffdio_move): newer than Debian 12's headers. */
+#define UFFDIO_MOVE_REQUEST 0xc028aa05u
+
 static void install_seccomp(const char *mode)
 {
-	uint32_t action = !strcmp(mode, "kill") ? SECCOMP_RET_KILL_PROCESS :
-			  SECCOMP_RET_ERRNO | EPERM;
-	struct sock_filter f[] = {
+	uint32_t action = !strcmp(mode, "deny") ? SECCOMP_RET_ERRNO | EPERM :
+			  SECCOMP_RET_KILL_PROCESS;
+	/* deny, kill: userfaultfd(); move-kill: only ioctl(UFFDIO_MOVE). */
+	struct sock_filter nr_filter[] = {
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
 			 offsetof(struct seccomp_data, nr)),
 		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_userfaultfd, 0, 1),
 		BPF_STMT(BPF_RET | BPF_K, action),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	};
-	struct sock_fprog prog = { sizeof(f) / sizeof(f[0]), f };
+	struct sock_filter arg_filter[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			 offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_ioctl, 0, 3),
+		/* the request's low 32 bits (little endian) */
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			 offsetof(struct seccomp_data, args[1])),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, UFFDIO_MOVE_REQUEST, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, action),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { sizeof(nr_filter) / sizeof(nr_filter[0]),
+				   nr_filter };
+
+	if (!strcmp(mode, "move-kill")) {
+		prog.len = sizeof(arg_filter) / sizeof(arg_filter[0]);
+		prog.filter = arg_filter;
+	}
 
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
 	    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog))
@@ -484,7 +506,7 @@ int main(int argc, char **argv)
 		case 'a': attrs = 1; break;
 		default:
 			fprintf(stderr, "usage: target [-w N] [-r PAGES | -H CHUNKS] "
-				"[-z K] [-s deny|kill] [-f] [-u UID] [-D] [-n] [-m] [-T] [-a]\n");
+				"[-z K] [-s deny|kill|move-kill] [-f] [-u UID] [-D] [-n] [-m] [-T] [-a]\n");
 			return 2;
 		}
 	}

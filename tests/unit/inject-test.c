@@ -718,6 +718,13 @@ static void heal_refused_by_seccomp(void)
 	heal_refused_untouched("-r 50 -s deny", -EPERM, "userfaultfd");
 }
 
+/* A filter that kills on one ioctl request only: read with arguments. */
+static void heal_refused_by_seccomp_args(void)
+{
+	heal_refused_untouched("-r 50 -s move-kill", -EPERM,
+			       "kill it on ioctl(UFFDIO_MOVE)");
+}
+
 /* A NUMA policy cannot be carried to the new VMA: refused. */
 static void heal_refused_mempolicy(void)
 {
@@ -774,6 +781,7 @@ int main(int argc, char **argv)
 	RUN(uffd_heals_while_threads_come_and_go);
 	RUN(uffd_failure_moves_back);
 	RUN(heal_refused_by_seccomp);
+	RUN(heal_refused_by_seccomp_args);
 	RUN(heal_refused_mempolicy);
 	RUN(heal_unexpected_errno);
 	RUN(kill9_then_recover);
