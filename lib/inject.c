@@ -93,7 +93,8 @@ struct ar_inject {
 	int broken;		/* an injection failed: only detach is allowed */
 	int in_syscall_stop;	/* injected thread left in a syscall-exit stop */
 	int keep_stopped;	/* memory out of place: leave it to recover */
-	sigset_t pending;	/* signals the injected thread got meanwhile */
+	siginfo_t *held;	/* signals the injected thread got meanwhile, */
+	size_t nheld, held_cap;	/* in order (see hold_signal()) */
 	cpu_set_t old_cpus;
 	int pinned;
 	struct ar_journal *journal;
@@ -703,6 +704,52 @@ out:
 	return ret;
 }
 
+/*
+ * Keep sig, taken from the injected thread in a signal-delivery stop, for
+ * detach to send again, with its siginfo.  A standard signal is held once
+ * (they do not queue), a real-time one as often as it came.
+ */
+static void hold_signal(struct ar_inject *inj, int sig)
+{
+	siginfo_t si;
+
+	if (sig < SIGRTMIN)
+		for (size_t i = 0; i < inj->nheld; i++)
+			if (inj->held[i].si_signo == sig)
+				return;
+	if (inj->nheld == inj->held_cap) {
+		size_t cap = inj->held_cap ? 2 * inj->held_cap : 8;
+		siginfo_t *p = realloc(inj->held, cap * sizeof(*p));
+
+		if (!p)
+			return;	/* cannot happen in practice; the signal is lost */
+		inj->held = p;
+		inj->held_cap = cap;
+	}
+	if (ptrace(PTRACE_GETSIGINFO, inj->inj->tid, NULL, &si) ||
+	    si.si_signo != sig) {
+		memset(&si, 0, sizeof(si));
+		si.si_signo = sig;
+		si.si_code = SI_TKILL;
+	}
+	inj->held[inj->nheld++] = si;
+}
+
+/*
+ * Send a held signal to the injected thread again.  Only a siginfo with a
+ * negative si_code other than SI_TKILL (sigqueue(), POSIX timers, AIO)
+ * may be sent by another process (rt_tgsigqueueinfo(2)); it keeps its
+ * sender and value.  Others (kill(), the kernel's) arrive as from tgkill.
+ */
+static void resend_signal(struct ar_inject *inj, siginfo_t *si)
+{
+	if (si->si_code < 0 && si->si_code != SI_TKILL &&
+	    !syscall(SYS_rt_tgsigqueueinfo, inj->pid, inj->inj->tid,
+		     si->si_signo, si))
+		return;
+	syscall(SYS_tgkill, inj->pid, inj->inj->tid, si->si_signo);
+}
+
 /* What to do about a stop that is not the one we wait for. */
 static int stray_stop(struct ar_inject *inj, int status, int *sig)
 {
@@ -729,7 +776,7 @@ static int stray_stop(struct ar_inject *inj, int status, int *sig)
 	}
 	/* Somebody else's signal: hold it, it is delivered at detach. */
 	if (!is_stop_signal(WSTOPSIG(status)) && WSTOPSIG(status) != SIGCONT)
-		sigaddset(&inj->pending, WSTOPSIG(status));
+		hold_signal(inj, WSTOPSIG(status));
 	return 0;
 }
 
@@ -1272,7 +1319,6 @@ static struct ar_inject *inject_new(struct ar_ctx *ctx, pid_t pid)
 	inj->pidfd = -1;
 	inj->memfd = -1;
 	inj->map.mapsfd = -1;
-	sigemptyset(&inj->pending);
 	return inj;
 }
 
@@ -1533,9 +1579,8 @@ int ar_inject_detach_at(struct ar_inject *inj, uint64_t *resumed_ns)
 					    "thread %d", t->tid);
 	}
 	if (inj->inj)
-		for (int sig = 1; sig < NSIG; sig++)
-			if (sigismember(&inj->pending, sig) == 1)
-				syscall(SYS_tgkill, inj->pid, inj->inj->tid, sig);
+		for (size_t i = 0; i < inj->nheld; i++)
+			resend_signal(inj, &inj->held[i]);
 	/*
 	 * Once the process runs, the journaled registers are stale: say so
 	 * before it may run, so recover never puts them back.
@@ -1561,6 +1606,7 @@ int ar_inject_detach_at(struct ar_inject *inj, uint64_t *resumed_ns)
 	if (inj->pidfd >= 0)
 		close(inj->pidfd);
 	map_free(&inj->map);
+	free(inj->held);
 	free(inj->threads);
 	free(inj);
 	if (resumed_ns && !*resumed_ns)

@@ -36,7 +36,9 @@
  * after the command and prints "VERIFIED errors=N"; "selfheal" pauses the
  * workers and heals the region in-process with the same UFFDIO_MOVE
  * sequence as the uffd-move backend, printing "SELFHEAL ns=T moves=M" (the
- * benchmark's baseline); "quit" or end of input
+ * benchmark's baseline); "signals" prints what its SIGUSR1 handler saw
+ * last and how many SIGUSR1 and SIGRTMIN+1 it got: "SIGNALS usr1=N
+ * code=C value=V rt=M"; "quit" or end of input
  * stops, verifies everything and exits.  Exit status: 0 clean, 1 on any
  * corruption or anomaly (each also printed on stderr as it happens).
  */
@@ -319,6 +321,26 @@ static void *churn_main(void *arg)
 	return NULL;
 }
 
+/* What the SA_SIGINFO handlers saw (the "signals" command prints it). */
+static atomic_int usr1_count, usr1_code, usr1_value, rt_count;
+
+static void on_usr1(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)uc;
+	atomic_store(&usr1_code, si->si_code);
+	atomic_store(&usr1_value, si->si_value.sival_int);
+	atomic_fetch_add(&usr1_count, 1);
+}
+
+static void on_rt(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)si;
+	(void)uc;
+	atomic_fetch_add(&rt_count, 1);
+}
+
 static void die(const char *what)
 {
 	perror(what);
@@ -556,6 +578,16 @@ int main(int argc, char **argv)
 		install_seccomp(seccomp);
 	if (pipe(wake_pipe))
 		die("pipe");
+	{
+		struct sigaction sa = { .sa_flags = SA_SIGINFO | SA_RESTART };
+
+		sa.sa_sigaction = on_usr1;
+		if (sigaction(SIGUSR1, &sa, NULL))
+			die("sigaction");
+		sa.sa_sigaction = on_rt;
+		if (sigaction(SIGRTMIN + 1, &sa, NULL))
+			die("sigaction");
+	}
 	if (nofds) {
 		struct rlimit rl = { (rlim_t)wake_pipe[1] + 1,
 				     (rlim_t)wake_pipe[1] + 1 };
@@ -604,6 +636,11 @@ int main(int argc, char **argv)
 			fflush(stdout);
 		} else if (!strncmp(line, "selfheal", 8)) {
 			self_heal(hchunks > 0);
+		} else if (!strncmp(line, "signals", 7)) {
+			printf("SIGNALS usr1=%d code=%d value=%d rt=%d\n",
+			       atomic_load(&usr1_count), atomic_load(&usr1_code),
+			       atomic_load(&usr1_value), atomic_load(&rt_count));
+			fflush(stdout);
 		} else if (!strncmp(line, "quit", 4)) {
 			break;
 		}

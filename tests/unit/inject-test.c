@@ -718,6 +718,44 @@ static void heal_refused_by_seccomp(void)
 	heal_refused_untouched("-r 50 -s deny", -EPERM, "userfaultfd");
 }
 
+/*
+ * Signals sent while calls are injected reach the process afterwards:
+ * sigqueue()'s with their code and value, a real-time one as often as it
+ * was sent.  Only the injected thread runs, so it is the one to take them.
+ */
+static void signals_held_and_resent(void)
+{
+	union sigval v = { .sival_int = 4242 };
+	int usr1 = -1, code = 0, value = 0, rt = -1;
+	struct ar_inject *inj;
+	char buf[128];
+	struct tgt t;
+	long ret;
+
+	CHECK_EQ(tgt_start(&t, "-w 1 -r 10"), 0);
+	CHECK_EQ(ar_inject_attach(ctx, t.pid, 0, AR_INJECT_NO_JOURNAL, &inj), 0);
+	CHECK_EQ(sigqueue(t.pid, SIGUSR1, v), 0);
+	CHECK_EQ(sigqueue(t.pid, SIGRTMIN + 1, v), 0);
+	CHECK_EQ(sigqueue(t.pid, SIGRTMIN + 1, v), 0);
+	for (int i = 0; i < 10; i++) {
+		CHECK_EQ(ar_inject_call(inj, &ret, SYS_getpid, 0, 0, 0, 0, 0, 0), 0);
+		CHECK_EQ(ret, t.pid);
+	}
+	CHECK_EQ(ar_inject_detach(inj), 0);
+	fputs("signals\n", t.in);
+	fflush(t.in);
+	CHECK(fgets(buf, sizeof(buf), t.out) != NULL);
+	CHECK_EQ(sscanf(buf, "SIGNALS usr1=%d code=%d value=%d rt=%d", &usr1,
+			&code, &value, &rt), 4);
+	printf("# %s", buf);
+	CHECK_EQ(usr1, 1);
+	CHECK_EQ(code, SI_QUEUE);
+	CHECK_EQ(value, 4242);
+	CHECK_EQ(rt, 2);
+	CHECK_EQ(tgt_verify(&t), 0);
+	CHECK_EQ(tgt_quit(&t), 0);
+}
+
 /* A filter that kills on one ioctl request only: read with arguments. */
 static void heal_refused_by_seccomp_args(void)
 {
@@ -782,6 +820,7 @@ int main(int argc, char **argv)
 	RUN(uffd_failure_moves_back);
 	RUN(heal_refused_by_seccomp);
 	RUN(heal_refused_by_seccomp_args);
+	RUN(signals_held_and_resent);
 	RUN(heal_refused_mempolicy);
 	RUN(heal_unexpected_errno);
 	RUN(kill9_then_recover);
