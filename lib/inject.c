@@ -1271,6 +1271,46 @@ static int stopped_state(pid_t pid)
 	return v && *v == 'T';
 }
 
+#define AR_KCMP_VM 1	/* linux/kcmp.h */
+
+/*
+ * A process that shares the target's memory without being one of its
+ * threads (clone(CLONE_VM) without CLONE_THREAD: a vfork() child that has
+ * not called exec yet, a posix_spawn() helper) keeps running while the
+ * threads are stopped, and would see pages in flight.  Such a process is
+ * a child of one of the threads (its creator is stopped, and could not
+ * have made it after the stop): ask kcmp(2) about each child.  0, or
+ * -EBUSY naming the sharer.
+ */
+static int refuse_mm_sharers(struct ar_inject *inj)
+{
+	for (size_t i = 0; i < inj->nthreads; i++) {
+		char path[64], buf[4096], *p, *end;
+
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/children",
+			 inj->pid, inj->threads[i].tid);
+		if (ar_read_small_file(path, buf, sizeof(buf)) < 0)
+			continue;	/* gone, or no CONFIG_PROC_CHILDREN */
+		for (p = buf; *p; p = end) {
+			long child = strtol(p, &end, 10);
+
+			if (end == p)
+				break;
+			if (child > 0 &&
+			    !syscall(SYS_kcmp, inj->pid, (pid_t)child, AR_KCMP_VM,
+				     0, 0))
+				return ar_fail(inj->ctx, EBUSY, "process %ld shares "
+					       "the memory of process %d without "
+					       "being one of its threads "
+					       "(clone(CLONE_VM), e.g. a vfork() "
+					       "child before its exec): it would "
+					       "run on while pages move; try "
+					       "again later", child, inj->pid);
+		}
+	}
+	return 0;
+}
+
 /*
  * Common part of attach and recover: pidfd, group stop, seize.  On return
  * inj->threads hold the registers as found.
@@ -1367,6 +1407,8 @@ int ar_inject_attach(struct ar_ctx *ctx, pid_t pid, pid_t tid,
 	if (map_read(inj, &inj->map))
 		inj->map.n = 0;
 	err = stop_and_seize(inj);
+	if (!err)
+		err = refuse_mm_sharers(inj);
 	if (err)
 		goto fail;
 	inj->inj = tid ? find_thread(inj, tid) : choose_thread(inj);

@@ -14,6 +14,8 @@
  *  -s MODE    a seccomp filter: deny makes userfaultfd fail with EPERM,
  *             kill kills the process on it, move-kill kills it on
  *             ioctl(UFFDIO_MOVE) only (a filter that looks at arguments)
+ *  -V         start a process that shares our memory without being a
+ *             thread (clone(CLONE_VM)), as a vfork() child does
  *  -u UID     run as UID (dumpable), once set up
  *  -D         make the process non-dumpable
  *  -a         give the region attributes a defrag must keep: a name
@@ -48,6 +50,7 @@
 #include <linux/futex.h>
 #include <linux/seccomp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -341,6 +344,27 @@ static void on_rt(int sig, siginfo_t *si, void *uc)
 	atomic_fetch_add(&rt_count, 1);
 }
 
+static char sharer_stack[64 * 1024] __attribute__((aligned(16)));
+
+/* The -V process: shares our memory, sleeps until we are gone. */
+static int vm_sharer_main(void *arg)
+{
+	(void)arg;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	for (;;)
+		syscall(SYS_pause);
+	return 0;
+}
+
+static void die(const char *what);
+
+static void start_vm_sharer(void)
+{
+	if (clone(vm_sharer_main, sharer_stack + sizeof(sharer_stack),
+		  CLONE_VM | SIGCHLD, NULL) < 0)
+		die("clone");
+}
+
 static void die(const char *what)
 {
 	perror(what);
@@ -507,12 +531,12 @@ int main(int argc, char **argv)
 	struct worker *wk;
 	char line[64];
 	int opt, shared = 0, nodump = 0, nofds = 0, bind = 0, churn = 0;
-	int attrs = 0;
+	int attrs = 0, vm_sharer = 0;
 	pthread_t churner;
 	uid_t uid = 0;
 	pid_t child = 0;
 
-	while ((opt = getopt(argc, argv, "w:r:H:z:s:fu:DnmTa")) != -1) {
+	while ((opt = getopt(argc, argv, "w:r:H:z:s:fu:DnmTaV")) != -1) {
 		switch (opt) {
 		case 'w': nworkers = (unsigned)atoi(optarg); break;
 		case 'r': rpages = strtoul(optarg, NULL, 0); break;
@@ -526,9 +550,10 @@ int main(int argc, char **argv)
 		case 'm': bind = 1; break;
 		case 'T': churn = 1; break;
 		case 'a': attrs = 1; break;
+		case 'V': vm_sharer = 1; break;
 		default:
 			fprintf(stderr, "usage: target [-w N] [-r PAGES | -H CHUNKS] "
-				"[-z K] [-s deny|kill|move-kill] [-f] [-u UID] [-D] [-n] [-m] [-T] [-a]\n");
+				"[-z K] [-s deny|kill|move-kill] [-f] [-u UID] [-D] [-n] [-m] [-T] [-a] [-V]\n");
 			return 2;
 		}
 	}
@@ -574,6 +599,8 @@ int main(int argc, char **argv)
 		die("setresuid");
 	if (nodump && prctl(PR_SET_DUMPABLE, 0))
 		die("prctl");
+	if (vm_sharer)
+		start_vm_sharer();
 	if (seccomp)
 		install_seccomp(seccomp);
 	if (pipe(wake_pipe))

@@ -295,6 +295,22 @@ static void refuse_seccomp(const char *mode)
 	CHECK_EQ(tgt_quit(&t), 0);
 }
 
+/* A process sharing the memory (CLONE_VM) would run on: refused. */
+static void refuse_mm_sharer(void)
+{
+	struct ar_inject *inj = NULL;
+	struct tgt t;
+
+	CHECK(tgt_start(&t, "-r 8 -V") == 0);
+	CHECK_EQ(ar_inject_attach(ctx, t.pid, 0, AR_INJECT_NO_JOURNAL, &inj),
+		 -EBUSY);
+	CHECK(inj == NULL);
+	CHECK(strstr(ar_ctx_errmsg(ctx), "CLONE_VM"));
+	printf("# %s\n", ar_ctx_errmsg(ctx));
+	CHECK_EQ(tgt_verify(&t), 0);
+	CHECK_EQ(tgt_quit(&t), 0);
+}
+
 static void refuse_seccomp_deny(void) { refuse_seccomp("deny"); }
 static void refuse_seccomp_kill(void) { refuse_seccomp("kill"); }
 
@@ -831,6 +847,7 @@ int main(int argc, char **argv)
 	RUN(refuse_kernel_thread);
 	RUN(refuse_zombie);
 	RUN(refuse_traced);
+	RUN(refuse_mm_sharer);
 	RUN_AS_ROOT(refuse_other_uid);
 	RUN_AS_ROOT(refuse_non_dumpable);
 	RUN(refuse_seccomp_deny);
