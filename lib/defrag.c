@@ -621,21 +621,43 @@ static uint64_t plan_part(struct session *s, const struct ar_proc *running)
 }
 
 /*
+ * The part's mappings for the stop, given pre, the part as read just
+ * before the stop while the process ran: pre itself when the kernel
+ * confirms they are unchanged (asking costs little per VMA), else a fresh
+ * read (costs pause in proportion to every VMA before the part's end).
+ * Blockers are looked for again either way: a fork in between shares
+ * pages.
+ */
+static int part_in_stop(struct session *s, struct ar_proc **pre,
+			uint64_t part_end, struct ar_proc **procp)
+{
+	int ret = *pre ? ar_proc_part_unchanged(s->ctx, *pre) : 0;
+
+	if (ret == 1) {
+		*procp = *pre;
+		*pre = NULL;
+		return ar_proc_rescan_blockers(s->ctx, *procp);
+	}
+	return ar_proc_read_part(s->ctx, s->pid, AR_READ_BLOCKERS, s->next,
+				 part_end, procp);
+}
+
+/*
  * One stop: without a pause bound, heal every planned run; with one, the
- * part planned for it.  Returns 0, or the error after which nothing more
- * may be tried (-EIO: memory out of place, the process stays stopped for
+ * part planned for it, pre being that part read just before the stop
+ * (consumed).  Returns 0, or the error after which nothing more may be
+ * tried (-EIO: memory out of place, the process stays stopped for
  * recover).
  */
 static int heal_in_one_stop(struct session *s, struct ar_inject *inj,
-			    uint64_t part_end)
+			    uint64_t part_end, struct ar_proc **pre)
 {
 	struct ar_proc *proc;
 	int ret;
 
 	s->heal_ns = 0;
 	if (part_end)
-		ret = ar_proc_read_part(s->ctx, s->pid, AR_READ_BLOCKERS,
-					s->next, part_end, &proc);
+		ret = part_in_stop(s, pre, part_end, &proc);
 	else
 		ret = read_snapshot(s->ctx, s->pid, &proc);
 	if (ret)
@@ -695,13 +717,25 @@ static int defrag_stopped(struct ar_ctx *ctx, pid_t pid,
 		struct ar_inject_stats ist;
 		struct ar_inject *inj;
 
-		if (opts->max_pause_ms && !(part_end = plan_part(&s, running)))
-			break;
+		struct ar_proc *pre = NULL;
+
+		if (opts->max_pause_ms) {
+			part_end = plan_part(&s, running);
+			if (!part_end)
+				break;
+			ret = ar_proc_read_part(ctx, pid, AR_READ_BLOCKERS,
+						s.next, part_end, &pre);
+			if (ret)
+				break;
+		}
 		ret = ar_inject_attach(ctx, pid, 0, flags, &inj);
-		if (ret)
+		if (ret) {
+			ar_proc_free(pre);
 			break;
+		}
 		ar_inject_get_stats(inj, &ist);
-		ret = heal_in_one_stop(&s, inj, part_end);
+		ret = heal_in_one_stop(&s, inj, part_end, &pre);
+		ar_proc_free(pre);
 		ret = detach_keeping_message(inj, ret, &resumed);
 		pause = resumed - ist.stopped_since_ns;
 		/* Smoothed: one slow stop should not shrink every part. */

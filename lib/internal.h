@@ -62,6 +62,19 @@ struct ar_proc {
 int ar_proc_read_part(struct ar_ctx *ctx, pid_t pid, unsigned int flags,
 		      uint64_t from, uint64_t until, struct ar_proc **procp);
 
+/*
+ * Whether the VMAs of proc, a part read by ar_proc_read_part() (the last
+ * one before the part included), are still exactly what the process has:
+ * same boundaries, protections, offsets, files and names, and nothing in
+ * between.  Asked of the kernel VMA by VMA (PROCMAP_QUERY, Linux 6.11), so
+ * the cost grows with the part, not with the process.  1 yes, 0 no, or a
+ * negative errno (e.g. -ENOTTY: a kernel that cannot answer).  VmFlags
+ * are not seen: a flag change on exactly whole VMAs goes unnoticed.
+ */
+int ar_proc_part_unchanged(struct ar_ctx *ctx, const struct ar_proc *proc);
+/* Look for pagemap blockers in proc's part again (they only add up). */
+int ar_proc_rescan_blockers(struct ar_ctx *ctx, struct ar_proc *proc);
+
 /* Parse an open smaps file into proc; line numbers appear in errors. */
 int ar_smaps_parse_fd(struct ar_ctx *ctx, int fd, const char *what,
 		      struct ar_proc *proc);

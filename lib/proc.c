@@ -2,9 +2,11 @@
 /* Reading one process: identity, checks, smaps, analysis. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -182,6 +184,100 @@ out:
 	}
 	*procp = proc;
 	return 0;
+}
+
+/* PROCMAP_QUERY (Linux 6.11), newer than Debian 12's headers. */
+struct procmap_query_arg {
+	uint64_t size, query_flags, query_addr;
+	uint64_t vma_start, vma_end, vma_flags, vma_page_size, vma_offset;
+	uint64_t inode;
+	uint32_t dev_major, dev_minor, vma_name_size, build_id_size;
+	uint64_t vma_name_addr, build_id_addr;
+};
+#define PROCMAP_QUERY_IOCTL _IOWR('f', 17, struct procmap_query_arg)
+#define PROCMAP_COVERING_OR_NEXT 0x10
+#define PROCMAP_READABLE 0x1
+#define PROCMAP_WRITABLE 0x2
+#define PROCMAP_EXECUTABLE 0x4
+#define PROCMAP_SHARED 0x8
+
+/* Whether the kernel's answer q describes vma as proc read it. */
+static bool same_vma(const struct procmap_query_arg *q, const char *name,
+		     const struct ar_vma *vma)
+{
+	uint64_t flags = (vma->perms[0] == 'r' ? PROCMAP_READABLE : 0) |
+			 (vma->perms[1] == 'w' ? PROCMAP_WRITABLE : 0) |
+			 (vma->perms[2] == 'x' ? PROCMAP_EXECUTABLE : 0) |
+			 (vma->perms[3] == 's' ? PROCMAP_SHARED : 0);
+
+	return q->vma_start == vma->start && q->vma_end == vma->end &&
+	       (q->vma_flags & 0xf) == flags && q->vma_offset == vma->offset &&
+	       (uint32_t)q->inode == vma->inode && !strcmp(name, vma->name);
+}
+
+int ar_proc_part_unchanged(struct ar_ctx *ctx, const struct ar_proc *proc)
+{
+	char path[64], name[PATH_MAX];
+	size_t i = 0;
+	int fd, ret = 1;
+
+	if (!proc->read_until || !proc->nvmas)
+		return ar_fail(ctx, EINVAL, "not a part of a process");
+	/* The VMA before the part too: it decides where the run begins. */
+	while (i + 1 < proc->nvmas && proc->vmas[i + 1].end <= proc->read_from)
+		i++;
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)proc->sum.pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return ar_fail_errno(ctx, errno, "cannot open %s", path);
+	for (; i < proc->nvmas && ret == 1; i++) {
+		struct procmap_query_arg q = {
+			.size = sizeof(q),
+			.query_flags = PROCMAP_COVERING_OR_NEXT,
+			.query_addr = proc->vmas[i].start,
+			.vma_name_size = sizeof(name),
+			.vma_name_addr = (uintptr_t)name,
+		};
+
+		if (ioctl(fd, PROCMAP_QUERY_IOCTL, &q)) {
+			ret = errno == ENOENT ? 0 :
+			      ar_fail_errno(ctx, errno, "PROCMAP_QUERY on %s",
+					    path);
+			break;
+		}
+		if (!q.vma_name_size)
+			name[0] = '\0';
+		ret = same_vma(&q, name, &proc->vmas[i]) ? 1 : 0;
+		/* No VMA appeared between this one and the next. */
+		if (ret && i + 1 < proc->nvmas && q.vma_end < proc->vmas[i + 1].start) {
+			q.query_addr = q.vma_end;
+			q.vma_name_size = sizeof(name);
+			if (ioctl(fd, PROCMAP_QUERY_IOCTL, &q))
+				ret = errno == ENOENT ? 0 : -errno;
+			else
+				ret = q.vma_start == proc->vmas[i + 1].start;
+			if (ret < 0)
+				ret = ar_fail_errno(ctx, -ret, "PROCMAP_QUERY on %s",
+						    path);
+		}
+	}
+	close(fd);
+	return ret;
+}
+
+int ar_proc_rescan_blockers(struct ar_ctx *ctx, struct ar_proc *proc)
+{
+	char path[32];
+	int dirfd, ret;
+
+	snprintf(path, sizeof(path), "/proc/%d", (int)proc->sum.pid);
+	dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
+		return ar_fail_errno(ctx, errno, "pid %d: cannot open %s",
+				     (int)proc->sum.pid, path);
+	ret = read_blockers(ctx, dirfd, proc);
+	close(dirfd);
+	return ret;
 }
 
 AR_EXPORT int ar_proc_parse_file(struct ar_ctx *ctx, const char *path,

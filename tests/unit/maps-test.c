@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "anonremap.h"
+#include "internal.h"
 #include "tap.h"
 
 #ifndef FIXTURES
@@ -363,6 +364,49 @@ static void blocker_names(void)
 	CHECK(ar_blocker_name(AR_BLOCK_SHARED | AR_BLOCK_UFFD) == NULL);
 }
 
+/*
+ * A part of our own map: read up to the part only, and the kernel's view
+ * of it compared VMA by VMA (what a stop under --max-pause relies on).
+ */
+static void part_read_and_unchanged(void)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	struct ar_proc *proc;
+	uint64_t from, until;
+	size_t n, i;
+	char *p;
+
+	/* Eight VMAs of alternating protections, two holes after. */
+	p = mmap(NULL, 10 * page, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(p != MAP_FAILED);
+	CHECK_EQ(munmap(p + 8 * page, 2 * page), 0);
+	for (i = 1; i < 8; i += 2)
+		CHECK_EQ(mprotect(p + i * page, page, PROT_READ), 0);
+	from = (uintptr_t)p + 2 * page;
+	until = (uintptr_t)p + 6 * page;
+	CHECK_EQ(ar_proc_read_part(ctx, getpid(), AR_READ_BLOCKERS, from, until,
+				   &proc), 0);
+	n = ar_proc_nvmas(proc);
+	/* It stopped at the first VMA at or after until. */
+	CHECK(n > 0 && ar_proc_vma(proc, n - 1)->start == until);
+	CHECK_EQ(ar_proc_part_unchanged(ctx, proc), 1);
+	/* A protection change inside the part is seen... */
+	CHECK_EQ(mprotect(p + 3 * page, page, PROT_READ | PROT_WRITE), 0);
+	CHECK_EQ(ar_proc_part_unchanged(ctx, proc), 0);
+	CHECK_EQ(mprotect(p + 3 * page, page, PROT_READ), 0);
+	CHECK_EQ(ar_proc_part_unchanged(ctx, proc), 1);
+	/* ...and so is the VMA just before it, which decides the run... */
+	CHECK_EQ(mprotect(p + page, page, PROT_NONE), 0);
+	CHECK_EQ(ar_proc_part_unchanged(ctx, proc), 0);
+	CHECK_EQ(mprotect(p + page, page, PROT_READ), 0);
+	/* ...and the one just after it, gone. */
+	CHECK_EQ(munmap(p + 6 * page, page), 0);
+	CHECK_EQ(ar_proc_part_unchanged(ctx, proc), 0);
+	ar_proc_free(proc);
+	munmap(p, 8 * page);
+}
+
 int main(void)
 {
 	int fd, ret;
@@ -385,6 +429,7 @@ int main(void)
 	TAP_RUN(live_bad_pids);
 	TAP_RUN(blockers_from_pagemap);
 	TAP_RUN(blocker_names);
+	TAP_RUN(part_read_and_unchanged);
 	ret = tap_done();
 	unlink(tmp_path);
 	ar_ctx_free(ctx);
