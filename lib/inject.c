@@ -21,7 +21,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/filter.h>
-#include <linux/ioctl.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
@@ -48,16 +47,6 @@
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE 0x100000
 #endif
-/* PROCMAP_QUERY (Linux 6.11), newer than Debian 12's headers. */
-struct ar_procmap_query {
-	uint64_t size, query_flags, query_addr;
-	uint64_t vma_start, vma_end, vma_flags, vma_page_size, vma_offset;
-	uint64_t inode;
-	uint32_t dev_major, dev_minor, vma_name_size, build_id_size;
-	uint64_t vma_name_addr, build_id_addr;
-};
-#define AR_PROCMAP_QUERY _IOWR('f', 17, struct ar_procmap_query)
-#define AR_PROCMAP_QUERY_COVERING_OR_NEXT_VMA 0x10
 #define SYSCALL_STOP (SIGTRAP | 0x80)
 #define PAGE 4096UL
 #define DATA_SIZE (2UL << 20)
@@ -1086,7 +1075,7 @@ static int range_free_now(struct ar_inject *inj, uint64_t addr, uint64_t len)
 	}
 	memset(&q, 0, sizeof(q));
 	q.size = sizeof(q);
-	q.query_flags = AR_PROCMAP_QUERY_COVERING_OR_NEXT_VMA;
+	q.query_flags = AR_PROCMAP_COVERING_OR_NEXT_VMA;
 	q.query_addr = addr - PAGE;
 	if (ioctl(inj->map.mapsfd, AR_PROCMAP_QUERY, &q))
 		return errno == ENOENT;

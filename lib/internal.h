@@ -4,6 +4,8 @@
 #define ANONREMAP_INTERNAL_H
 
 #include <stdbool.h>
+#include <stdint.h>
+#include <sys/ioctl.h>
 #include <time.h>
 
 #include "anonremap.h"
@@ -82,6 +84,21 @@ int ar_smaps_parse_fd(struct ar_ctx *ctx, int fd, const char *what,
 int ar_analyze(struct ar_ctx *ctx, struct ar_proc *proc);
 /* Add pagemap-visible blockers (shared pages, guard regions) to runs. */
 int ar_analyze_pagemap(struct ar_ctx *ctx, struct ar_proc *proc, int pagemap_fd);
+
+/* PROCMAP_QUERY on /proc/PID/maps (Linux 6.11), newer than our headers. */
+struct ar_procmap_query {
+	uint64_t size, query_flags, query_addr;
+	uint64_t vma_start, vma_end, vma_flags, vma_page_size, vma_offset;
+	uint64_t inode;
+	uint32_t dev_major, dev_minor, vma_name_size, build_id_size;
+	uint64_t vma_name_addr, build_id_addr;
+};
+#define AR_PROCMAP_QUERY _IOWR('f', 17, struct ar_procmap_query)
+#define AR_PROCMAP_READABLE 0x01
+#define AR_PROCMAP_WRITABLE 0x02
+#define AR_PROCMAP_EXECUTABLE 0x04
+#define AR_PROCMAP_SHARED 0x08
+#define AR_PROCMAP_COVERING_OR_NEXT_VMA 0x10
 
 /*
  * CLOCK_MONOTONIC in nanoseconds: the one clock of stop times, pauses and

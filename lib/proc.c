@@ -186,29 +186,14 @@ out:
 	return 0;
 }
 
-/* PROCMAP_QUERY (Linux 6.11), newer than Debian 12's headers. */
-struct procmap_query_arg {
-	uint64_t size, query_flags, query_addr;
-	uint64_t vma_start, vma_end, vma_flags, vma_page_size, vma_offset;
-	uint64_t inode;
-	uint32_t dev_major, dev_minor, vma_name_size, build_id_size;
-	uint64_t vma_name_addr, build_id_addr;
-};
-#define PROCMAP_QUERY_IOCTL _IOWR('f', 17, struct procmap_query_arg)
-#define PROCMAP_COVERING_OR_NEXT 0x10
-#define PROCMAP_READABLE 0x1
-#define PROCMAP_WRITABLE 0x2
-#define PROCMAP_EXECUTABLE 0x4
-#define PROCMAP_SHARED 0x8
-
 /* Whether the kernel's answer q describes vma as proc read it. */
-static bool same_vma(const struct procmap_query_arg *q, const char *name,
+static bool same_vma(const struct ar_procmap_query *q, const char *name,
 		     const struct ar_vma *vma)
 {
-	uint64_t flags = (vma->perms[0] == 'r' ? PROCMAP_READABLE : 0) |
-			 (vma->perms[1] == 'w' ? PROCMAP_WRITABLE : 0) |
-			 (vma->perms[2] == 'x' ? PROCMAP_EXECUTABLE : 0) |
-			 (vma->perms[3] == 's' ? PROCMAP_SHARED : 0);
+	uint64_t flags = (vma->perms[0] == 'r' ? AR_PROCMAP_READABLE : 0) |
+			 (vma->perms[1] == 'w' ? AR_PROCMAP_WRITABLE : 0) |
+			 (vma->perms[2] == 'x' ? AR_PROCMAP_EXECUTABLE : 0) |
+			 (vma->perms[3] == 's' ? AR_PROCMAP_SHARED : 0);
 
 	return q->vma_start == vma->start && q->vma_end == vma->end &&
 	       (q->vma_flags & 0xf) == flags && q->vma_offset == vma->offset &&
@@ -231,15 +216,15 @@ int ar_proc_part_unchanged(struct ar_ctx *ctx, const struct ar_proc *proc)
 	if (fd < 0)
 		return ar_fail_errno(ctx, errno, "cannot open %s", path);
 	for (; i < proc->nvmas && ret == 1; i++) {
-		struct procmap_query_arg q = {
+		struct ar_procmap_query q = {
 			.size = sizeof(q),
-			.query_flags = PROCMAP_COVERING_OR_NEXT,
+			.query_flags = AR_PROCMAP_COVERING_OR_NEXT_VMA,
 			.query_addr = proc->vmas[i].start,
 			.vma_name_size = sizeof(name),
 			.vma_name_addr = (uintptr_t)name,
 		};
 
-		if (ioctl(fd, PROCMAP_QUERY_IOCTL, &q)) {
+		if (ioctl(fd, AR_PROCMAP_QUERY, &q)) {
 			ret = errno == ENOENT ? 0 :
 			      ar_fail_errno(ctx, errno, "PROCMAP_QUERY on %s",
 					    path);
@@ -252,7 +237,7 @@ int ar_proc_part_unchanged(struct ar_ctx *ctx, const struct ar_proc *proc)
 		if (ret && i + 1 < proc->nvmas && q.vma_end < proc->vmas[i + 1].start) {
 			q.query_addr = q.vma_end;
 			q.vma_name_size = sizeof(name);
-			if (ioctl(fd, PROCMAP_QUERY_IOCTL, &q))
+			if (ioctl(fd, AR_PROCMAP_QUERY, &q))
 				ret = errno == ENOENT ? 0 : -errno;
 			else
 				ret = q.vma_start == proc->vmas[i + 1].start;
