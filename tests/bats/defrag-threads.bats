@@ -52,6 +52,37 @@ teardown() {
 	TJOB=
 }
 
+@test "a large run (10 000 splits), threads running: VMAs as --dry-run said" {
+	start_target -w 2 -r 10001
+	run "$ANONREMAP" defrag --dry-run -J "$TPID"
+	[ "$status" -eq 0 ]
+	predicted=$(jq .vmas_after <<<"$output")
+	run "$ANONREMAP" defrag -J "$TPID"
+	[ "$status" -eq 0 ]
+	[ "$(jq .splits_before <<<"$output")" -eq 10000 ]
+	[ "$(jq .vmas_after <<<"$output")" -eq "$predicted" ]
+	[ "$("$ANONREMAP" stat -J "$TPID" | jq .processes[0].vmas)" -eq "$predicted" ]
+	[ "$("$ANONREMAP" stat -J "$TPID" | jq .processes[0].splits)" -eq 0 ]
+	target_says verify
+	[ "$REPLY" = "VERIFIED errors=0" ]
+	stop_target
+	TJOB=
+}
+
+@test "--max-pause with threads running: parts healed in many stops, pages intact" {
+	start_target -w 2 -r 3000
+	run "$ANONREMAP" defrag -J --max-pause 5 "$TPID"
+	[ "$status" -eq 0 ]
+	[ "$(jq .pauses <<<"$output")" -ge 2 ]
+	[ "$(jq -r '.runs[0].fate' <<<"$output")" = healed ]
+	parts=$(jq '.runs[0].vmas_after' <<<"$output")
+	[ "$("$ANONREMAP" stat -J "$TPID" | jq .processes[0].splits)" -eq $((parts - 1)) ]
+	target_says verify
+	[ "$REPLY" = "VERIFIED errors=0" ]
+	stop_target
+	TJOB=
+}
+
 @test "holes and THP in a multi-threaded target" {
 	for pattern in "-r 600 -z 7" "-H 4"; do
 		start_target -w 2 $pattern
