@@ -9,8 +9,10 @@
  *  - heal: wall time of ar_uffd_heal(), the whole pause (attach to
  *    detach), and the target healing itself with the same ioctls;
  *    ratios heal / in-process and pause / in-process;
- *  - bounded pause: the run healed in sub-runs sized to keep each pause
- *    under MAX_PAUSE_MS (default 10): longest pause and VMAs left.
+ *  - ar_defrag() as a whole, and the anonremap command, against the
+ *    in-process time;
+ *  - ar_defrag() with --max-pause MAX_PAUSE_MS (default 10): stops,
+ *    longest and mean pause, VMAs left.
  * Every target verifies its pages afterwards; any error fails the bench.
  * VERBOSE=1 prints each pause and where its time went.
  */
@@ -233,6 +235,25 @@ int main(int argc, char **argv)
 	printf("ar_defrag (whole defrag: snapshots, plan, one stop): %.1f ms, "
 	       "longest pause %.1f ms; defrag/in-process %.2f (target <= 2)\n",
 	       median(heal, repeat) / 1e3, median(pause, repeat) / 1e3,
+	       median(heal, repeat) / median(self, repeat));
+	/* The command itself, started as a user would. */
+	for (int i = 0; i < repeat; i++) {
+		char cmd[128];
+		double t0;
+
+		if (tgt_start(&t, args))
+			fail("starting the target");
+		snprintf(cmd, sizeof(cmd), "cli/anonremap defrag --backend "
+			 "uffd-move %d >/dev/null", (int)t.pid);
+		t0 = now_us();
+		if (system(cmd))
+			fail("cli/anonremap defrag");
+		heal[i] = now_us() - t0;
+		finish_target(&t);
+	}
+	printf("anonremap defrag (the command): %.1f ms; "
+	       "command/in-process %.2f (target <= 2)\n",
+	       median(heal, repeat) / 1e3,
 	       median(heal, repeat) / median(self, repeat));
 	for (int i = 0; i < repeat; i++) {
 		if (tgt_start(&t, args))

@@ -5,7 +5,7 @@
 # per batch (MAX_PAUSE_MS).  Needs root or ptrace rights over own children.
 set -eu
 cd "$(dirname "$0")/.."
-make --no-print-directory -s lib/libanonremap.a tests/helpers/target
+make --no-print-directory -s lib/libanonremap.a cli/anonremap tests/helpers/target
 mkdir -p build/bench
 cc -std=gnu11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Ilib -Itests/unit \
 	-o build/bench/defrag-backend bench/defrag-backend.c lib/libanonremap.a -lcap
