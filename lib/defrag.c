@@ -592,9 +592,9 @@ static size_t vma_starting_at(const struct ar_proc *proc, uint64_t addr)
 /*
  * Under --max-pause, while the process runs: where the part the next stop
  * heals ends, sized from what the last stops measured.  The part is cut
- * from the snapshot taken before the first stop; the stop itself reads
- * smaps only up to there, and heals only if the process still has those
- * mappings.  0 when no planned run is left.
+ * from the snapshot taken before the first stop; it is read again just
+ * before its stop, and the stop heals it only if the process still has
+ * those mappings (part_in_stop()).  0 when no planned run is left.
  */
 static uint64_t plan_part(struct session *s, const struct ar_proc *running)
 {
