@@ -441,7 +441,15 @@ static int give_up(struct reloc *r, int err, bool can_undo)
 int ar_relocate_heal(struct ar_inject *inj, const struct ar_heal_run *run,
 		     struct ar_heal_stats *st)
 {
-	static const long need[] = { SYS_mremap };
+	/* The moves as the filters will see them (see ar_inject_check_calls()). */
+	const struct ar_call_check calls[] = {
+		{ "mremap(MREMAP_RELOCATE_ANON)", SYS_mremap,
+		  { 0, 0, 0, MREMAP_MAYMOVE | MREMAP_FIXED |
+			     MREMAP_RELOCATE_ANON } },
+		{ "mremap(MREMAP_MUST_RELOCATE_ANON)", SYS_mremap,
+		  { 0, 0, 0, MREMAP_MAYMOVE | MREMAP_FIXED |
+			     MREMAP_MUST_RELOCATE_ANON } },
+	};
 	struct ar_heal_stats dummy;
 	uint64_t t0 = ar_now_ns();
 	struct reloc r;
@@ -452,7 +460,7 @@ int ar_relocate_heal(struct ar_inject *inj, const struct ar_heal_run *run,
 	memset(st, 0, sizeof(*st));
 	if ((err = reloc_init(&r, inj, st)) ||
 	    (err = ar_relocate_check_run(r.ctx, run)) ||
-	    (err = ar_inject_check_syscalls(inj, need, AR_ARRAY_SIZE(need))) ||
+	    (err = ar_inject_check_calls(inj, calls, run->must ? 2 : 1)) ||
 	    (err = begin(&r, run)))
 		goto out;
 	err = move_sources(&r, 0);
