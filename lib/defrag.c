@@ -199,31 +199,52 @@ static enum ar_run_fate check_segment(struct ar_ctx *ctx,
 }
 
 /*
- * What a stop costs, for splitting runs under --max-pause before anything
- * was measured: healing runs of one-page VMAs took 20 to 40 us per VMA on
- * the 2-vCPU VMs this was written on (FACTS.md: about 10 us of it is the
+ * What a stop costs, for sizing the first part under --max-pause and for
+ * --dry-run: healing runs of one-page VMAs took 15 to 40 us per VMA on the
+ * 2-vCPU VMs this was written on (FACTS.md: about 10 us of it is the
  * UFFDIO_MOVE itself), and the rest of a stop (stopping and seizing every
- * thread, reading the part's smaps, resuming) 1 to 3 ms.  Once a stop is
- * over, what it measured replaces the guesses.
+ * thread, checking the part, setting up the move, resuming) 1 to 3 ms.
  */
 #define GUESS_NS_PER_VMA 40000u
 #define GUESS_NS_PER_STOP 2000000u
-/* Parts are sized for this share of --max-pause, the rest is margin. */
-#define PAUSE_SHARE_PERCENT 80u
+/*
+ * Parts are sized for this share of --max-pause; the rest is margin for
+ * what a stop cannot plan (a thread slow to stop, a slow move).
+ */
+#define PAUSE_SHARE_PERCENT 60u
 
-/* The VMAs one stop of max_pause_ms may heal, >= 2; all without a bound. */
-static size_t vmas_per_stop(unsigned int max_pause_ms, uint64_t ns_per_stop,
-			    uint64_t ns_per_vma)
+static uint64_t pause_goal_ns(unsigned int max_pause_ms)
 {
-	uint64_t budget = (uint64_t)max_pause_ms * 1000000u *
-			  PAUSE_SHARE_PERCENT / 100u;
+	return (uint64_t)max_pause_ms * 1000000u * PAUSE_SHARE_PERCENT / 100u;
+}
+
+/* The VMAs one stop of max_pause_ms may heal by the guesses, >= 2. */
+static size_t guessed_part(unsigned int max_pause_ms)
+{
+	uint64_t goal = pause_goal_ns(max_pause_ms);
+
+	if (goal <= GUESS_NS_PER_STOP + 2 * GUESS_NS_PER_VMA)
+		return 2;
+	return (size_t)((goal - GUESS_NS_PER_STOP) / GUESS_NS_PER_VMA);
+}
+
+/*
+ * The next part's size from the last: scaled by how far its stop was from
+ * the goal, at most halved or doubled at a time.  Whatever a stop costs
+ * besides its VMAs, this settles where the stops take the goal.
+ */
+static size_t next_part(size_t last, uint64_t pause_ns, unsigned int max_pause_ms)
+{
+	uint64_t goal = pause_goal_ns(max_pause_ms);
 	uint64_t n;
 
-	if (!max_pause_ms)
-		return SIZE_MAX;
-	if (budget <= ns_per_stop)
-		return 2;
-	n = (budget - ns_per_stop) / (ns_per_vma ? ns_per_vma : 1);
+	if (!pause_ns)
+		return last * 2;
+	n = (uint64_t)last * goal / pause_ns;
+	if (n > 2 * (uint64_t)last)
+		n = 2 * (uint64_t)last;
+	if (n < last / 2)
+		n = last / 2;
 	return n < 2 ? 2 : (size_t)n;
 }
 
@@ -244,8 +265,7 @@ static size_t even_part(size_t vmas, size_t max, bool parts_merge)
 
 static size_t expected_parts(size_t vmas, unsigned int max_pause_ms)
 {
-	size_t part = vmas_per_stop(max_pause_ms, GUESS_NS_PER_STOP,
-				    GUESS_NS_PER_VMA);
+	size_t part = max_pause_ms ? guessed_part(max_pause_ms) : SIZE_MAX;
 
 	return part >= vmas ? 1 : (vmas + part - 1) / part;
 }
@@ -413,9 +433,8 @@ struct session {
 	struct ar_defrag_report *r;
 	size_t run;		/* the plan's run under way */
 	uint64_t next;		/* and where its unhealed part begins */
-	uint64_t ns_per_vma;	/* healing, measured or the guess */
-	uint64_t ns_per_stop;	/* the rest of a stop, likewise */
-	uint64_t heal_ns;	/* healing in the stop under way */
+	size_t part_vmas;	/* under --max-pause: the next part's size */
+	size_t last_part;	/* VMAs healed in the last stop */
 	size_t done, total;	/* VMAs, for progress */
 	bool failed;		/* a run failed: --must tries no more */
 	struct ar_jsrc *src;
@@ -545,9 +564,7 @@ static int heal_next_part(struct session *s, struct ar_inject *inj,
 		return err == -EIO ? err : 0;
 	}
 	s->r->bytes_moved += st.bytes;
-	s->heal_ns += st.ns;
-	if (st.ns / seg.vmas)
-		s->ns_per_vma = st.ns / seg.vmas;
+	s->last_part += seg.vmas;
 	/* Relocated parts merge with the part before them. */
 	if (!(st.joined_prev && o->vmas_after))
 		o->vmas_after++;
@@ -614,8 +631,7 @@ static uint64_t plan_part(struct session *s, const struct ar_proc *running)
 		last++;
 	if (last - first < 2)
 		return o->end;
-	max = vmas_per_stop(s->opts->max_pause_ms, s->ns_per_stop,
-			    s->ns_per_vma);
+	max = s->part_vmas;
 	return running->vmas[first + even_part(last - first, max,
 					       s->p->ops->parts_merge) - 1].end;
 }
@@ -655,7 +671,7 @@ static int heal_in_one_stop(struct session *s, struct ar_inject *inj,
 	struct ar_proc *proc;
 	int ret;
 
-	s->heal_ns = 0;
+	s->last_part = 0;
 	if (part_end)
 		ret = part_in_stop(s, pre, part_end, &proc);
 	else
@@ -686,7 +702,8 @@ static int defrag_stopped(struct ar_ctx *ctx, pid_t pid,
 {
 	struct session s = {
 		.ctx = ctx, .pid = pid, .opts = opts, .p = p,
-		.ns_per_vma = GUESS_NS_PER_VMA, .ns_per_stop = GUESS_NS_PER_STOP,
+		.part_vmas = opts->max_pause_ms ?
+			     guessed_part(opts->max_pause_ms) : SIZE_MAX,
 	};
 	char msg[sizeof(ctx->errmsg)];
 	struct ar_proc *after;
@@ -738,9 +755,9 @@ static int defrag_stopped(struct ar_ctx *ctx, pid_t pid,
 		ar_proc_free(pre);
 		ret = detach_keeping_message(inj, ret, &resumed);
 		pause = resumed - ist.stopped_since_ns;
-		/* Smoothed: one slow stop should not shrink every part. */
-		if (pause > s.heal_ns)
-			s.ns_per_stop = (3 * s.ns_per_stop + pause - s.heal_ns) / 4;
+		if (opts->max_pause_ms && s.last_part)
+			s.part_vmas = next_part(s.last_part, pause,
+						opts->max_pause_ms);
 		s.r->pauses++;
 		s.r->pause_total_ns += pause;
 		if (pause > s.r->pause_ns)
