@@ -200,13 +200,14 @@ static enum ar_run_fate check_segment(struct ar_ctx *ctx,
 
 /*
  * What a stop costs, for sizing the first part under --max-pause and for
- * --dry-run: healing runs of one-page VMAs took 15 to 40 us per VMA on the
- * 2-vCPU VMs this was written on (FACTS.md: about 10 us of it is the
- * UFFDIO_MOVE itself), and the rest of a stop (stopping and seizing every
- * thread, checking the part, setting up the move, resuming) 1 to 3 ms.
+ * --dry-run: on the idle 2-vCPU VMs this was written on, healing a run of
+ * one-page VMAs in parts took 15 to 20 us per VMA (FACTS.md: about 10 us
+ * of it is the UFFDIO_MOVE itself), and the rest of a stop (stopping and
+ * seizing every thread, checking the part, setting up the move, resuming)
+ * about 1.5 ms: 10 000 VMAs under --max-pause 10 took 29 to 63 stops.
  */
-#define GUESS_NS_PER_VMA 40000u
-#define GUESS_NS_PER_STOP 2000000u
+#define GUESS_NS_PER_VMA 20000u
+#define GUESS_NS_PER_STOP 1500000u
 /*
  * Parts are sized for this share of --max-pause; the rest is margin for
  * what a stop cannot plan (a thread slow to stop, a slow move).
