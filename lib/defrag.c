@@ -501,15 +501,28 @@ static int unshare_pages(struct ar_ctx *ctx, pid_t pid, uint64_t start,
 	return ret;
 }
 
+/* Index of the VMA of proc that starts at addr, or SIZE_MAX. */
+static size_t vma_starting_at(const struct ar_proc *proc, uint64_t addr)
+{
+	size_t lo = 0, hi = proc->nvmas;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (proc->vmas[mid].start < addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < proc->nvmas && proc->vmas[lo].start == addr ? lo : SIZE_MAX;
+}
+
 /* [addr, end) is one VMA of proc. */
 static bool single_vma(const struct ar_proc *proc, uint64_t addr, uint64_t end)
 {
-	size_t i;
+	size_t i = vma_starting_at(proc, addr);
 
-	for (i = 0; i < proc->nvmas; i++)
-		if (proc->vmas[i].start == addr)
-			return proc->vmas[i].end == end;
-	return false;
+	return i != SIZE_MAX && proc->vmas[i].end == end;
 }
 
 /*
@@ -591,22 +604,6 @@ static bool next_planned_run(struct session *s)
 	return s->run < s->p->n;
 }
 
-/* Index of the VMA of proc that starts at addr, or SIZE_MAX. */
-static size_t vma_starting_at(const struct ar_proc *proc, uint64_t addr)
-{
-	size_t lo = 0, hi = proc->nvmas;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (proc->vmas[mid].start < addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < proc->nvmas && proc->vmas[lo].start == addr ? lo : SIZE_MAX;
-}
-
 /*
  * Under --max-pause, while the process runs: where the part the next stop
  * heals ends, sized from what the last stops measured.  The part is cut
@@ -617,23 +614,19 @@ static size_t vma_starting_at(const struct ar_proc *proc, uint64_t addr)
 static uint64_t plan_part(struct session *s, const struct ar_proc *running)
 {
 	const struct ar_defrag_run *o;
-	size_t first, last, max;
+	size_t first, last;
 
 	if (!next_planned_run(s))
 		return 0;
 	o = &s->p->out[s->run];
 	if (!s->next)
 		s->next = o->start;
+	/* The plan's runs are runs of this snapshot: its VMAs first..last-1. */
+	last = s->p->runs[s->run].first_vma + s->p->runs[s->run].vmas;
 	first = vma_starting_at(running, s->next);
-	if (first == SIZE_MAX)
+	if (first == SIZE_MAX || first + 2 > last)
 		return o->end;	/* not as it was: the stop sees what it is */
-	last = first;
-	while (last < running->nvmas && running->vmas[last].end <= o->end)
-		last++;
-	if (last - first < 2)
-		return o->end;
-	max = s->part_vmas;
-	return running->vmas[first + even_part(last - first, max,
+	return running->vmas[first + even_part(last - first, s->part_vmas,
 					       s->p->ops->parts_merge) - 1].end;
 }
 
@@ -733,9 +726,8 @@ static int defrag_stopped(struct ar_ctx *ctx, pid_t pid,
 		unsigned int flags = opts->max_pause_ms ? AR_INJECT_NO_SYNC : 0;
 		uint64_t part_end = 0, pause, resumed;
 		struct ar_inject_stats ist;
+		struct ar_proc *pre = NULL;	/* the part, read before the stop */
 		struct ar_inject *inj;
-
-		struct ar_proc *pre = NULL;
 
 		if (opts->max_pause_ms) {
 			part_end = plan_part(&s, running);

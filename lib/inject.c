@@ -589,20 +589,6 @@ static uint32_t bpf_run(const struct sock_filter *f, size_t n,
 	return SECCOMP_RET_KILL_PROCESS;
 }
 
-int ar_inject_check_syscalls(struct ar_inject *inj, const long *nrs, size_t n)
-{
-	struct ar_call_check *calls = calloc(n ? n : 1, sizeof(*calls));
-	int ret;
-
-	if (!calls)
-		return ar_fail(inj->ctx, ENOMEM, "out of memory");
-	for (size_t i = 0; i < n; i++)
-		calls[i].nr = nrs[i];
-	ret = ar_inject_check_calls(inj, calls, n);
-	free(calls);
-	return ret;
-}
-
 int ar_inject_check_calls(struct ar_inject *inj,
 			  const struct ar_call_check *calls, size_t n)
 {

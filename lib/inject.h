@@ -76,8 +76,6 @@ struct ar_call_check {
  */
 int ar_inject_check_calls(struct ar_inject *inj,
 			  const struct ar_call_check *calls, size_t n);
-/* The same for calls known by number only (arguments 0). */
-int ar_inject_check_syscalls(struct ar_inject *inj, const long *nrs, size_t n);
 
 /*
  * Run one system call in the target.  Returns 0 when the call was run (its

@@ -16,6 +16,11 @@ splits_of() {
 	"$ANONREMAP" stat -J "$1" | jq .processes[0].splits
 }
 
+# rss_kb PID: the process's resident memory in kB (smaps_rollup)
+rss_kb() {
+	awk '/^Rss:/ {print $2}' "/proc/$1/smaps_rollup"
+}
+
 @test "probe: uffd-move works on this kernel, relocate says why not" {
 	run "$ANONREMAP" probe
 	[ "$status" -eq 0 ]
@@ -47,12 +52,12 @@ splits_of() {
 
 @test "--backend copy heals every pattern; Rss does not grow; every page intact" {
 	start_fragment reverse:500 interleave:51 thp:2 holes:60:10
-	rss=$(awk '/^Rss:/ {print $2}' /proc/$FPID/smaps_rollup)
+	rss=$(rss_kb "$FPID")
 	run "$ANONREMAP" defrag --backend copy "$FPID"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"; backend copy" ]]
 	[ "$(splits_of "$FPID")" -eq 0 ]
-	[ "$(awk '/^Rss:/ {print $2}' /proc/$FPID/smaps_rollup)" -le "$rss" ]
+	[ "$(rss_kb "$FPID")" -le "$rss" ]
 	verify_fragment
 }
 
@@ -113,11 +118,11 @@ splits_of() {
 	[[ "${lines[1]}" == *"failed: pages once shared with a forked process and not written since cannot move; --unshare rewrites them in place" ]]
 	[ "$(cat /proc/$FPID/maps)" = "$before" ]
 	verify_fragment
-	rss=$(awk '/^Rss:/ {print $2}' /proc/$FPID/smaps_rollup)
+	rss=$(rss_kb "$FPID")
 	run "$ANONREMAP" defrag --unshare "$FPID"
 	[ "$status" -eq 0 ]
 	[ "$(splits_of "$FPID")" -eq 0 ]
-	[ "$(awk '/^Rss:/ {print $2}' /proc/$FPID/smaps_rollup)" -eq "$rss" ]
+	[ "$(rss_kb "$FPID")" -eq "$rss" ]
 	verify_fragment
 }
 

@@ -344,6 +344,12 @@ static void on_rt(int sig, siginfo_t *si, void *uc)
 	atomic_fetch_add(&rt_count, 1);
 }
 
+static void die(const char *what)
+{
+	perror(what);
+	exit(2);
+}
+
 static char sharer_stack[64 * 1024] __attribute__((aligned(16)));
 
 /* The -V process: shares our memory, sleeps until we are gone. */
@@ -356,19 +362,11 @@ static int vm_sharer_main(void *arg)
 	return 0;
 }
 
-static void die(const char *what);
-
 static void start_vm_sharer(void)
 {
 	if (clone(vm_sharer_main, sharer_stack + sizeof(sharer_stack),
 		  CLONE_VM | SIGCHLD, NULL) < 0)
 		die("clone");
-}
-
-static void die(const char *what)
-{
-	perror(what);
-	exit(2);
 }
 
 /* Map len bytes at an address aligned to align. */

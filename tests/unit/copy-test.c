@@ -179,24 +179,6 @@ static void copy_thp_run_with_holes(void)
 	CHECK_EQ(tgt_quit(&t), 0);
 }
 
-/* [anon:NAME] on the maps line of the VMA of pid starting at start. */
-static int vma_named(pid_t pid, unsigned long start, const char *name)
-{
-	char path[64], line[512];
-	int named = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (strtoul(line, NULL, 16) == start && strstr(line, name))
-			named = 1;
-	fclose(f);
-	return named;
-}
-
 /* DONTDUMP, DONTFORK, WIPEONFORK kept, and the name where names exist. */
 static void copy_keeps_attributes(void)
 {

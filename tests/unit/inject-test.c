@@ -278,7 +278,9 @@ static void refuse_non_dumpable(void)
 /* A filter that denies (or kills on) userfaultfd: refused before any call. */
 static void refuse_seccomp(const char *mode)
 {
-	static const long need[] = { SYS_mremap, SYS_userfaultfd };
+	static const struct ar_call_check need[] = {
+		{ NULL, SYS_mremap, { 0 } }, { NULL, SYS_userfaultfd, { 0 } },
+	};
 	struct ar_inject *inj;
 	struct tgt t;
 	char args[32];
@@ -286,8 +288,8 @@ static void refuse_seccomp(const char *mode)
 	snprintf(args, sizeof(args), "-r 8 -s %s", mode);
 	CHECK(tgt_start(&t, args) == 0);
 	CHECK_EQ(ar_inject_attach(ctx, t.pid, 0, AR_INJECT_NO_JOURNAL, &inj), 0);
-	CHECK_EQ(ar_inject_check_syscalls(inj, need, 1), 0);
-	CHECK_EQ(ar_inject_check_syscalls(inj, need, 2), -EPERM);
+	CHECK_EQ(ar_inject_check_calls(inj, need, 1), 0);
+	CHECK_EQ(ar_inject_check_calls(inj, need, 2), -EPERM);
 	CHECK(strstr(ar_ctx_errmsg(ctx), "userfaultfd"));
 	CHECK(strstr(ar_ctx_errmsg(ctx), strcmp(mode, "kill") ? "deny" : "kill"));
 	CHECK_EQ(ar_inject_detach(inj), 0);
@@ -415,28 +417,6 @@ static void heal_and_check(const char *args, unsigned int flags,
 static void uffd_heals_1000_reversed(void)
 {
 	heal_and_check("-r 1000 -w 2", 0, 1000, 0);
-}
-
-/* The maps line of the VMA of pid starting at start has [anon:NAME]. */
-static int vma_named(pid_t pid, unsigned long start, const char *name)
-{
-	char path[64], line[512];
-	int named = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long s;
-
-		if (sscanf(line, "%lx-", &s) == 1 && s == start &&
-		    strstr(line, name))
-			named = 1;
-	}
-	fclose(f);
-	return named;
 }
 
 /*

@@ -178,6 +178,24 @@ static inline long count_vmas(pid_t pid, unsigned long start, unsigned long end)
 	return n;
 }
 
+/* Whether the maps line of the VMA of pid starting at start names name. */
+static inline int vma_named(pid_t pid, unsigned long start, const char *name)
+{
+	char path[64], line[512];
+	int named = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (strtoul(line, NULL, 16) == start && strstr(line, name))
+			named = 1;
+	fclose(f);
+	return named;
+}
+
 static inline char proc_state(pid_t pid)
 {
 	char path[64], buf[512], *p;
