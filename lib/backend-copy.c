@@ -597,7 +597,8 @@ int ar_copy_heal(struct ar_inject *inj, const struct ar_heal_run *run,
 	memset(st, 0, sizeof(*st));
 	if ((err = copy_init(&c, inj, st)) ||
 	    (err = ar_copy_check_run(c.ctx, run)) ||
-	    (err = ar_heal_check_mempolicy(c.ctx, c.pid, run)))
+	    (!run->policy_known &&
+	     (err = ar_heal_check_mempolicy(c.ctx, c.pid, run))))
 		goto out;
 	src = malloc(run->nsrc * sizeof(*src));
 	if (!src) {

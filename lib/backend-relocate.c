@@ -92,14 +92,18 @@ static uint64_t slot_len(const struct reloc *r)
 /* The VMAs of the target over the run, dst and the undo's slot. */
 static int read_layout(struct reloc *r, struct ar_heal_layout *l)
 {
-	const uint64_t ranges[3][2] = {
-		{ r->js->run_start, r->js->run_end },
-		{ r->js->dst, r->js->dst + run_len(r) },
-		{ r->js->batch, r->js->batch + slot_len(r) },
-	};
+	uint64_t ranges[3][2] = { { r->js->run_start, r->js->run_end } };
+	size_t n = 1;
 
-	return ar_heal_layout_read(r->ctx, r->pid, ranges,
-				   r->js->batch ? 3 : 2, l);
+	if (r->js->dst) {
+		ranges[n][0] = r->js->dst;
+		ranges[n++][1] = r->js->dst + run_len(r);
+	}
+	if (r->js->batch) {
+		ranges[n][0] = r->js->batch;
+		ranges[n++][1] = r->js->batch + slot_len(r);
+	}
+	return ar_heal_layout_read(r->ctx, r->pid, ranges, n, l);
 }
 
 /* Whether anything is mapped in the undo's scratch slot. */
@@ -383,8 +387,8 @@ static int reloc_init(struct reloc *r, struct ar_inject *inj,
 	return 0;
 }
 
-/* The journal's record of run, before anything moves. */
-static int begin(struct reloc *r, const struct ar_heal_run *run)
+/* The journal state of run, nothing placed yet (no dst, no slot). */
+static int set_run(struct reloc *r, const struct ar_heal_run *run)
 {
 	struct ar_jsrc *src = malloc(run->nsrc * sizeof(*src));
 
@@ -399,12 +403,20 @@ static int begin(struct reloc *r, const struct ar_heal_run *run)
 	r->js->run_start = run->start;
 	r->js->run_end = run->end;
 	r->js->uffd = -1;
+	r->js->dst = 0;
 	r->js->batch = 0;
 	r->js->nbatch = 0;
 	r->js->mflags = run->must ? MREMAP_MUST_RELOCATE_ANON :
 				    MREMAP_RELOCATE_ANON;
 	r->st->bytes = run->end - run->start;
-	return ar_inject_find_gap(r->inj, run->end - run->start, HUGE,
+	return 0;
+}
+
+/* The journal's record of run, before anything moves. */
+static int begin(struct reloc *r, const struct ar_heal_run *run)
+{
+	return set_run(r, run) ?:
+	       ar_inject_find_gap(r->inj, run->end - run->start, HUGE,
 				  run->start % HUGE, &r->js->dst) ?:
 	       jwrite(r, AR_JP_RELOC_MOVING, 1);
 }
@@ -468,6 +480,125 @@ int ar_relocate_heal(struct ar_inject *inj, const struct ar_heal_run *run,
 		err = give_up(&r, err, true);
 	else if ((err = finish(&r)))
 		err = give_up(&r, err, false);
+out:
+	if (!r.j)
+		free(r.local.src);	/* else the journal's */
+	st->ns = ar_now_ns() - t0;
+	return err;
+}
+
+/*
+ * The moves that make piece i of a healed run a VMA of its own again, into
+ * d (two at most): relocated to the scratch slot, where it gets a fresh
+ * anon_vma and the page offset of the slot, then back in place as it is,
+ * where neither lets it merge with its neighbours.  A piece found in the
+ * slot (a crash between the two) only goes back.
+ */
+static int split_moves(struct reloc *r, const struct ar_heal_layout *l,
+		       size_t i, struct ar_sysdesc *d, size_t *n)
+{
+	const struct ar_jsrc *s = &r->js->src[i];
+	const uint64_t len = s->end - s->start, slot = slot_of(r, s->start);
+
+	*n = 0;
+	switch (ar_heal_piece_state(l, s->start, s->end)) {
+	case AR_PIECE_DONE:
+		return 0;
+	case AR_PIECE_INSIDE:
+		d[(*n)++] = mremap_desc(s->start, len, slot,
+					MREMAP_MUST_RELOCATE_ANON);
+		d[(*n)++] = mremap_desc(slot, len, s->start, 0);
+		return 0;
+	case AR_PIECE_FREE:
+		if (ar_heal_range_state(l, slot, slot + len) == AR_RANGE_EXACT) {
+			d[(*n)++] = mremap_desc(slot, len, s->start, 0);
+			return 0;
+		}
+		break;
+	case AR_PIECE_ACROSS:
+		break;
+	}
+	return ar_fail(r->ctx, EBADMSG, "process %d: %#llx-%#llx is neither "
+		       "part of one VMA nor in the slot", r->pid,
+		       (unsigned long long)s->start,
+		       (unsigned long long)s->end);
+}
+
+/*
+ * Split the journaled pieces off the VMAs they merged into, in one batch;
+ * splitting a piece off does not change where the VMA of the pieces after
+ * it ends, so one read of the maps plans every move.
+ */
+static int split_pieces(struct reloc *r)
+{
+	struct ar_heal_layout l = { 0 };
+	struct ar_sysdesc *d = NULL;
+	size_t n = 0, done = 0;
+	int err = read_layout(r, &l);
+
+	if (!err && !(d = alloc_descs(r, 2 * r->js->nsrc)))
+		err = -ENOMEM;
+	for (size_t i = 0; i < r->js->nsrc && !err; i++) {
+		size_t k;
+
+		err = split_moves(r, &l, i, d + n, &k);
+		n += k;
+	}
+	if (!err) {
+		err = run_moves(r, d, n, &done);
+		/* Only a move back from the slot leaves a piece out of place. */
+		if (err && done < n &&
+		    !(d[done].args[3] & MREMAP_MUST_RELOCATE_ANON))
+			err = -EIO;
+	}
+	if (err != -EIO) {
+		/* Every piece is in place, split off or not. */
+		char msg[sizeof(r->ctx->errmsg)];
+		int jerr;
+
+		memcpy(msg, r->ctx->errmsg, sizeof(msg));
+		jerr = jwrite(r, AR_JP_READY, 0);
+		if (!err)
+			err = jerr;
+		else
+			memcpy(r->ctx->errmsg, msg, sizeof(msg));
+	}
+	free(d);
+	ar_heal_layout_free(&l);
+	return err;
+}
+
+int ar_relocate_split(struct ar_inject *inj, const struct ar_heal_run *run,
+		      struct ar_heal_stats *st)
+{
+	const struct ar_call_check calls[] = {
+		{ "mremap(MREMAP_MUST_RELOCATE_ANON)", SYS_mremap,
+		  { 0, 0, 0, MREMAP_MAYMOVE | MREMAP_FIXED |
+			     MREMAP_MUST_RELOCATE_ANON } },
+		{ "mremap", SYS_mremap, { 0, 0, 0,
+					  MREMAP_MAYMOVE | MREMAP_FIXED } },
+	};
+	uint64_t t0 = ar_now_ns();
+	struct reloc r;
+	int err;
+
+	memset(st, 0, sizeof(*st));
+	if ((err = reloc_init(&r, inj, st)) ||
+	    (err = ar_inject_check_calls(inj, calls, AR_ARRAY_SIZE(calls))) ||
+	    (err = set_run(&r, run)))
+		goto out;
+	r.js->mflags = MREMAP_MUST_RELOCATE_ANON;
+	err = ar_inject_find_gap(inj, slot_len(&r), HUGE, 0, &r.js->batch) ?:
+	      jwrite(&r, AR_JP_RELOC_SPLIT, 1) ?: split_pieces(&r);
+	if (err == -EIO) {
+		/* A piece may be in the slot: only recover may resume it. */
+		char why[sizeof(r.ctx->errmsg)];
+
+		memcpy(why, r.ctx->errmsg, sizeof(why));
+		ar_inject_keep_stopped(inj);
+		err = ar_fail(r.ctx, EIO, "%.400s; process %d stays stopped: "
+			      "run `anonremap recover %d`", why, r.pid, r.pid);
+	}
 out:
 	if (!r.j)
 		free(r.local.src);	/* else the journal's */
@@ -540,6 +671,10 @@ int ar_relocate_recover(struct ar_inject *inj, enum ar_recovery *how)
 		*how = AR_RECOVERY_UNDONE;
 		err = undo(&r);
 		break;
+	case AR_JP_RELOC_SPLIT:
+		*how = AR_RECOVERY_UNDONE;
+		err = split_pieces(&r);
+		break;
 	}
 out:
 	if (err)
@@ -550,7 +685,7 @@ out:
 int ar_relocate_owns(uint32_t phase)
 {
 	return phase == AR_JP_RELOC_MOVING || phase == AR_JP_RELOC_BACK ||
-	       phase == AR_JP_RELOC_UNDO;
+	       phase == AR_JP_RELOC_UNDO || phase == AR_JP_RELOC_SPLIT;
 }
 
 int ar_relocate_check_run(struct ar_ctx *ctx, const struct ar_heal_run *run)

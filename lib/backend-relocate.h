@@ -36,6 +36,17 @@ int ar_relocate_heal(struct ar_inject *inj, const struct ar_heal_run *run,
 		     struct ar_heal_stats *st);
 
 /*
+ * Make each source of run, a piece of a healed run now inside the VMA it
+ * merged into, a VMA of its own again (for --must, when a later run
+ * fails): relocated to a scratch slot, where it gets a fresh anon_vma,
+ * and moved back as it is.  Contents and every attribute stay; the page
+ * offsets become the slot's.  -EIO (process kept stopped for `recover`)
+ * when a piece could not go back in place.
+ */
+int ar_relocate_split(struct ar_inject *inj, const struct ar_heal_run *run,
+		      struct ar_heal_stats *st);
+
+/*
  * The refusals of ar_relocate_heal() that need no access to the process:
  * those of ar_heal_check_run() (read-only runs can be healed).
  */

@@ -463,7 +463,8 @@ int ar_uffd_heal(struct ar_inject *inj, const struct ar_heal_run *run,
 	memset(st, 0, sizeof(*st));
 	if ((err = heal_init(&h, inj, st)) ||
 	    (err = ar_heal_check_run(h.ctx, run, AR_HEAL_WRITABLE)) ||
-	    (err = ar_heal_check_mempolicy(h.ctx, h.js->pid, run)))
+	    (!run->policy_known &&
+	     (err = ar_heal_check_mempolicy(h.ctx, h.js->pid, run))))
 		return err;
 	src = malloc(run->nsrc * sizeof(*src));
 	h.moved = calloc(run->nsrc, sizeof(*h.moved));

@@ -36,15 +36,33 @@ struct backend_ops {
 	int (*check)(struct ar_ctx *ctx, const struct ar_heal_run *run);
 	int (*heal)(struct ar_inject *inj, const struct ar_heal_run *run,
 		    struct ar_heal_stats *st);
+	/* Split a healed run back into its sources (--must rolling back). */
+	int (*split)(struct ar_inject *inj, const struct ar_heal_run *run,
+		     struct ar_heal_stats *st);
 	bool parts_merge;	/* parts of a run healed apart merge */
 };
 
-static const struct backend_ops uffd_ops = { ar_uffd_check_run, ar_uffd_heal,
-					     false };
-static const struct backend_ops copy_ops = { ar_copy_check_run, ar_copy_heal,
-					     false };
-static const struct backend_ops relocate_ops = { ar_relocate_check_run,
-						 ar_relocate_heal, true };
+static int uffd_split(struct ar_inject *inj, const struct ar_heal_run *run,
+		      struct ar_heal_stats *st)
+{
+	return ar_heal_split_by_heals(inj, ar_uffd_heal, run, st);
+}
+
+static int copy_split(struct ar_inject *inj, const struct ar_heal_run *run,
+		      struct ar_heal_stats *st)
+{
+	return ar_heal_split_by_heals(inj, ar_copy_heal, run, st);
+}
+
+static const struct backend_ops uffd_ops = {
+	ar_uffd_check_run, ar_uffd_heal, uffd_split, false,
+};
+static const struct backend_ops copy_ops = {
+	ar_copy_check_run, ar_copy_heal, copy_split, false,
+};
+static const struct backend_ops relocate_ops = {
+	ar_relocate_check_run, ar_relocate_heal, ar_relocate_split, true,
+};
 
 /* NULL for a backend this version cannot drive (see ar_backend_probe()). */
 static const struct backend_ops *backend_ops(enum ar_backend backend)
@@ -426,6 +444,16 @@ static int detach_keeping_message(struct ar_inject *inj, int ret,
 	return ret;
 }
 
+/*
+ * A part of a run healed by this defrag, remembered under --must: should a
+ * later run fail, it is split back into the VMAs it was.
+ */
+struct healed_part {
+	size_t run;		/* the plan's */
+	struct ar_heal_run hr;	/* its sources still to split back (owned) */
+	char perms[sizeof(((struct ar_vma *)0)->perms)];
+};
+
 struct session {
 	struct ar_ctx *ctx;
 	pid_t pid;
@@ -439,7 +467,49 @@ struct session {
 	size_t done, total;	/* VMAs, for progress */
 	bool failed;		/* a run failed: --must tries no more */
 	struct ar_jsrc *src;
+	struct healed_part *healed;	/* --must: what to split back */
+	size_t nhealed, healed_cap;
 };
+
+static void healed_part_free(struct healed_part *h)
+{
+	free((void *)h->hr.src);
+	free((void *)h->hr.name);
+}
+
+/* Under --must, remember the part hr of the run under way as healed. */
+static int remember_healed(struct session *s, const struct ar_heal_run *hr)
+{
+	struct ar_jsrc *src = malloc(hr->nsrc * sizeof(*src));
+	char *name = strdup(hr->name ? hr->name : "");
+	struct healed_part *h;
+
+	if (!src || !name)
+		goto nomem;
+	if (s->nhealed == s->healed_cap) {
+		size_t cap = s->healed_cap ? 2 * s->healed_cap : 16;
+		struct healed_part *more = realloc(s->healed,
+						   cap * sizeof(*more));
+
+		if (!more)
+			goto nomem;
+		s->healed = more;
+		s->healed_cap = cap;
+	}
+	memcpy(src, hr->src, hr->nsrc * sizeof(*src));
+	h = &s->healed[s->nhealed++];
+	h->run = s->run;
+	h->hr = *hr;
+	h->hr.src = src;
+	h->hr.name = name;
+	snprintf(h->perms, sizeof(h->perms), "%s", hr->perms);
+	h->hr.perms = NULL;	/* h->perms, wherever h is then */
+	return 0;
+nomem:
+	free(src);
+	free(name);
+	return ar_fail(s->ctx, ENOMEM, "out of memory");
+}
 
 static void run_ends(struct session *s, enum ar_run_fate fate,
 		     const char *reason)
@@ -587,6 +657,11 @@ static int heal_next_part(struct session *s, struct ar_inject *inj,
 		snprintf(o->reason, sizeof(o->reason), "some VMAs could not "
 			 "be relocated (pages shared with a fork, pinned, "
 			 "swapped out or KSM) and did not merge");
+	if (s->opts->must && remember_healed(s, &hr)) {
+		run_ends(s, AR_RUN_FAILED, "healed, but out of memory to "
+			 "remember how to split it back (--must)");
+		return 0;
+	}
 	s->next = seg.end;
 	s->done += seg.vmas;
 	if (s->next >= o->end)
@@ -594,6 +669,89 @@ static int heal_next_part(struct session *s, struct ar_inject *inj,
 	if (s->opts->progress)
 		s->opts->progress(s->opts->progress_arg, s->done, s->total);
 	return 0;
+}
+
+/* The report of run i, once --must has split back what was healed of it. */
+static void run_split_back(struct session *s, size_t i)
+{
+	struct ar_defrag_run *o = &s->p->out[i];
+	size_t len = strlen(o->reason);
+
+	o->vmas_after = o->vmas;
+	if (o->fate == AR_RUN_FAILED) {
+		snprintf(o->reason + len, sizeof(o->reason) - len,
+			 "; what was healed of it was split back (--must)");
+		return;
+	}
+	o->fate = AR_RUN_FAILED;
+	snprintf(o->reason, sizeof(o->reason), "healed, then split back as it "
+		 "was: a later run failed (--must)");
+}
+
+static void forget_healed(struct session *s)
+{
+	while (s->nhealed)
+		healed_part_free(&s->healed[--s->nhealed]);
+}
+
+/*
+ * --must, after a run failed: split what this defrag healed back into the
+ * VMAs it was, newest part first, at most max pieces in this stop.
+ * Returns 0, or -EIO (memory out of place: the process stays stopped for
+ * recover).  A split that fails otherwise ends the rollback, with the
+ * reason in the run's report.
+ */
+static int unheal(struct session *s, struct ar_inject *inj, size_t max)
+{
+	struct ar_journal *j = ar_inject_journal(inj);
+
+	/*
+	 * Each piece is a journaled heal of its own: its records need not
+	 * wait for the disk (see ar_journal_set_sync()), or the rollback
+	 * would cost milliseconds a piece.
+	 */
+	if (j)
+		ar_journal_set_sync(j, false);
+	while (s->nhealed && max) {
+		struct healed_part *h = &s->healed[s->nhealed - 1];
+		size_t k = h->hr.nsrc < max ? h->hr.nsrc : max, run = h->run;
+		struct ar_heal_run tail = h->hr;
+		struct ar_heal_stats st;
+		int err;
+
+		tail.src += h->hr.nsrc - k;
+		tail.nsrc = k;
+		tail.start = tail.src[0].start;
+		tail.perms = h->perms;	/* h moves when the array grows */
+		err = s->p->ops->split(inj, &tail, &st);
+		if (err) {
+			struct ar_defrag_run *o = &s->p->out[run];
+
+			snprintf(o->reason, sizeof(o->reason), "healed, but "
+				 "--must could not split it back: %.400s",
+				 s->ctx->errmsg);
+			forget_healed(s);
+			return err == -EIO ? err : 0;
+		}
+		s->last_part += k;
+		max -= k;
+		h->hr.nsrc -= k;
+		if (h->hr.nsrc) {
+			h->hr.end = h->hr.src[h->hr.nsrc - 1].end;
+			continue;
+		}
+		healed_part_free(h);
+		s->nhealed--;
+		if (!s->nhealed || s->healed[s->nhealed - 1].run != run)
+			run_split_back(s, run);
+	}
+	return 0;
+}
+
+/* Whether --must has healed parts to split back after a failure. */
+static bool rolling_back(const struct session *s)
+{
+	return s->failed && s->opts->must && s->nhealed;
 }
 
 /* The first run from s->run on that is still planned; false if none. */
@@ -678,9 +836,20 @@ static int heal_in_one_stop(struct session *s, struct ar_inject *inj,
 		while (!ret && next_planned_run(s) &&
 		       !(s->failed && s->opts->must))
 			ret = heal_next_part(s, inj, proc, 0);
+		/* No pause bound: everything is put back in this stop. */
+		if (!ret && rolling_back(s))
+			ret = unheal(s, inj, SIZE_MAX);
 	}
 	ar_proc_free(proc);
 	return ret;
+}
+
+static void count_pause(struct session *s, uint64_t pause)
+{
+	s->r->pauses++;
+	s->r->pause_total_ns += pause;
+	if (pause > s->r->pause_ns)
+		s->r->pause_ns = pause;
 }
 
 /*
@@ -722,13 +891,30 @@ static int defrag_stopped(struct ar_ctx *ctx, pid_t pid,
 	for (i = 0; i < p->n; i++)
 		p->out[i].vmas_after = 0;
 
-	while (!ret && next_planned_run(&s)) {
+	while (!ret && (rolling_back(&s) ||
+			(!(s.failed && opts->must) && next_planned_run(&s)))) {
 		unsigned int flags = opts->max_pause_ms ? AR_INJECT_NO_SYNC : 0;
 		uint64_t part_end = 0, pause, resumed;
 		struct ar_inject_stats ist;
 		struct ar_proc *pre = NULL;	/* the part, read before the stop */
 		struct ar_inject *inj;
 
+		if (rolling_back(&s)) {
+			/* --max-pause: the rollback in stops of its own. */
+			ret = ar_inject_attach(ctx, pid, 0, flags, &inj);
+			if (ret)
+				break;
+			ar_inject_get_stats(inj, &ist);
+			s.last_part = 0;
+			ret = unheal(&s, inj, s.part_vmas);
+			ret = detach_keeping_message(inj, ret, &resumed);
+			if (s.last_part)
+				s.part_vmas = next_part(s.last_part, resumed -
+							ist.stopped_since_ns,
+							opts->max_pause_ms);
+			count_pause(&s, resumed - ist.stopped_since_ns);
+			continue;
+		}
 		if (opts->max_pause_ms) {
 			part_end = plan_part(&s, running);
 			if (!part_end)
@@ -751,13 +937,16 @@ static int defrag_stopped(struct ar_ctx *ctx, pid_t pid,
 		if (opts->max_pause_ms && s.last_part)
 			s.part_vmas = next_part(s.last_part, pause,
 						opts->max_pause_ms);
-		s.r->pauses++;
-		s.r->pause_total_ns += pause;
-		if (pause > s.r->pause_ns)
-			s.r->pause_ns = pause;
-		if (s.failed && opts->must)
-			break;
+		count_pause(&s, pause);
+		/*
+		 * A split costs more than a move (with uffd-move and copy, a
+		 * heal of its own per piece): the rollback's first stop
+		 * splits a quarter of the last part, and is measured.
+		 */
+		if (rolling_back(&s) && s.part_vmas / 4)
+			s.part_vmas /= 4;
 	}
+	forget_healed(&s);
 	for (; s.run < p->n; s.run++)
 		if (p->out[s.run].fate == AR_RUN_PLANNED)
 			snprintf(p->out[s.run].reason, sizeof(p->out[s.run].reason),
@@ -781,6 +970,7 @@ static int defrag_stopped(struct ar_ctx *ctx, pid_t pid,
 	}
 	snprintf(ctx->errmsg, sizeof(ctx->errmsg), "%s", msg);
 out:
+	free(s.healed);
 	free(s.src);
 	return ret;
 }

@@ -344,6 +344,72 @@ enum ar_heal_range ar_heal_range_state(const struct ar_heal_layout *l,
 						     AR_RANGE_OTHER;
 }
 
+enum ar_heal_piece ar_heal_piece_state(const struct ar_heal_layout *l,
+				       uint64_t s, uint64_t e)
+{
+	size_t i = ar_heal_layout_find(l, s);
+
+	if (i == l->n || l->v[i][0] > s)
+		return i < l->n && l->v[i][0] < e ? AR_PIECE_ACROSS :
+						     AR_PIECE_FREE;
+	if (l->v[i][1] < e)
+		return AR_PIECE_ACROSS;
+	return l->v[i][1] == e ? AR_PIECE_DONE : AR_PIECE_INSIDE;
+}
+
+int ar_heal_split_by_heals(struct ar_inject *inj,
+			   int (*heal)(struct ar_inject *inj,
+				       const struct ar_heal_run *run,
+				       struct ar_heal_stats *st),
+			   const struct ar_heal_run *run,
+			   struct ar_heal_stats *st)
+{
+	const uint64_t range[1][2] = { { run->start, run->end } };
+	struct ar_ctx *ctx = ar_inject_ctx(inj);
+	struct ar_heal_layout l = { 0 };
+	uint64_t t0 = ar_now_ns();
+	int err;
+
+	memset(st, 0, sizeof(*st));
+	err = ar_heal_layout_read(ctx, ar_inject_pid(inj), range, 1, &l);
+	/*
+	 * Splitting a piece off changes nothing about where the VMA holding
+	 * the pieces after it ends, so one read tells what each needs.
+	 */
+	for (size_t i = 0; i < run->nsrc && !err; i++) {
+		const struct ar_jsrc *p = &run->src[i];
+		struct ar_heal_run one = *run;
+		struct ar_heal_stats pst;
+
+		switch (ar_heal_piece_state(&l, p->start, p->end)) {
+		case AR_PIECE_DONE:
+			continue;
+		case AR_PIECE_INSIDE:
+			break;
+		default:
+			err = ar_fail(ctx, EBADMSG, "process %d: %#llx-%#llx is "
+				      "no longer part of one VMA",
+				      (int)ar_inject_pid(inj),
+				      (unsigned long long)p->start,
+				      (unsigned long long)p->end);
+			continue;
+		}
+		one.start = p->start;
+		one.end = p->end;
+		one.src = p;
+		one.nsrc = 1;
+		one.must = 0;
+		one.policy_known = 1;	/* the run healed had no policy */
+		err = heal(inj, &one, &pst);
+		st->moves += pst.moves;
+		st->batches += pst.batches;
+		st->bytes += pst.bytes;
+	}
+	ar_heal_layout_free(&l);
+	st->ns = ar_now_ns() - t0;
+	return err;
+}
+
 static int proc_stopped(pid_t pid)
 {
 	char path[64], buf[512], *p;

@@ -15,6 +15,9 @@
 struct ar_heal_run {
 	uint64_t start, end;
 	unsigned int must;		/* every VMA must merge, or nothing moves */
+	unsigned int policy_known;	/* NUMA policy known to be the default:
+					   not read again (a piece of a run
+					   healed a moment ago) */
 	const struct ar_jsrc *src;	/* address order, exactly covering */
 	size_t nsrc;
 	const char *perms;		/* "rw-p" */
@@ -132,6 +135,35 @@ enum ar_heal_range {
 /* What [s, e) is in l, which must have been read over it. */
 enum ar_heal_range ar_heal_range_state(const struct ar_heal_layout *l,
 				       uint64_t s, uint64_t e);
+
+/* What a piece of a healed run is now, for splitting it back. */
+enum ar_heal_piece {
+	AR_PIECE_DONE,		/* a VMA of its own, or will be once every
+				   piece before it in its VMA is split off */
+	AR_PIECE_INSIDE,	/* inside a VMA that goes on after it */
+	AR_PIECE_FREE,		/* nothing mapped at its start */
+	AR_PIECE_ACROSS,	/* more than one VMA meets it */
+};
+
+/* What [s, e) is in l, which must have been read over it. */
+enum ar_heal_piece ar_heal_piece_state(const struct ar_heal_layout *l,
+				       uint64_t s, uint64_t e);
+
+/*
+ * The heal of a backend, applied to one piece of a healed run at a time
+ * so that each becomes a VMA of its own again: a backend that maps a
+ * fresh destination gives it an anon_vma and a page offset of its own,
+ * which keep it from merging with its neighbours.  run's sources are the
+ * pieces (the VMAs the run was before it was healed); pieces that are a
+ * VMA already, or will be, are left alone.  For --must, to put back what
+ * a defrag healed before a later run failed.
+ */
+int ar_heal_split_by_heals(struct ar_inject *inj,
+			   int (*heal)(struct ar_inject *inj,
+				       const struct ar_heal_run *run,
+				       struct ar_heal_stats *st),
+			   const struct ar_heal_run *run,
+			   struct ar_heal_stats *st);
 
 /* What recover did about the run under way. */
 enum ar_recovery {

@@ -46,6 +46,9 @@ enum ar_jphase {
 				   moves back over the run */
 	AR_JP_RELOC_UNDO,	/* the moved prefix goes back source by source,
 				   each through the scratch slot at batch */
+	AR_JP_RELOC_SPLIT,	/* --must: the sources, pieces of a healed run,
+				   become VMAs again one by one through the
+				   slot at batch (no dst) */
 };
 
 /* A source VMA of the run; moved: bytes at dst when an undo began. */

@@ -126,6 +126,26 @@ rss_kb() {
 	verify_fragment
 }
 
+@test "--must: a run fails after another healed; that one is split back, maps as before" {
+	# The first pattern is built before the fork that leaves its pages
+	# unmovable, the second after, below it: healed first, then undone.
+	start_fragment --fork-exit-after 1 interleave:40 reverse:120
+	before=$(cat /proc/$FPID/maps)
+	run "$ANONREMAP" defrag --must "$FPID"
+	[ "$status" -eq 1 ]
+	[[ "${lines[1]}" == *"(120 VMAs): failed into 120 VMAs: healed, then split back as it was: a later run failed (--must)" ]]
+	[[ "${lines[2]}" == *"(40 VMAs): failed: pages once shared with a forked process"* ]]
+	[ "$(cat /proc/$FPID/maps)" = "$before" ]
+	verify_fragment
+	# Under --max-pause, the rollback takes stops of its own.
+	run "$ANONREMAP" defrag --must --max-pause 5 -J "$FPID"
+	[ "$status" -eq 1 ]
+	[ "$(json_field pauses)" -gt 2 ]
+	[ "$(jq -r '.runs[0].fate + " " + (.runs[0].vmas_after | tostring)' <<<"$output")" = "failed 120" ]
+	[ "$(cat /proc/$FPID/maps)" = "$before" ]
+	verify_fragment
+}
+
 @test "--unshare never touches pages a live process still shares" {
 	start_fragment --fork reverse:40
 	before=$(cat /proc/$FPID/maps)

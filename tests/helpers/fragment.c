@@ -2,8 +2,9 @@
 /*
  * fragment: build anonymous VMA fragmentation patterns on demand, then wait.
  *
- *   fragment [--fork | --fork-exit | --fork-half] [--mlock] [--uffd]
- *            [--guard] [--timeout SEC] PATTERN...
+ *   fragment [--fork | --fork-exit | --fork-exit-after N |
+ *             --fork-live-after N | --fork-half]
+ *            [--mlock] [--uffd] [--guard] [--timeout SEC] PATTERN...
  *
  * PATTERN is one of
  *   reverse:N      N pages moved one by one in reverse order: N VMAs, 1 run
@@ -16,7 +17,12 @@
  * --fork keeps a child that shares every page; --fork-exit forks one that
  * exits at once: the pages are then the parent's alone again, yet no
  * longer marked exclusive, so UFFDIO_MOVE refuses them (EBUSY) until
- * written.  --guard turns the first page written into a guard region
+ * written.  --fork-exit-after N does that once the first N patterns are
+ * built, so only theirs are left unmovable (later patterns are mapped
+ * below them: they come first in address order); --fork-live-after N
+ * keeps the child instead, then writes every page again: all pages are
+ * the process's own, yet the anon_vma of the first N patterns has a fork
+ * child, so MREMAP_RELOCATE_ANON cannot relocate them.  --guard turns the first page written into a guard region
  * (MADV_GUARD_INSTALL, Linux 6.13), exit 77 where the kernel lacks it.
  * --fork-half keeps a child too, but hides every odd-numbered page (the
  * first mapping of an interleave pattern) from it with MADV_DONTFORK,
@@ -430,10 +436,39 @@ static void build(const char *spec)
 	}
 }
 
+/* Fork a child that exits at once: every page so far is left unmovable. */
+static void fork_and_reap(void)
+{
+	pid_t child = fork();
+
+	if (child < 0)
+		die("fork");
+	if (child == 0)
+		_exit(0);
+	if (waitpid(child, NULL, 0) < 0)
+		die("waitpid");
+}
+
+/* Fork a child that stays, sharing every page so far, until we end. */
+static pid_t fork_live_child(void)
+{
+	pid_t child = fork();
+
+	if (child < 0)
+		die("fork");
+	if (child == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		for (;;)
+			pause();
+	}
+	return child;
+}
+
 int main(int argc, char **argv)
 {
 	bool do_fork = false, do_fork_exit = false, do_fork_half = false;
 	bool do_mlock = false;
+	int fork_exit_after = -1, fork_live_after = -1, built = 0;
 	bool do_uffd = false, do_guard = false;
 	unsigned int timeout = 600;
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -448,6 +483,10 @@ int main(int argc, char **argv)
 			do_fork = true;
 		else if (!strcmp(argv[i], "--fork-exit"))
 			do_fork_exit = true;
+		else if (!strcmp(argv[i], "--fork-exit-after") && i + 1 < argc)
+			fork_exit_after = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--fork-live-after") && i + 1 < argc)
+			fork_live_after = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--fork-half"))
 			do_fork = do_fork_half = true;
 		else if (!strcmp(argv[i], "--mlock"))
@@ -460,8 +499,10 @@ int main(int argc, char **argv)
 			timeout = (unsigned int)strtoul(argv[++i], NULL, 10);
 		else {
 			fprintf(stderr, "usage: fragment [--fork | --fork-exit | "
-				"--fork-half] [--mlock] [--uffd] [--guard] "
-				"[--timeout SEC] PATTERN...\n");
+				"--fork-exit-after N | --fork-live-after N | "
+				"--fork-half] [--mlock] "
+				"[--uffd] [--guard] [--timeout SEC] "
+				"PATTERN...\n");
 			return 2;
 		}
 	}
@@ -469,36 +510,27 @@ int main(int argc, char **argv)
 		fprintf(stderr, "fragment: no pattern given\n");
 		return 2;
 	}
-	for (; i < argc; i++)
+	for (; i < argc; i++) {
+		if (built == fork_exit_after)
+			fork_and_reap();
+		if (built++ == fork_live_after)
+			child = fork_live_child();
 		build(argv[i]);
+	}
+	if (fork_live_after >= 0)
+		rewrite_pages();
 	if (do_mlock)
 		apply_mlock();
 	if (do_uffd)
 		apply_uffd();
 	if (do_guard)
 		apply_guard();
-	if (do_fork_exit) {
-		child = fork();
-		if (child < 0)
-			die("fork");
-		if (child == 0)
-			_exit(0);
-		if (waitpid(child, NULL, 0) < 0)
-			die("waitpid");
-		child = 0;
-	}
+	if (do_fork_exit)
+		fork_and_reap();
 	if (do_fork_half)
 		hide_odd_pages(MADV_DONTFORK);
-	if (do_fork) {
-		child = fork();
-		if (child < 0)
-			die("fork");
-		if (child == 0) {
-			prctl(PR_SET_PDEATHSIG, SIGKILL);
-			for (;;)
-				pause();
-		}
-	}
+	if (do_fork)
+		child = fork_live_child();
 	if (do_fork_half) {
 		hide_odd_pages(MADV_DOFORK);
 		rewrite_pages();

@@ -140,6 +140,30 @@ static void copy_heals_1000_reversed(void)
 	copy_and_check("-r 1000 -w 2", 0, 0);
 }
 
+/*
+ * --must's rollback: a run healed by copying is split back into the VMAs
+ * it was, each with its attributes, every page in place.
+ */
+static void copy_split_back(void)
+{
+	char before[512], after[512], maps[2][16384];
+	long healed = 0;
+	struct tgt t;
+
+	CHECK(tgt_start(&t, "-r 200 -z 7 -w 2") == 0);
+	CHECK(vma_attrs(t.pid, t.start, before, sizeof(before)) == 0);
+	CHECK(maps_of(t.pid, t.start, t.end, maps[0], sizeof(maps[0])) == 0);
+	CHECK_EQ(heal_then_split(ctx, t.pid, t.start, t.end, ar_copy_heal,
+				 &healed), 0);
+	CHECK_EQ(healed, 1);
+	CHECK(maps_of(t.pid, t.start, t.end, maps[1], sizeof(maps[1])) == 0);
+	CHECK(!strcmp(maps[0], maps[1]));
+	CHECK(vma_attrs(t.pid, t.start, after, sizeof(after)) == 0);
+	CHECK(!strcmp(before, after));
+	CHECK_EQ(tgt_verify(&t), 0);
+	CHECK_EQ(tgt_quit(&t), 0);
+}
+
 /* Holes stay holes: Rss equal (compared in copy_and_check). */
 static void copy_heals_holes(void)
 {
@@ -674,6 +698,7 @@ int main(int argc, char **argv)
 	RUN(copy_check_run_refusals);
 	RUN(copy_heals_1000_reversed);
 	RUN(copy_heals_holes);
+	RUN(copy_split_back);
 	RUN(copy_heals_holes_no_journal);
 	RUN(copy_keeps_thp);
 	RUN(copy_thp_run_with_holes);

@@ -452,6 +452,40 @@ static void uffd_heals_thp_whole(void)
 	heal_and_check("-H 4 -w 2", 0, 4, 1);
 }
 
+/*
+ * --must's rollback: a run healed with UFFDIO_MOVE is split back into the
+ * VMAs it was, THP ones too, while the target's threads write; every page
+ * in place.
+ */
+static void uffd_split_back(const char *args)
+{
+	char maps[2][16384];
+	long healed = 0;
+	struct tgt t;
+
+	CHECK(tgt_start(&t, args) == 0);
+	CHECK(maps_of(t.pid, t.start, t.end, maps[0], sizeof(maps[0])) == 0);
+	CHECK_EQ(heal_then_split(ctx, t.pid, t.start, t.end, ar_uffd_heal,
+				 &healed), 0);
+	CHECK_EQ(healed, 1);
+	CHECK(maps_of(t.pid, t.start, t.end, maps[1], sizeof(maps[1])) == 0);
+	if (strcmp(maps[0], maps[1]))
+		printf("# before:\n%s# after:\n%s", maps[0], maps[1]);
+	CHECK(!strcmp(maps[0], maps[1]));
+	CHECK_EQ(tgt_verify(&t), 0);
+	CHECK_EQ(tgt_quit(&t), 0);
+}
+
+static void uffd_split_back_reversed(void)
+{
+	uffd_split_back("-r 300 -z 9 -w 2");
+}
+
+static void uffd_split_back_thp(void)
+{
+	uffd_split_back("-H 4 -w 2");
+}
+
 /* Heal VMAs [from, to) of the run over the region within session inj. */
 static int heal_part(struct ar_inject *inj, struct tgt *t, size_t from,
 		     size_t to)
@@ -809,6 +843,8 @@ int main(int argc, char **argv)
 	RUN(uffd_heals_1000_reversed);
 	RUN(uffd_heals_holes);
 	RUN(uffd_heals_thp_whole);
+	RUN(uffd_split_back_reversed);
+	RUN(uffd_split_back_thp);
 	RUN(uffd_keeps_attributes);
 	RUN(uffd_two_runs_one_session);
 	RUN(stopped_target_stays_stopped);

@@ -178,6 +178,43 @@ static inline long count_vmas(pid_t pid, unsigned long start, unsigned long end)
 	return n;
 }
 
+/*
+ * The VMAs of pid meeting [start, end) as "start-end perms" lines into buf
+ * (the maps line without offset, device, inode and name); -1 when it does
+ * not fit or maps cannot be read.
+ */
+static inline int maps_of(pid_t pid, unsigned long start, unsigned long end,
+			  char *buf, size_t size)
+{
+	char path[64], line[512];
+	size_t used = 0;
+	int ret = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	buf[0] = 0;
+	while (!ret && fgets(line, sizeof(line), f)) {
+		unsigned long s, e;
+		char perms[8];
+		int n;
+
+		if (sscanf(line, "%lx-%lx %7s", &s, &e, perms) != 3 ||
+		    s >= end || e <= start)
+			continue;
+		n = snprintf(buf + used, size - used, "%lx-%lx %s\n", s, e,
+			     perms);
+		if (n < 0 || (size_t)n >= size - used)
+			ret = -1;
+		else
+			used += (size_t)n;
+	}
+	fclose(f);
+	return ret;
+}
+
 /* Whether the maps line of the VMA of pid starting at start names name. */
 static inline int vma_named(pid_t pid, unsigned long start, const char *name)
 {
@@ -267,6 +304,50 @@ static inline int heal_range(struct ar_ctx *ctx, pid_t pid, unsigned long start,
 		err = ar_heal_run_from_proc(&hr, src, proc, run);
 	if (!err)
 		err = heal(inj, &hr, st);
+	derr = ar_inject_detach(inj);
+	free(src);
+	ar_proc_free(proc);
+	return err ? err : derr;
+}
+
+/*
+ * In one stop: heal the run covering [start, end) with heal, count its
+ * VMAs into *healed_vmas, then split it back into the VMAs it was with
+ * ar_heal_split_by_heals() (what --must does when a later run fails).
+ */
+static inline int heal_then_split(struct ar_ctx *ctx, pid_t pid,
+				  unsigned long start, unsigned long end,
+				  heal_fn heal, long *healed_vmas)
+{
+	struct ar_inject *inj;
+	struct ar_proc *proc = NULL;
+	struct ar_heal_run hr;
+	struct ar_heal_stats st;
+	struct ar_jsrc *src = NULL;
+	const struct ar_run *run = NULL;
+	int err, derr;
+
+	err = ar_inject_attach(ctx, pid, 0, 0, &inj);
+	if (err)
+		return err;
+	err = ar_proc_read(ctx, pid, 0, &proc);
+	for (size_t i = 0; !err && i < ar_proc_nruns(proc); i++) {
+		const struct ar_run *r = ar_proc_run(proc, i);
+
+		if (r->start <= start && r->end >= end)
+			run = r;
+	}
+	if (!err && !run)
+		err = -ENOENT;
+	if (!err && !(src = calloc(run->vmas, sizeof(*src))))
+		err = -ENOMEM;
+	if (!err)
+		err = ar_heal_run_from_proc(&hr, src, proc, run);
+	if (!err)
+		err = heal(inj, &hr, &st);
+	*healed_vmas = count_vmas(pid, start, end);
+	if (!err)
+		err = ar_heal_split_by_heals(inj, heal, &hr, &st);
 	derr = ar_inject_detach(inj);
 	free(src);
 	ar_proc_free(proc);
