@@ -947,10 +947,12 @@ static int defrag_stopped(struct ar_ctx *ctx, pid_t pid,
 			s.part_vmas /= 4;
 	}
 	forget_healed(&s);
+	/* Runs left planned: the defrag stopped, or --must gave up. */
 	for (; s.run < p->n; s.run++)
 		if (p->out[s.run].fate == AR_RUN_PLANNED)
 			snprintf(p->out[s.run].reason, sizeof(p->out[s.run].reason),
-				 "not tried: an earlier run failed (--must)");
+				 "not tried: %.480s", ret ? ctx->errmsg :
+				 "an earlier run failed (--must)");
 	for (i = 0; i < p->n; i++)
 		if (p->out[i].fate == AR_RUN_PLANNED)
 			p->out[i].fate = AR_RUN_SKIPPED;

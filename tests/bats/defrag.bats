@@ -291,3 +291,26 @@ rss_kb() {
 		stop_fragment
 	done
 }
+
+@test "a journal held by another anonremap: refused, the runs say why, nothing moves" {
+	start_fragment reverse:30
+	before=$(cat /proc/$FPID/maps)
+	mkdir -p /run/anonremap
+	journal=/run/anonremap/$FPID.journal
+	: >"$journal"
+	flock "$journal" sleep 30 &
+	holder=$!
+	for _ in $(seq 50); do
+		flock -n "$journal" true || break
+		sleep 0.1
+	done
+	run "$ANONREMAP" defrag "$FPID"
+	kill "$holder"
+	wait "$holder" || true
+	rm -f "$journal"
+	[ "$status" -eq 1 ]
+	[[ "${lines[1]}" == *"skipped: not tried: another anonremap is working on process $FPID right now"* ]]
+	[[ "$output" == *"anonremap: another anonremap is working on process $FPID right now"* ]]
+	[ "$(cat /proc/$FPID/maps)" = "$before" ]
+	verify_fragment
+}
