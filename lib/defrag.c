@@ -231,6 +231,12 @@ static enum ar_run_fate check_segment(struct ar_ctx *ctx,
  * what a stop cannot plan (a thread slow to stop, a slow move).
  */
 #define PAUSE_SHARE_PERCENT 60u
+/*
+ * Once stopped, a part is cut short when the stop, as it has gone so far
+ * and as the last stop measured healing and resuming, would pass this
+ * share of --max-pause: the stopping alone may have taken most of it.
+ */
+#define PAUSE_CUT_PERCENT 90u
 
 static uint64_t pause_goal_ns(unsigned int max_pause_ms)
 {
@@ -466,6 +472,9 @@ struct session {
 	size_t last_part;	/* VMAs healed in the last stop */
 	size_t done, total;	/* VMAs, for progress */
 	bool failed;		/* a run failed: --must tries no more */
+	/* Under --max-pause, as the last stop measured them: */
+	uint64_t ns_per_vma;	/* healing, per VMA */
+	uint64_t resume_ns;	/* detaching until the process runs */
 	struct ar_jsrc *src;
 	struct healed_part *healed;	/* --must: what to split back */
 	size_t nhealed, healed_cap;
@@ -811,6 +820,40 @@ static int part_in_stop(struct session *s, struct ar_proc **pre,
 }
 
 /*
+ * Under --max-pause, in the stop: part_end, or an earlier end when healing
+ * the whole part would take the stop past PAUSE_CUT_PERCENT of the bound,
+ * stopped_ns being how long the process has been stopped already.  At
+ * least two VMAs are healed, and a run whose parts merge is never left
+ * with one VMA alone at its end.
+ */
+static uint64_t cut_part(const struct session *s, const struct ar_proc *proc,
+			 uint64_t part_end, uint64_t stopped_ns)
+{
+	const uint64_t bound = (uint64_t)s->opts->max_pause_ms * 1000000u *
+			       PAUSE_CUT_PERCENT / 100u;
+	const uint64_t per_vma = s->ns_per_vma ? s->ns_per_vma :
+				 GUESS_NS_PER_VMA;
+	size_t first = vma_starting_at(proc, s->next), n = 0, k;
+	uint64_t spare;
+
+	if (first == SIZE_MAX)
+		return part_end;	/* not as planned: the heal says so */
+	while (first + n < proc->nvmas && proc->vmas[first + n].end <= part_end)
+		n++;
+	spare = stopped_ns + s->resume_ns < bound ?
+		bound - stopped_ns - s->resume_ns : 0;
+	k = (size_t)(spare / per_vma);
+	if (k < 2)
+		k = 2;
+	if (k >= n)
+		return part_end;
+	if (s->p->ops->parts_merge && n - k == 1 &&
+	    part_end >= s->p->out[s->run].end)
+		k--;
+	return k >= 2 && k < n ? proc->vmas[first + k - 1].end : part_end;
+}
+
+/*
  * One stop: without a pause bound, heal every planned run; with one, the
  * part planned for it, pre being that part read just before the stop
  * (consumed).  Returns 0, or the error after which nothing more may be
@@ -820,7 +863,9 @@ static int part_in_stop(struct session *s, struct ar_proc **pre,
 static int heal_in_one_stop(struct session *s, struct ar_inject *inj,
 			    uint64_t part_end, struct ar_proc **pre)
 {
+	struct ar_inject_stats ist;
 	struct ar_proc *proc;
+	uint64_t t0;
 	int ret;
 
 	s->last_part = 0;
@@ -831,7 +876,13 @@ static int heal_in_one_stop(struct session *s, struct ar_inject *inj,
 	if (ret)
 		return ret;
 	if (part_end) {
+		ar_inject_get_stats(inj, &ist);
+		t0 = ar_now_ns();
+		part_end = cut_part(s, proc, part_end,
+				    t0 - ist.stopped_since_ns);
 		ret = heal_next_part(s, inj, proc, part_end);
+		if (s->last_part)
+			s->ns_per_vma = (ar_now_ns() - t0) / s->last_part;
 	} else {
 		while (!ret && next_planned_run(s) &&
 		       !(s->failed && s->opts->must))
@@ -894,7 +945,7 @@ static int defrag_stopped(struct ar_ctx *ctx, pid_t pid,
 	while (!ret && (rolling_back(&s) ||
 			(!(s.failed && opts->must) && next_planned_run(&s)))) {
 		unsigned int flags = opts->max_pause_ms ? AR_INJECT_NO_SYNC : 0;
-		uint64_t part_end = 0, pause, resumed;
+		uint64_t part_end = 0, pause, resumed, detach_at;
 		struct ar_inject_stats ist;
 		struct ar_proc *pre = NULL;	/* the part, read before the stop */
 		struct ar_inject *inj;
@@ -932,7 +983,9 @@ static int defrag_stopped(struct ar_ctx *ctx, pid_t pid,
 		ar_inject_get_stats(inj, &ist);
 		ret = heal_in_one_stop(&s, inj, part_end, &pre);
 		ar_proc_free(pre);
+		detach_at = ar_now_ns();
 		ret = detach_keeping_message(inj, ret, &resumed);
+		s.resume_ns = resumed - detach_at;
 		pause = resumed - ist.stopped_since_ns;
 		if (opts->max_pause_ms && s.last_part)
 			s.part_vmas = next_part(s.last_part, pause,
