@@ -272,6 +272,31 @@ typedef int (*heal_fn)(struct ar_inject *inj, const struct ar_heal_run *run,
 		       struct ar_heal_stats *st);
 
 /*
+ * Of stopped pid, the run covering [start, end), as a backend takes it:
+ * *procp and *srcp are the caller's to free, even on failure.
+ */
+static inline int read_run(struct ar_ctx *ctx, pid_t pid, unsigned long start,
+			   unsigned long end, struct ar_proc **procp,
+			   struct ar_jsrc **srcp, struct ar_heal_run *hr)
+{
+	const struct ar_run *run = NULL;
+	int err = ar_proc_read(ctx, pid, 0, procp);
+
+	*srcp = NULL;
+	for (size_t i = 0; !err && i < ar_proc_nruns(*procp); i++) {
+		const struct ar_run *r = ar_proc_run(*procp, i);
+
+		if (r->start <= start && r->end >= end)
+			run = r;
+	}
+	if (!err && !run)
+		err = -ENOENT;
+	if (!err && !(*srcp = calloc(run->vmas, sizeof(**srcp))))
+		err = -ENOMEM;
+	return err ? err : ar_heal_run_from_proc(hr, *srcp, *procp, run);
+}
+
+/*
  * Attach to pid, find the run covering [start, end) (read while stopped),
  * heal it with heal, detach.  Returns the heal's result.
  */
@@ -283,25 +308,12 @@ static inline int heal_range(struct ar_ctx *ctx, pid_t pid, unsigned long start,
 	struct ar_proc *proc = NULL;
 	struct ar_heal_run hr;
 	struct ar_jsrc *src = NULL;
-	const struct ar_run *run = NULL;
 	int err, derr;
 
 	err = ar_inject_attach(ctx, pid, 0, flags, &inj);
 	if (err)
 		return err;
-	err = ar_proc_read(ctx, pid, 0, &proc);
-	for (size_t i = 0; !err && i < ar_proc_nruns(proc); i++) {
-		const struct ar_run *r = ar_proc_run(proc, i);
-
-		if (r->start <= start && r->end >= end)
-			run = r;
-	}
-	if (!err && !run)
-		err = -ENOENT;
-	if (!err && !(src = calloc(run->vmas, sizeof(*src))))
-		err = -ENOMEM;
-	if (!err)
-		err = ar_heal_run_from_proc(&hr, src, proc, run);
+	err = read_run(ctx, pid, start, end, &proc, &src, &hr);
 	if (!err)
 		err = heal(inj, &hr, st);
 	derr = ar_inject_detach(inj);
@@ -324,25 +336,12 @@ static inline int heal_then_split(struct ar_ctx *ctx, pid_t pid,
 	struct ar_heal_run hr;
 	struct ar_heal_stats st;
 	struct ar_jsrc *src = NULL;
-	const struct ar_run *run = NULL;
 	int err, derr;
 
 	err = ar_inject_attach(ctx, pid, 0, 0, &inj);
 	if (err)
 		return err;
-	err = ar_proc_read(ctx, pid, 0, &proc);
-	for (size_t i = 0; !err && i < ar_proc_nruns(proc); i++) {
-		const struct ar_run *r = ar_proc_run(proc, i);
-
-		if (r->start <= start && r->end >= end)
-			run = r;
-	}
-	if (!err && !run)
-		err = -ENOENT;
-	if (!err && !(src = calloc(run->vmas, sizeof(*src))))
-		err = -ENOMEM;
-	if (!err)
-		err = ar_heal_run_from_proc(&hr, src, proc, run);
+	err = read_run(ctx, pid, start, end, &proc, &src, &hr);
 	if (!err)
 		err = heal(inj, &hr, &st);
 	*healed_vmas = count_vmas(pid, start, end);
