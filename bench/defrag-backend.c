@@ -4,7 +4,9 @@
  * tests/helpers/target with PAGES reversed one-page VMAs (default 10 000).
  * Run through bench/defrag.sh.
  *
- * Prints medians of REPEAT runs (default 3), each on a fresh target:
+ * Prints medians of REPEAT rounds (default 3), each on fresh targets,
+ * each measuring everything below back to back (ratios are medians of
+ * the rounds' ratios, never of times taken under different loads):
  *  - injection costs: one injected getpid, one in a batch, the attach;
  *  - heal: wall time of ar_uffd_heal(), the whole pause (attach to
  *    detach), and the target healing itself with the same ioctls;
@@ -185,13 +187,29 @@ static double self_heal_us(const char *args)
 	return ns / 1e3;
 }
 
+/* The anonremap command on t, started as a user would; wall time in us. */
+static double command_us(struct tgt *t)
+{
+	char cmd[128];
+	double t0;
+
+	snprintf(cmd, sizeof(cmd), "cli/anonremap defrag --backend uffd-move "
+		 "%d >/dev/null", (int)t->pid);
+	t0 = now_us();
+	if (system(cmd))
+		fail("cli/anonremap defrag");
+	return now_us() - t0;
+}
+
 int main(int argc, char **argv)
 {
 	size_t pages = argc > 1 ? strtoul(argv[1], NULL, 0) : 10000;
 	unsigned int max_pause_ms = argc > 2 ? (unsigned int)atoi(argv[2]) : 10;
 	int repeat = getenv("REPEAT") ? atoi(getenv("REPEAT")) : 3;
-	double single[repeat], batch[repeat], attach[repeat];
-	double heal[repeat], pause[repeat], self[repeat];
+	double single[repeat], batch[repeat], attach[repeat], self[repeat];
+	double heal[repeat], pause[repeat], whole[repeat], wpause[repeat];
+	double cmd[repeat], r_heal[repeat], r_pause[repeat], r_whole[repeat];
+	double r_cmd[repeat];
 	struct ar_defrag_report rep;
 	char args[64];
 	struct tgt t;
@@ -200,61 +218,53 @@ int main(int argc, char **argv)
 	    repeat < 1)
 		return 1;
 	snprintf(args, sizeof(args), "-r %zu -w 2", pages);
+	/*
+	 * Each round measures everything back to back, the in-process
+	 * baseline included, so that a ratio never compares times taken
+	 * under different loads; the medians of the rounds' ratios follow.
+	 */
 	for (int i = 0; i < repeat; i++) {
+		double t0;
+
 		injection_costs(&single[i], &batch[i], &attach[i]);
+		self[i] = self_heal_us(args);
 		if (tgt_start(&t, args))
 			fail("starting the target");
 		heal_part(&t, 0, pages, &pause[i], &heal[i]);
 		if (count_vmas(t.pid, t.start, t.end) != 1)
 			fail("heal left several VMAs");
 		finish_target(&t);
-		self[i] = self_heal_us(args);
-	}
-	printf("injected getpid: %.1f us/call alone, %.2f us/call in a batch; "
-	       "attach %.2f ms\n", median(single, repeat),
-	       median(batch, repeat), median(attach, repeat) / 1e3);
-	printf("%zu-VMA run: uffd backend %.1f ms (pause %.1f ms), in-process "
-	       "%.1f ms; heal/in-process %.2f, pause/in-process %.2f\n", pages,
-	       median(heal, repeat) / 1e3, median(pause, repeat) / 1e3,
-	       median(self, repeat) / 1e3,
-	       median(heal, repeat) / median(self, repeat),
-	       median(pause, repeat) / median(self, repeat));
-
-	/* The product's path: ar_defrag() as `anonremap defrag` calls it. */
-	for (int i = 0; i < repeat; i++) {
-		double t0;
-
+		/* The product's path: ar_defrag() as `anonremap defrag` calls it. */
 		if (tgt_start(&t, args))
 			fail("starting the target");
 		t0 = now_us();
 		defrag(&t, 0, &rep);
-		heal[i] = now_us() - t0;
-		pause[i] = rep.pause_ns / 1e3;
+		whole[i] = now_us() - t0;
+		wpause[i] = rep.pause_ns / 1e3;
 		finish_target(&t);
-	}
-	printf("ar_defrag (whole defrag: snapshots, plan, one stop): %.1f ms, "
-	       "longest pause %.1f ms; defrag/in-process %.2f (target <= 2)\n",
-	       median(heal, repeat) / 1e3, median(pause, repeat) / 1e3,
-	       median(heal, repeat) / median(self, repeat));
-	/* The command itself, started as a user would. */
-	for (int i = 0; i < repeat; i++) {
-		char cmd[128];
-		double t0;
-
 		if (tgt_start(&t, args))
 			fail("starting the target");
-		snprintf(cmd, sizeof(cmd), "cli/anonremap defrag --backend "
-			 "uffd-move %d >/dev/null", (int)t.pid);
-		t0 = now_us();
-		if (system(cmd))
-			fail("cli/anonremap defrag");
-		heal[i] = now_us() - t0;
+		cmd[i] = command_us(&t);
 		finish_target(&t);
+		r_heal[i] = heal[i] / self[i];
+		r_pause[i] = pause[i] / self[i];
+		r_whole[i] = whole[i] / self[i];
+		r_cmd[i] = cmd[i] / self[i];
 	}
-	printf("anonremap defrag (the command): %.1f ms; "
-	       "command/in-process %.2f (target <= 2)\n",
-	       median(heal, repeat) / 1e3,
-	       median(heal, repeat) / median(self, repeat));
+	printf("injected getpid: %.1f us/call alone, %.2f us/call in a batch; "
+	       "attach %.2f ms\n", median(single, repeat),
+	       median(batch, repeat), median(attach, repeat) / 1e3);
+	printf("%zu-VMA run, medians of %d rounds: in-process %.1f ms; uffd "
+	       "backend %.1f ms (pause %.1f ms); ar_defrag %.1f ms (pause "
+	       "%.1f ms); the command %.1f ms\n", pages, repeat,
+	       median(self, repeat) / 1e3, median(heal, repeat) / 1e3,
+	       median(pause, repeat) / 1e3, median(whole, repeat) / 1e3,
+	       median(wpause, repeat) / 1e3, median(cmd, repeat) / 1e3);
+	printf("ratios to in-process, medians of the rounds': heal %.2f, its "
+	       "pause %.2f; ar_defrag (snapshots, plan, one stop) %.2f "
+	       "(target <= 2); the command %.2f (target <= 2)\n",
+	       median(r_heal, repeat), median(r_pause, repeat),
+	       median(r_whole, repeat), median(r_cmd, repeat));
 	for (int i = 0; i < repeat; i++) {
 		if (tgt_start(&t, args))
 			fail("starting the target");
