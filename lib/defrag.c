@@ -437,10 +437,14 @@ static int detach_keeping_message(struct ar_inject *inj, int ret,
 	struct ar_ctx *ctx = ar_inject_ctx(inj);
 	pid_t pid = ar_inject_pid(inj);
 	char msg[sizeof(ctx->errmsg)];
+	bool gone = ar_inject_process_gone(inj);
 	int dret;
 
 	snprintf(msg, sizeof(msg), "%s", ctx->errmsg);
 	dret = ar_inject_detach_at(inj, resumed_ns);
+	if (gone)
+		return ar_fail(ctx, ESRCH, "process %d exited during the defrag",
+			       (int)pid);
 	if (dret && !ret)
 		return dret;
 	snprintf(ctx->errmsg, sizeof(ctx->errmsg), "%s", msg);

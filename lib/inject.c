@@ -1246,6 +1246,26 @@ static int stopped_state(pid_t pid)
 	return v && *v == 'T';
 }
 
+/*
+ * Whether the process our pidfd names has exited, or has no memory any
+ * more (a zombie, or on its way out): nothing of it is left to recover.
+ */
+bool ar_inject_process_gone(const struct ar_inject *inj)
+{
+	char buf[4096];
+	const char *v;
+
+	if (inj->pidfd < 0)
+		return false;
+	if (sys_pidfd_send_signal(inj->pidfd, 0))
+		return errno == ESRCH;
+	/* Still the same process (the pidfd says so): what is left of it? */
+	if (read_status(inj->pid, inj->pid, buf, sizeof(buf)) < 0)
+		return sys_pidfd_send_signal(inj->pidfd, 0) && errno == ESRCH;
+	v = status_field(buf, "State");
+	return (v && (*v == 'Z' || *v == 'X')) || !status_field(buf, "VmSize");
+}
+
 #define AR_KCMP_VM 1	/* linux/kcmp.h */
 
 /*
@@ -1613,7 +1633,8 @@ int ar_inject_detach_at(struct ar_inject *inj, uint64_t *resumed_ns)
 	if (inj->pinned)
 		sched_setaffinity(0, sizeof(inj->old_cpus), &inj->old_cpus);
 	if (inj->journal) {
-		if (err || inj->keep_stopped)
+		/* A process that died in the stop took its memory along. */
+		if ((err || inj->keep_stopped) && !ar_inject_process_gone(inj))
 			ar_journal_close(inj->journal);
 		else
 			ar_journal_remove(inj->journal);

@@ -27,6 +27,7 @@
 #ifndef ANONREMAP_INJECT_H
 #define ANONREMAP_INJECT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -126,6 +127,12 @@ int ar_inject_find_gap(struct ar_inject *inj, uint64_t len, uint64_t align,
 int ar_inject_mmap(struct ar_inject *inj, uint64_t addr, uint64_t len,
 		   int prot, int flags);
 int ar_inject_munmap(struct ar_inject *inj, uint64_t addr, uint64_t len);
+
+/*
+ * Whether the process has exited, or has no memory any more (a zombie, or
+ * on its way out): nothing of it is left to recover.
+ */
+bool ar_inject_process_gone(const struct ar_inject *inj);
 
 /* 1 if a VMA of the target starts at addr (its end in *end), else 0. */
 int ar_inject_vma_at(struct ar_inject *inj, uint64_t addr, uint64_t *end);

@@ -314,3 +314,23 @@ rss_kb() {
 	[ "$(cat /proc/$FPID/maps)" = "$before" ]
 	verify_fragment
 }
+
+@test "a process that dies during the defrag: one line, exit 1, no journal left" {
+	for i in 1 2 3 4 5 6; do
+		start_fragment reverse:3000 interleave:500
+		"$ANONREMAP" defrag "$FPID" >"$BATS_TEST_TMPDIR/out" 2>&1 &
+		tool=$!
+		sleep "0.0$((RANDOM % 9 + 1))"
+		kill -9 "$FPID"
+		rc=0
+		timeout 30 tail --pid="$tool" -f /dev/null || rc=$?
+		[ "$rc" -eq 0 ]
+		wait "$tool" && rc=0 || rc=$?
+		echo "# round $i: exit $rc: $(tail -1 "$BATS_TEST_TMPDIR/out")" >&3
+		# It finished before the kill (0), or failed saying so (1).
+		[ "$rc" -eq 0 ] || [ "$rc" -eq 1 ]
+		[ "$rc" -eq 0 ] || grep -q '^anonremap: ' "$BATS_TEST_TMPDIR/out"
+		[ ! -e "/run/anonremap/$FPID.journal" ]
+		FPID=
+	done
+}
