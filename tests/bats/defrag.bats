@@ -334,3 +334,25 @@ rss_kb() {
 		FPID=
 	done
 }
+
+@test "kill -9 of defrag --must while it splits a healed run back, then recover: no page lost" {
+	for i in 1 2 3 4 5 6; do
+		start_fragment --fork-exit-after 1 interleave:40 reverse:1000
+		"$ANONREMAP" defrag --must "$FPID" >/dev/null 2>&1 &
+		tool=$!
+		sleep "0.$((RANDOM % 4 + 1))$((RANDOM % 10))"
+		kill -9 "$tool" 2>/dev/null || true
+		wait "$tool" 2>/dev/null || true
+		if "$ANONREMAP" recover "$FPID" >"$BATS_TEST_TMPDIR/recover" 2>&1; then
+			echo "# round $i: $(cat "$BATS_TEST_TMPDIR/recover")" >&3
+		fi
+		for _ in $(seq 50); do
+			[ "$(ps -o stat= -p "$FPID" | cut -c1)" = S ] && break
+			sleep 0.1
+		done
+		[ "$(ps -o stat= -p "$FPID" | cut -c1)" = S ]
+		[ ! -e "/run/anonremap/$FPID.journal" ]
+		verify_fragment
+		stop_fragment
+	done
+}
