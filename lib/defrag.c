@@ -234,7 +234,10 @@ static enum ar_run_fate check_segment(struct ar_ctx *ctx,
 /*
  * Once stopped, a part is cut short when the stop, as it has gone so far
  * and as the last stop measured healing and resuming, would pass this
- * share of --max-pause: the stopping alone may have taken most of it.
+ * share of --max-pause; only in a stop whose stopping took more than
+ * twice as long as the last one's (a thread slow to stop), since on a
+ * machine where every stop is slow, cutting parts makes stops more
+ * numerous, not shorter.
  */
 #define PAUSE_CUT_PERCENT 90u
 
@@ -477,6 +480,7 @@ struct session {
 	size_t done, total;	/* VMAs, for progress */
 	bool failed;		/* a run failed: --must tries no more */
 	/* Under --max-pause, as the last stop measured them: */
+	uint64_t stopping_ns;	/* from SIGSTOP until the moves began */
 	uint64_t ns_per_vma;	/* healing, per VMA */
 	uint64_t resume_ns;	/* detaching until the process runs */
 	struct ar_jsrc *src;
@@ -840,8 +844,9 @@ static uint64_t cut_part(const struct session *s, const struct ar_proc *proc,
 	size_t first = vma_starting_at(proc, s->next), n = 0, k;
 	uint64_t spare;
 
-	if (first == SIZE_MAX)
-		return part_end;	/* not as planned: the heal says so */
+	if (first == SIZE_MAX || !s->stopping_ns ||
+	    stopped_ns <= 2 * s->stopping_ns)
+		return part_end;	/* no outlier, or not as planned */
 	while (first + n < proc->nvmas && proc->vmas[first + n].end <= part_end)
 		n++;
 	spare = stopped_ns + s->resume_ns < bound ?
@@ -885,6 +890,7 @@ static int heal_in_one_stop(struct session *s, struct ar_inject *inj,
 		part_end = cut_part(s, proc, part_end,
 				    t0 - ist.stopped_since_ns);
 		ret = heal_next_part(s, inj, proc, part_end);
+		s->stopping_ns = t0 - ist.stopped_since_ns;
 		if (s->last_part)
 			s->ns_per_vma = (ar_now_ns() - t0) / s->last_part;
 	} else {
@@ -897,6 +903,29 @@ static int heal_in_one_stop(struct session *s, struct ar_inject *inj,
 	}
 	ar_proc_free(proc);
 	return ret;
+}
+
+/*
+ * Under --max-pause, the next part's size from what the last stop, of
+ * pause_ns, measured: the part fills what the goal leaves besides
+ * stopping, checking and resuming, at the last cost per VMA.  Where those
+ * alone take more than half the goal (a loaded machine), a part still
+ * moves half a goal's worth: smaller parts would make stops more
+ * numerous, not shorter.  At most halved or doubled at a time.
+ */
+static size_t part_from_costs(const struct session *s, uint64_t pause_ns)
+{
+	const uint64_t goal = pause_goal_ns(s->opts->max_pause_ms);
+	const uint64_t moving = s->ns_per_vma * s->last_part;
+	const uint64_t other = pause_ns > moving ? pause_ns - moving : 0;
+	const uint64_t room = goal > other + goal / 2 ? goal - other : goal / 2;
+	uint64_t n = room / s->ns_per_vma;
+
+	if (n > 2 * (uint64_t)s->last_part)
+		n = 2 * (uint64_t)s->last_part;
+	if (n < s->last_part / 2)
+		n = s->last_part / 2;
+	return n < 2 ? 2 : (size_t)n;
 }
 
 static void count_pause(struct session *s, uint64_t pause)
@@ -992,7 +1021,9 @@ static int defrag_stopped(struct ar_ctx *ctx, pid_t pid,
 		s.resume_ns = resumed - detach_at;
 		pause = resumed - ist.stopped_since_ns;
 		if (opts->max_pause_ms && s.last_part)
-			s.part_vmas = next_part(s.last_part, pause,
+			s.part_vmas = s.ns_per_vma ?
+				      part_from_costs(&s, pause) :
+				      next_part(s.last_part, pause,
 						opts->max_pause_ms);
 		count_pause(&s, pause);
 		/*
