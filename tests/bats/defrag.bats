@@ -271,12 +271,23 @@ rss_kb() {
 	[ "$status" -eq 2 ]
 }
 
-@test "kill -9 of defrag at random instants, then recover: no page lost" {
+# kill9_rounds FROM_MS TO_MS DEFRAG_OPTION... -- FRAGMENT_ARGS...: six
+# rounds of: start the helper, defrag it, kill -9 the tool after a random
+# FROM_MS to TO_MS, recover; the helper must run again, every page in
+# place, no journal left.
+kill9_rounds() {
+	local from=$1 to=$2 opts=() i tool
+	shift 2
+	while [ "$1" != -- ]; do
+		opts+=("$1")
+		shift
+	done
+	shift
 	for i in 1 2 3 4 5 6; do
-		start_fragment reverse:3000 interleave:500
-		"$ANONREMAP" defrag "$FPID" >/dev/null 2>&1 &
+		start_fragment "$@"
+		"$ANONREMAP" defrag "${opts[@]}" "$FPID" >/dev/null 2>&1 &
 		tool=$!
-		sleep "0.0$((RANDOM % 9 + 1))"
+		sleep "$(printf '0.%03d' $((from + RANDOM % (to - from))))"
 		kill -9 "$tool" 2>/dev/null || true
 		wait "$tool" 2>/dev/null || true
 		if "$ANONREMAP" recover "$FPID" >"$BATS_TEST_TMPDIR/recover" 2>&1; then
@@ -287,9 +298,14 @@ rss_kb() {
 			sleep 0.1
 		done
 		[ "$(ps -o stat= -p "$FPID" | cut -c1)" = S ]
+		[ ! -e "/run/anonremap/$FPID.journal" ]
 		verify_fragment
 		stop_fragment
 	done
+}
+
+@test "kill -9 of defrag at random instants, then recover: no page lost" {
+	kill9_rounds 10 100 -- reverse:3000 interleave:500
 }
 
 @test "a journal held by another anonremap: refused, the runs say why, nothing moves" {
@@ -336,23 +352,5 @@ rss_kb() {
 }
 
 @test "kill -9 of defrag --must while it splits a healed run back, then recover: no page lost" {
-	for i in 1 2 3 4 5 6; do
-		start_fragment --fork-exit-after 1 interleave:40 reverse:1000
-		"$ANONREMAP" defrag --must "$FPID" >/dev/null 2>&1 &
-		tool=$!
-		sleep "0.$((RANDOM % 4 + 1))$((RANDOM % 10))"
-		kill -9 "$tool" 2>/dev/null || true
-		wait "$tool" 2>/dev/null || true
-		if "$ANONREMAP" recover "$FPID" >"$BATS_TEST_TMPDIR/recover" 2>&1; then
-			echo "# round $i: $(cat "$BATS_TEST_TMPDIR/recover")" >&3
-		fi
-		for _ in $(seq 50); do
-			[ "$(ps -o stat= -p "$FPID" | cut -c1)" = S ] && break
-			sleep 0.1
-		done
-		[ "$(ps -o stat= -p "$FPID" | cut -c1)" = S ]
-		[ ! -e "/run/anonremap/$FPID.journal" ]
-		verify_fragment
-		stop_fragment
-	done
+	kill9_rounds 100 500 --must -- --fork-exit-after 1 interleave:40 reverse:1000
 }
