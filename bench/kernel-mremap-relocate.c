@@ -15,6 +15,10 @@
  * for at least MIN_US of wall time (the guest clock may tick coarsely).
  *
  * usage: kernel-mremap-relocate [MAX_MIB]   (default 256)
+ *        kernel-mremap-relocate LAYOUT MIB plain|relocate SECONDS
+ *
+ * The second form only moves one range back and forth for SECONDS, for a
+ * profiler to sample (make -C kernel bench PERF=...).
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -47,9 +51,12 @@ static char *reserve(unsigned long len)
 	return (char *)(((unsigned long)p + PMD_SIZE - 1) & ~(PMD_SIZE - 1));
 }
 
-/* Mean microseconds per move of a populated range; -1 if a move failed. */
+/*
+ * Mean microseconds per move of a populated range, moved for at least
+ * @min_us; -1 if a move failed.
+ */
 static double time_move(unsigned long len, int advice, unsigned long shift,
-			unsigned long flags)
+			unsigned long flags, double min_us)
 {
 	char *a = reserve(len), *b = reserve(len), *p;
 	double start, elapsed;
@@ -73,37 +80,69 @@ static double time_move(unsigned long len, int advice, unsigned long shift,
 			return -1;
 		n++;
 		elapsed = now_us() - start;
-	} while (elapsed < MIN_US || (n & 1));
+	} while (elapsed < min_us || (n & 1));
 	munmap(a, len + PMD_SIZE);
 	munmap(b - shift, len + PMD_SIZE);
 	return elapsed / n;
 }
 
+static const struct {
+	const char *name;
+	int advice;
+	unsigned long shift;
+} kinds[] = {
+	{ "4K-aligned", MADV_NOHUGEPAGE, 0 },
+	{ "4K-shifted", MADV_NOHUGEPAGE, 4096 },
+	{ "THP", MADV_HUGEPAGE, 0 },
+};
+
+#define NR_KINDS	(sizeof(kinds) / sizeof(kinds[0]))
+
+static int profile(const char *layout, unsigned long mib, const char *how,
+		   double seconds)
+{
+	unsigned long flags = !strcmp(how, "relocate") ?
+			      MREMAP_MUST_RELOCATE_ANON : 0;
+	double us;
+	unsigned int k;
+
+	for (k = 0; k < NR_KINDS && strcmp(kinds[k].name, layout); k++)
+		;
+	if (k == NR_KINDS || (flags == 0 && strcmp(how, "plain"))) {
+		fprintf(stderr, "usage: kernel-mremap-relocate LAYOUT MIB plain|relocate SECONDS\n");
+		return 2;
+	}
+	us = time_move(mib << 20, kinds[k].advice, kinds[k].shift, flags,
+		       seconds * 1e6);
+	if (us <= 0) {
+		printf("%s %lu MiB %s: failed\n", layout, mib, how);
+		return 1;
+	}
+	printf("%s %lu MiB %s: %.1f us a move\n", layout, mib, how, us);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned long max_mib = argc > 1 ? strtoul(argv[1], NULL, 0) : 256;
-	const struct {
-		const char *name;
-		int advice;
-		unsigned long shift;
-	} kinds[] = {
-		{ "4K-aligned", MADV_NOHUGEPAGE, 0 },
-		{ "4K-shifted", MADV_NOHUGEPAGE, 4096 },
-		{ "THP", MADV_HUGEPAGE, 0 },
-	};
 	unsigned long mib;
 	unsigned int k;
 
+	if (argc == 5)
+		return profile(argv[1], strtoul(argv[2], NULL, 0), argv[3],
+			       strtod(argv[4], NULL));
+
 	printf("%-10s %6s %12s %12s %7s\n", "layout", "MiB", "plain_us",
 	       "relocate_us", "ratio");
-	for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+	for (k = 0; k < NR_KINDS; k++) {
 		for (mib = 1; mib <= max_mib; mib *= 4) {
 			unsigned long len = mib << 20;
 			double plain = time_move(len, kinds[k].advice,
-						 kinds[k].shift, 0);
+						 kinds[k].shift, 0, MIN_US);
 			double reloc = time_move(len, kinds[k].advice,
 						 kinds[k].shift,
-						 MREMAP_MUST_RELOCATE_ANON);
+						 MREMAP_MUST_RELOCATE_ANON,
+						 MIN_US);
 
 			if (plain <= 0 || reloc <= 0) {
 				printf("%-10s %6lu failed\n", kinds[k].name, mib);
