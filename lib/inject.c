@@ -82,6 +82,7 @@ struct ar_inject {
 	int broken;		/* an injection failed: only detach is allowed */
 	int in_syscall_stop;	/* injected thread left in a syscall-exit stop */
 	int keep_stopped;	/* memory out of place: leave it to recover */
+	int restopping;		/* a SIGCONT came: our SIGSTOP is on its way */
 	siginfo_t *held;	/* signals the injected thread got meanwhile, */
 	size_t nheld, held_cap;	/* in order (see hold_signal()) */
 	cpu_set_t old_cpus;
@@ -725,6 +726,25 @@ static void resend_signal(struct ar_inject *inj, siginfo_t *si)
 	syscall(SYS_tgkill, inj->pid, inj->inj->tid, si->si_signo);
 }
 
+/*
+ * Someone else's SIGCONT (sig) ends the group stop that keeps the threads
+ * stopped should we die: they would run with memory out of place.  Stop
+ * the process again at once; when that SIGSTOP reaches the injected
+ * thread, it is let through (returned, to be delivered), so that a group
+ * stop is under way again while we carry on.  The signal to deliver, or 0.
+ */
+static int restop_signal(struct ar_inject *inj, int sig)
+{
+	if (sig == SIGCONT && !inj->restopping &&
+	    !sys_pidfd_send_signal(inj->pidfd, SIGSTOP))
+		inj->restopping = 1;
+	else if (sig == SIGSTOP && inj->restopping) {
+		inj->restopping = 0;
+		return SIGSTOP;
+	}
+	return 0;
+}
+
 /* What to do about a stop that is not the one we wait for. */
 static int stray_stop(struct ar_inject *inj, int status, int *sig)
 {
@@ -752,6 +772,7 @@ static int stray_stop(struct ar_inject *inj, int status, int *sig)
 	/* Somebody else's signal: hold it, it is delivered at detach. */
 	if (!is_stop_signal(WSTOPSIG(status)) && WSTOPSIG(status) != SIGCONT)
 		hold_signal(inj, WSTOPSIG(status));
+	*sig = restop_signal(inj, WSTOPSIG(status));
 	return 0;
 }
 
@@ -836,7 +857,8 @@ static int run_stub(struct ar_inject *inj, struct ar_regs *r)
 				inj->in_syscall_stop = 0;
 				return 0;
 			}
-			sig = 0;	/* someone else's SIGSTOP */
+			/* Someone else's SIGSTOP, or ours after a SIGCONT. */
+			sig = restop_signal(inj, SIGSTOP);
 			continue;
 		}
 		if ((err = stray_stop(inj, status, &sig)))

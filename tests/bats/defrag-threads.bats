@@ -137,3 +137,26 @@ teardown() {
 	stop_target
 	TJOB=
 }
+
+@test "a SIGCONT from elsewhere during the stop, then kill -9 of the tool: stopped again, recover, pages intact" {
+	for i in 1 2 3 4; do
+		start_target -w 2 -r 20000
+		"$ANONREMAP" defrag "$TPID" >/dev/null 2>&1 &
+		tool=$!
+		sleep "0.$((RANDOM % 3 + 1))"
+		kill -CONT "$TPID"
+		# The tool answers at its next injected call; then it dies.
+		sleep 0.05
+		kill -9 "$tool" 2>/dev/null || true
+		wait "$tool" 2>/dev/null || true
+		# Had the process run on with memory out of place, its threads
+		# would have faulted in pages where the moved ones must go back.
+		out=$("$ANONREMAP" recover "$TPID" 2>&1) && rc=0 || rc=$?
+		echo "# round $i: $out" >&3
+		[ "$rc" -eq 0 ] || [[ "$out" == *"nothing to recover"* ]]
+		target_says verify
+		[ "$REPLY" = "VERIFIED errors=0" ]
+		stop_target
+		TJOB=
+	done
+}
