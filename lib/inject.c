@@ -1648,9 +1648,15 @@ int ar_inject_detach_at(struct ar_inject *inj, uint64_t *resumed_ns)
 		err = journal_phase(inj, AR_JP_DONE);
 	if (inj->pidfd >= 0 && !inj->was_stopped && !inj->keep_stopped &&
 	    !(inj->journal && err)) {
-		sys_pidfd_send_signal(inj->pidfd, SIGCONT);
+		/*
+		 * Taken before the SIGCONT, as the stop's start is before the
+		 * SIGSTOP: the threads it wakes may run on our CPU at once
+		 * (we are pinned to the injected thread's), and the time
+		 * until we run again is theirs, not a pause.
+		 */
 		if (resumed_ns)
 			*resumed_ns = ar_now_ns();
+		sys_pidfd_send_signal(inj->pidfd, SIGCONT);
 	}
 	if (inj->pinned)
 		sched_setaffinity(0, sizeof(inj->old_cpus), &inj->old_cpus);
