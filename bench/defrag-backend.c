@@ -11,16 +11,20 @@
  *  - heal: wall time of ar_uffd_heal(), the whole pause (attach to
  *    detach), and the target healing itself with the same ioctls;
  *    ratios heal / in-process and pause / in-process;
- *  - ar_defrag() as a whole, and the anonremap command, against the
- *    in-process time;
+ *  - ar_defrag() as a whole, and the anonremap command (forked and
+ *    executed, as a shell starts it), against the in-process time;
  *  - ar_defrag() with --max-pause MAX_PAUSE_MS (default 10): stops,
  *    longest and mean pause, VMAs left.
  * Every target verifies its pages afterwards; any error fails the bench.
  * VERBOSE=1 prints each pause and where its time went.
  */
+#include <fcntl.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "target-client.h"
 
@@ -187,18 +191,34 @@ static double self_heal_us(const char *args)
 	return ns / 1e3;
 }
 
-/* The anonremap command on t, started as a user would; wall time in us. */
+/*
+ * The anonremap command on t, started as a shell starts a command (fork
+ * and exec, output to /dev/null); wall time in us until it exited.
+ */
 static double command_us(struct tgt *t)
 {
-	char cmd[128];
+	char pid[16];
+	char *const argv[] = { "cli/anonremap", "defrag", "--backend",
+			       "uffd-move", pid, NULL };
+	posix_spawn_file_actions_t fa;
+	pid_t child;
+	int status;
 	double t0;
 
-	snprintf(cmd, sizeof(cmd), "cli/anonremap defrag --backend uffd-move "
-		 "%d >/dev/null", (int)t->pid);
+	snprintf(pid, sizeof(pid), "%d", (int)t->pid);
+	if (posix_spawn_file_actions_init(&fa) ||
+	    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null",
+					     O_WRONLY, 0))
+		fail("posix_spawn_file_actions");
 	t0 = now_us();
-	if (system(cmd))
+	if (posix_spawn(&child, argv[0], &fa, NULL, argv, environ) ||
+	    waitpid(child, &status, 0) != child)
+		fail("starting cli/anonremap defrag");
+	t0 = now_us() - t0;
+	posix_spawn_file_actions_destroy(&fa);
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
 		fail("cli/anonremap defrag");
-	return now_us() - t0;
+	return t0;
 }
 
 int main(int argc, char **argv)
