@@ -590,15 +590,8 @@ int ar_relocate_split(struct ar_inject *inj, const struct ar_heal_run *run,
 	r.js->mflags = MREMAP_MUST_RELOCATE_ANON;
 	err = ar_inject_find_gap(inj, slot_len(&r), HUGE, 0, &r.js->batch) ?:
 	      jwrite(&r, AR_JP_RELOC_SPLIT, 1) ?: split_pieces(&r);
-	if (err == -EIO) {
-		/* A piece may be in the slot: only recover may resume it. */
-		char why[sizeof(r.ctx->errmsg)];
-
-		memcpy(why, r.ctx->errmsg, sizeof(why));
-		ar_inject_keep_stopped(inj);
-		err = ar_fail(r.ctx, EIO, "%.400s; process %d stays stopped: "
-			      "run `anonremap recover %d`", why, r.pid, r.pid);
-	}
+	if (err == -EIO)
+		err = give_up(&r, err, false);	/* a piece may be in the slot */
 out:
 	if (!r.j)
 		free(r.local.src);	/* else the journal's */
