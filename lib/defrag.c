@@ -982,27 +982,13 @@ static int defrag_stopped(struct ar_ctx *ctx, pid_t pid,
 			(!(s.failed && opts->must) && next_planned_run(&s)))) {
 		unsigned int flags = opts->max_pause_ms ? AR_INJECT_NO_SYNC : 0;
 		uint64_t part_end = 0, pause, resumed, detach_at;
+		/* --max-pause: a rollback takes stops of its own. */
+		bool rollback = rolling_back(&s);
 		struct ar_inject_stats ist;
 		struct ar_proc *pre = NULL;	/* the part, read before the stop */
 		struct ar_inject *inj;
 
-		if (rolling_back(&s)) {
-			/* --max-pause: the rollback in stops of its own. */
-			ret = ar_inject_attach(ctx, pid, 0, flags, &inj);
-			if (ret)
-				break;
-			ar_inject_get_stats(inj, &ist);
-			s.last_part = 0;
-			ret = unheal(&s, inj, s.part_vmas);
-			ret = detach_keeping_message(inj, ret, &resumed);
-			if (s.last_part)
-				s.part_vmas = next_part(s.last_part, resumed -
-							ist.stopped_since_ns,
-							opts->max_pause_ms);
-			count_pause(&s, resumed - ist.stopped_since_ns);
-			continue;
-		}
-		if (opts->max_pause_ms) {
+		if (!rollback && opts->max_pause_ms) {
 			part_end = plan_part(&s, running);
 			if (!part_end)
 				break;
@@ -1017,24 +1003,35 @@ static int defrag_stopped(struct ar_ctx *ctx, pid_t pid,
 			break;
 		}
 		ar_inject_get_stats(inj, &ist);
-		ret = heal_in_one_stop(&s, inj, part_end, &pre);
+		if (rollback) {
+			s.last_part = 0;
+			ret = unheal(&s, inj, s.part_vmas);
+		} else {
+			ret = heal_in_one_stop(&s, inj, part_end, &pre);
+		}
 		ar_proc_free(pre);
 		detach_at = ar_now_ns();
 		ret = detach_keeping_message(inj, ret, &resumed);
-		s.resume_ns = resumed - detach_at;
 		pause = resumed - ist.stopped_since_ns;
-		if (opts->max_pause_ms && s.last_part)
-			s.part_vmas = s.ns_per_vma ?
-				      part_from_costs(&s, pause) :
-				      next_part(s.last_part, pause,
-						opts->max_pause_ms);
+		if (rollback) {
+			if (s.last_part)
+				s.part_vmas = next_part(s.last_part, pause,
+							opts->max_pause_ms);
+		} else {
+			s.resume_ns = resumed - detach_at;
+			if (opts->max_pause_ms && s.last_part)
+				s.part_vmas = s.ns_per_vma ?
+					      part_from_costs(&s, pause) :
+					      next_part(s.last_part, pause,
+							opts->max_pause_ms);
+		}
 		count_pause(&s, pause);
 		/*
 		 * A split costs more than a move (with uffd-move and copy, a
 		 * heal of its own per piece): the rollback's first stop
 		 * splits a quarter of the last part, and is measured.
 		 */
-		if (rolling_back(&s) && s.part_vmas / 4)
+		if (!rollback && rolling_back(&s) && s.part_vmas / 4)
 			s.part_vmas /= 4;
 	}
 	forget_healed(&s);
