@@ -638,10 +638,14 @@ int ar_copy_heal(struct ar_inject *inj, const struct ar_heal_run *run,
 	err = ar_heal_map_dst(inj, c.js->dst, run_len(&c), (int)c.js->prot,
 			      (int)c.js->mflags, c.js->advice, run->name,
 			      c.data + CTL_OFF);
-	if (!err)
+	if (!err) {
+		uint64_t t1 = ar_now_ns();
+
 		err = copy_sources(&c, 0);
-	if (!err)
-		err = finish(&c);
+		if (!err)
+			err = finish(&c);
+		st->moves_ns = ar_now_ns() - t1;
+	}
 	if (err) {
 		enum ar_recovery how;
 		char msg[sizeof(c.ctx->errmsg)];

@@ -507,10 +507,14 @@ int ar_uffd_heal(struct ar_inject *inj, const struct ar_heal_run *run,
 	err = open_uffd(&h);
 	if (!err)
 		err = map_dst(&h, run->name);
-	if (!err)
+	if (!err) {
+		uint64_t t1 = ar_now_ns();
+
 		err = move_all(&h, 0);
-	if (!err)
-		err = finish(&h);
+		if (!err)
+			err = finish(&h);
+		st->moves_ns = ar_now_ns() - t1;
+	}
 	if (err) {
 		char msg[sizeof(h.ctx->errmsg)];
 

@@ -6,7 +6,8 @@
  * The plan is made twice: once from a snapshot of the running process
  * (all a dry run needs) and again once every thread is stopped, because
  * the process may have changed its mappings in between.  Only the second
- * plan is carried out.
+ * plan is carried out.  When nothing has to be known before the stop (see
+ * plans_in_stop()), only the second is made.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -470,22 +471,42 @@ struct healed_part {
 	char perms[sizeof(((struct ar_vma *)0)->perms)];
 };
 
+#define COST_HISTORY 8
+
 struct session {
 	struct ar_ctx *ctx;
 	pid_t pid;
 	const struct ar_defrag_opts *opts;
+	enum ar_backend backend;
 	struct plan *p;
+	/*
+	 * The plan is still to be made, in the first stop; running is then
+	 * the process as /proc/PID/maps showed it (AR_READ_MAPS_ONLY).
+	 */
+	bool plan_in_stop;
+	const struct ar_proc *running;
 	struct ar_defrag_report *r;
 	size_t run;		/* the plan's run under way */
 	uint64_t next;		/* and where its unhealed part begins */
 	size_t part_vmas;	/* under --max-pause: the next part's size */
 	size_t last_part;	/* VMAs healed in the last stop */
+	uint64_t last_moves_ns;	/* and the backends' moves_ns of them */
+	uint64_t last_setup_ns;	/* the rest of the backends' time */
 	size_t done, total;	/* VMAs, for progress */
 	bool failed;		/* a run failed: --must tries no more */
 	/* Under --max-pause, as the last stop measured them: */
 	uint64_t stopping_ns;	/* from SIGSTOP until the moves began */
-	uint64_t ns_per_vma;	/* healing, per VMA */
+	/*
+	 * Healing, per VMA, in the last COST_HISTORY stops.  A part also
+	 * has costs of its own (a userfaultfd, a destination, a journal
+	 * record): per VMA they weigh more in a small part.  Parts are sized
+	 * from the lowest, so that one slow stop that made a part small
+	 * cannot make the next smaller still.
+	 */
+	uint64_t vma_costs[COST_HISTORY];
+	size_t ncosts;
 	uint64_t resume_ns;	/* detaching until the process runs */
+	uint64_t setup_ns;	/* the backend's, besides its moves */
 	struct ar_jsrc *src;
 	struct healed_part *healed;	/* --must: what to split back */
 	size_t nhealed, healed_cap;
@@ -669,6 +690,8 @@ static int heal_next_part(struct session *s, struct ar_inject *inj,
 	}
 	s->r->bytes_moved += st.bytes;
 	s->last_part += seg.vmas;
+	s->last_moves_ns += st.moves_ns;
+	s->last_setup_ns += st.ns - st.moves_ns;
 	/* Relocated parts merge with the part before them. */
 	if (!(st.joined_prev && o->vmas_after))
 		o->vmas_after++;
@@ -830,6 +853,23 @@ static int part_in_stop(struct session *s, struct ar_proc **pre,
 				 part_end, procp);
 }
 
+static void note_vma_cost(struct session *s, uint64_t ns)
+{
+	s->vma_costs[s->ncosts++ % COST_HISTORY] = ns ? ns : 1;
+}
+
+/* The lowest cost per VMA of the last stops; there was one at least. */
+static uint64_t vma_cost(const struct session *s)
+{
+	size_t n = s->ncosts < COST_HISTORY ? s->ncosts : COST_HISTORY;
+	uint64_t low = s->vma_costs[0];
+
+	for (size_t i = 1; i < n; i++)
+		if (s->vma_costs[i] < low)
+			low = s->vma_costs[i];
+	return low;
+}
+
 /*
  * Under --max-pause, in the stop: part_end, or an earlier end when healing
  * the whole part would take the stop past PAUSE_CUT_PERCENT of the bound,
@@ -842,7 +882,7 @@ static uint64_t cut_part(const struct session *s, const struct ar_proc *proc,
 {
 	const uint64_t bound = (uint64_t)s->opts->max_pause_ms * 1000000u *
 			       PAUSE_CUT_PERCENT / 100u;
-	const uint64_t per_vma = s->ns_per_vma ? s->ns_per_vma :
+	const uint64_t per_vma = s->ncosts ? vma_cost(s) :
 				 GUESS_NS_PER_VMA;
 	size_t first = vma_starting_at(proc, s->next), n = 0, k;
 	uint64_t spare;
@@ -852,8 +892,8 @@ static uint64_t cut_part(const struct session *s, const struct ar_proc *proc,
 		return part_end;	/* no outlier, or not as planned */
 	while (first + n < proc->nvmas && proc->vmas[first + n].end <= part_end)
 		n++;
-	spare = stopped_ns + s->resume_ns < bound ?
-		bound - stopped_ns - s->resume_ns : 0;
+	spare = stopped_ns + s->resume_ns + s->setup_ns < bound ?
+		bound - stopped_ns - s->resume_ns - s->setup_ns : 0;
 	k = (size_t)(spare / per_vma);
 	if (k < 2)
 		k = 2;
@@ -863,6 +903,81 @@ static uint64_t cut_part(const struct session *s, const struct ar_proc *proc,
 	    part_end >= s->p->out[s->run].end)
 		k--;
 	return k >= 2 && k < n ? proc->vmas[first + k - 1].end : part_end;
+}
+
+/*
+ * From plan p: the report, whose runs it fills from here on, and what the
+ * stops need.  proc gives the counts before; with the plan made in the
+ * stop, the VMA count is the one read before it (the stopped process also
+ * shows the injector's scratch pages).
+ */
+static int session_start(struct session *s, const struct ar_proc *proc)
+{
+	struct plan *p = s->p;
+	size_t i, maxvmas = 1;
+	int ret;
+
+	for (i = 0; i < p->n; i++) {
+		if (p->out[i].fate == AR_RUN_PLANNED)
+			s->total += p->out[i].vmas;
+		if (p->runs[i].vmas > maxvmas)
+			maxvmas = p->runs[i].vmas;
+	}
+	s->src = calloc(maxvmas, sizeof(*s->src));
+	if (!s->src)
+		return ar_fail(s->ctx, ENOMEM, "out of memory");
+	ret = new_report(s->ctx, proc, p, s->backend, &s->r);
+	if (ret)
+		return ret;
+	if (s->plan_in_stop) {
+		s->r->vmas_after -= s->r->vmas_before - s->running->sum.vmas;
+		s->r->vmas_before = s->running->sum.vmas;
+	}
+	/* The report's runs are the plan's from here on: counted anew. */
+	p->out = s->r->runs;
+	for (i = 0; i < p->n; i++)
+		p->out[i].vmas_after = 0;
+	return 0;
+}
+
+/*
+ * The plan, made in the first stop from proc (see plans_in_stop()).  Runs
+ * that cannot heal are skipped with their reason, as without a stop.
+ */
+static int plan_in_stop(struct session *s, const struct ar_proc *proc)
+{
+	int ret = make_plan(s->ctx, proc, s->opts, backend_ops(s->backend),
+			    s->p);
+
+	if (!ret)
+		ret = session_start(s, proc);
+	if (!ret) {
+		s->plan_in_stop = false;
+		return 0;
+	}
+	plan_free(s->p);	/* as it was: it may be tried again */
+	free(s->src);
+	s->src = NULL;
+	s->total = 0;
+	return ret;
+}
+
+/*
+ * The stop failed before the plan was made (another anonremap holds the
+ * journal, say): make it now, while the process runs, so that every run
+ * says why it was not tried.  The failure's message is kept.
+ */
+static void plan_after_failure(struct session *s)
+{
+	char msg[sizeof(s->ctx->errmsg)];
+	struct ar_proc *proc;
+
+	snprintf(msg, sizeof(msg), "%s", s->ctx->errmsg);
+	if (!read_snapshot(s->ctx, s->pid, &proc)) {
+		plan_in_stop(s, proc);
+		ar_proc_free(proc);
+	}
+	snprintf(s->ctx->errmsg, sizeof(s->ctx->errmsg), "%s", msg);
 }
 
 /*
@@ -881,10 +996,17 @@ static int heal_in_one_stop(struct session *s, struct ar_inject *inj,
 	int ret;
 
 	s->last_part = 0;
+	s->last_moves_ns = 0;
+	s->last_setup_ns = 0;
 	if (part_end)
 		ret = part_in_stop(s, pre, part_end, &proc);
 	else
 		ret = read_snapshot(s->ctx, s->pid, &proc);
+	if (!ret && s->plan_in_stop) {
+		ret = plan_in_stop(s, proc);
+		if (ret)
+			ar_proc_free(proc);
+	}
 	if (ret)
 		return ret;
 	if (part_end) {
@@ -894,8 +1016,10 @@ static int heal_in_one_stop(struct session *s, struct ar_inject *inj,
 				    t0 - ist.stopped_since_ns);
 		ret = heal_next_part(s, inj, proc, part_end);
 		s->stopping_ns = t0 - ist.stopped_since_ns;
-		if (s->last_part)
-			s->ns_per_vma = (ar_now_ns() - t0) / s->last_part;
+		if (s->last_part) {
+			note_vma_cost(s, s->last_moves_ns / s->last_part);
+			s->setup_ns = s->last_setup_ns;
+		}
 	} else {
 		while (!ret && next_planned_run(s) &&
 		       !(s->failed && s->opts->must))
@@ -911,23 +1035,27 @@ static int heal_in_one_stop(struct session *s, struct ar_inject *inj,
 /*
  * Under --max-pause, the next part's size from what the last stop, of
  * pause_ns, measured: the part fills what the goal leaves besides
- * stopping, checking and resuming, at the last cost per VMA.  Where those
+ * stopping, checking and resuming, at the lowest recent cost per VMA
+ * (vma_cost()).  Where those
  * alone take more than half the goal (a loaded machine), a part still
  * moves half a goal's worth: smaller parts would make stops more
- * numerous, not shorter.  At most halved or doubled at a time.
+ * numerous, not shorter.  At most halved or doubled at a time, from the
+ * size planned for the last stop (a part cut short in its stop, or a
+ * run's last part, says nothing of the next).
  */
 static size_t part_from_costs(const struct session *s, uint64_t pause_ns)
 {
 	const uint64_t goal = pause_goal_ns(s->opts->max_pause_ms);
-	const uint64_t moving = s->ns_per_vma * s->last_part;
+	const uint64_t per_vma = vma_cost(s);
+	const uint64_t moving = per_vma * s->last_part;
 	const uint64_t other = pause_ns > moving ? pause_ns - moving : 0;
 	const uint64_t room = goal > other + goal / 2 ? goal - other : goal / 2;
-	uint64_t n = room / s->ns_per_vma;
+	uint64_t n = room / per_vma;
 
-	if (n > 2 * (uint64_t)s->last_part)
-		n = 2 * (uint64_t)s->last_part;
-	if (n < s->last_part / 2)
-		n = s->last_part / 2;
+	if (n > 2 * (uint64_t)s->part_vmas)
+		n = 2 * (uint64_t)s->part_vmas;
+	if (n < s->part_vmas / 2)
+		n = s->part_vmas / 2;
 	return n < 2 ? 2 : (size_t)n;
 }
 
@@ -948,37 +1076,23 @@ static void count_pause(struct session *s, uint64_t pause)
 static int defrag_stopped(struct ar_ctx *ctx, pid_t pid,
 			  const struct ar_defrag_opts *opts,
 			  enum ar_backend backend, const struct ar_proc *running,
-			  struct plan *p, struct ar_defrag_report **reportp)
+			  bool in_stop, struct plan *p,
+			  struct ar_defrag_report **reportp)
 {
 	struct session s = {
-		.ctx = ctx, .pid = pid, .opts = opts, .p = p,
+		.ctx = ctx, .pid = pid, .opts = opts, .backend = backend,
+		.p = p, .plan_in_stop = in_stop, .running = running,
 		.part_vmas = opts->max_pause_ms ?
 			     guessed_part(opts->max_pause_ms) : SIZE_MAX,
 	};
 	char msg[sizeof(ctx->errmsg)];
 	struct ar_proc *after;
-	size_t i, maxvmas = 1;
+	size_t i;
 	int ret = 0;
 
-	for (i = 0; i < p->n; i++) {
-		if (p->out[i].fate == AR_RUN_PLANNED)
-			s.total += p->out[i].vmas;
-		if (p->runs[i].vmas > maxvmas)
-			maxvmas = p->runs[i].vmas;
-	}
-	s.src = calloc(maxvmas, sizeof(*s.src));
-	if (!s.src)
-		return ar_fail(ctx, ENOMEM, "out of memory");
-	ret = new_report(ctx, running, p, backend, reportp);
-	if (ret)
-		goto out;
-	s.r = *reportp;
-	/* The report's runs are the plan's from here on: counted anew. */
-	p->out = s.r->runs;
-	for (i = 0; i < p->n; i++)
-		p->out[i].vmas_after = 0;
-
-	while (!ret && (rolling_back(&s) ||
+	if (!in_stop)
+		ret = session_start(&s, running);
+	while (!ret && (s.plan_in_stop || rolling_back(&s) ||
 			(!(s.failed && opts->must) && next_planned_run(&s)))) {
 		unsigned int flags = opts->max_pause_ms ? AR_INJECT_NO_SYNC : 0;
 		uint64_t part_end = 0, pause, resumed, detach_at;
@@ -1020,12 +1134,13 @@ static int defrag_stopped(struct ar_ctx *ctx, pid_t pid,
 		} else {
 			s.resume_ns = resumed - detach_at;
 			if (opts->max_pause_ms && s.last_part)
-				s.part_vmas = s.ns_per_vma ?
+				s.part_vmas = s.ncosts ?
 					      part_from_costs(&s, pause) :
 					      next_part(s.last_part, pause,
 							opts->max_pause_ms);
 		}
-		count_pause(&s, pause);
+		if (s.r)
+			count_pause(&s, pause);
 		/*
 		 * A split costs more than a move (with uffd-move and copy, a
 		 * heal of its own per piece): the rollback's first stop
@@ -1035,6 +1150,11 @@ static int defrag_stopped(struct ar_ctx *ctx, pid_t pid,
 			s.part_vmas /= 4;
 	}
 	forget_healed(&s);
+	if (ret && s.plan_in_stop)
+		plan_after_failure(&s);
+	*reportp = s.r;
+	if (!s.r)
+		goto out;	/* no plan: the plan's runs are its own */
 	/* Runs left planned: the defrag stopped, or --must gave up. */
 	for (; s.run < p->n; s.run++)
 		if (p->out[s.run].fate == AR_RUN_PLANNED)
@@ -1045,8 +1165,6 @@ static int defrag_stopped(struct ar_ctx *ctx, pid_t pid,
 		if (p->out[i].fate == AR_RUN_PLANNED)
 			p->out[i].fate = AR_RUN_SKIPPED;
 	p->out = NULL;
-	if (!*reportp)
-		goto out;
 	if (!ret)
 		for (i = 0; i < s.r->nruns; i++)
 			if (s.r->runs[i].fate != AR_RUN_HEALED)
@@ -1063,6 +1181,63 @@ out:
 	free(s.healed);
 	free(s.src);
 	return ret;
+}
+
+/*
+ * Whether the plan can wait for the stop.  A dry run makes no stop,
+ * --must refuses before any and --max-pause cuts its parts from a plan
+ * made while the process runs.  Otherwise the smaps read that the stop
+ * needs anyway serves the plan too, and /proc/PID/maps, read first at a
+ * fifth of the cost, tells whether there is anything to stop for.
+ */
+static bool plans_in_stop(const struct ar_defrag_opts *opts)
+{
+	return !opts->dry_run && !opts->must && !opts->max_pause_ms;
+}
+
+/* Whether maps, read with AR_READ_MAPS_ONLY, may have splits in the range. */
+static bool may_have_splits(const struct ar_proc *maps,
+			    const struct ar_defrag_opts *opts)
+{
+	uint64_t end = opts->end ? opts->end : UINT64_MAX;
+	struct ar_run seg;
+	size_t i;
+
+	for (i = 0; i < maps->nruns; i++)
+		if (clip_run(maps, &maps->runs[i], opts->start, end, &seg))
+			return true;
+	return false;
+}
+
+/*
+ * Without --dry-run, --must or --max-pause: plan in the stop.  0 when done
+ * here, *ret telling how it went: the defrag was made, or maps shows
+ * nothing that could be a split anywhere (the report then says so, as
+ * exactly as smaps would).  -1 when the planner's path must be taken:
+ * maybe-splits outside the range only, which maps alone would overcount.
+ */
+static int defrag_planned_in_stop(struct ar_ctx *ctx, pid_t pid,
+				  const struct ar_defrag_opts *opts,
+				  enum ar_backend backend,
+				  struct ar_defrag_report **reportp, int *ret)
+{
+	struct ar_proc *maps;
+	struct plan p = { 0 };
+	int how = 0;
+
+	*ret = ar_proc_read(ctx, pid, AR_READ_MAPS_ONLY, &maps);
+	if (*ret)
+		return 0;
+	if (may_have_splits(maps, opts))
+		*ret = defrag_stopped(ctx, pid, opts, backend, maps, true, &p,
+				      reportp);
+	else if (maps->sum.splits)
+		how = -1;
+	else
+		*ret = new_report(ctx, maps, &p, backend, reportp);
+	plan_free(&p);
+	ar_proc_free(maps);
+	return how;
 }
 
 AR_EXPORT int ar_defrag(struct ar_ctx *ctx, pid_t pid,
@@ -1085,6 +1260,9 @@ AR_EXPORT int ar_defrag(struct ar_ctx *ctx, pid_t pid,
 	ret = choose_backend(ctx, &backend);
 	if (ret)
 		return ret;
+	if (plans_in_stop(opts) &&
+	    defrag_planned_in_stop(ctx, pid, opts, backend, reportp, &ret) >= 0)
+		return ret;
 	/* A first plan while it runs: refusals need not stop the process. */
 	ret = read_snapshot(ctx, pid, &proc);
 	if (ret)
@@ -1097,7 +1275,8 @@ AR_EXPORT int ar_defrag(struct ar_ctx *ctx, pid_t pid,
 	if (opts->must)
 		ret = must_refuse(ctx, &p, pid);
 	if (!ret && !opts->dry_run && p.healable) {
-		ret = defrag_stopped(ctx, pid, opts, backend, proc, &p, reportp);
+		ret = defrag_stopped(ctx, pid, opts, backend, proc, false, &p,
+				     reportp);
 	} else {
 		if (!ret && p.healable < p.n)
 			ret = -EAGAIN;

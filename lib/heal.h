@@ -39,6 +39,11 @@ struct ar_heal_stats {
 	uint64_t batches;
 	uint64_t ns;		/* wall time of the heal */
 	/*
+	 * Of which the moves and putting the run in place: the part that
+	 * grows with the run's VMAs, not the setting up around it.
+	 */
+	uint64_t moves_ns;
+	/*
 	 * What the run became, when it may be more than one VMA: VMAs left
 	 * beyond one (moves that fell back and did not merge), and whether
 	 * its first VMA merged with the VMA before it (an earlier part).

@@ -103,21 +103,23 @@ static int read_blockers(struct ar_ctx *ctx, int dirfd, struct ar_proc *proc)
 	return ret;
 }
 
+/* smaps, or maps (AR_READ_MAPS_ONLY): the same lines without the fields. */
 static int read_smaps(struct ar_ctx *ctx, int dirfd, pid_t pid,
-		      struct ar_proc *proc)
+		      const char *file, struct ar_proc *proc)
 {
 	char what[64];
 	int fd, ret;
 
-	fd = openat(dirfd, "smaps", O_RDONLY | O_CLOEXEC);
+	fd = openat(dirfd, file, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == EACCES || errno == EPERM)
 			return permission_error(ctx, pid, errno);
 		if (errno == ENOENT || errno == ESRCH)
 			return ar_fail(ctx, ESRCH, "pid %d: no such process", (int)pid);
-		return ar_fail_errno(ctx, errno, "pid %d: cannot open smaps", (int)pid);
+		return ar_fail_errno(ctx, errno, "pid %d: cannot open %s",
+				     (int)pid, file);
 	}
-	snprintf(what, sizeof(what), "/proc/%d/smaps", (int)pid);
+	snprintf(what, sizeof(what), "/proc/%d/%s", (int)pid, file);
 	ret = ar_smaps_parse_fd(ctx, fd, what, proc);
 	close(fd);
 	if (ret == -EACCES || ret == -EPERM)
@@ -162,7 +164,8 @@ int ar_proc_read_part(struct ar_ctx *ctx, pid_t pid, unsigned int flags,
 	proc->sum.pid = pid;
 	proc->read_from = from;
 	proc->read_until = until;
-	ret = read_smaps(ctx, dirfd, pid, proc);
+	ret = read_smaps(ctx, dirfd, pid,
+			 flags & AR_READ_MAPS_ONLY ? "maps" : "smaps", proc);
 	if (ret)
 		goto out;
 	if (!proc->nvmas) {
@@ -174,7 +177,7 @@ int ar_proc_read_part(struct ar_ctx *ctx, pid_t pid, unsigned int flags,
 		goto out;
 	}
 	ret = ar_analyze(ctx, proc);
-	if (!ret && (flags & AR_READ_BLOCKERS))
+	if (!ret && (flags & AR_READ_BLOCKERS) && !(flags & AR_READ_MAPS_ONLY))
 		ret = read_blockers(ctx, dirfd, proc);
 out:
 	close(dirfd);

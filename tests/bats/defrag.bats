@@ -354,3 +354,31 @@ kill9_rounds() {
 @test "kill -9 of defrag --must while it splits a healed run back, then recover: no page lost" {
 	kill9_rounds 100 500 --must -- --fork-exit-after 1 interleave:40 reverse:1000
 }
+
+@test "a plain defrag plans in its stop: counts are the kernel's, without the injector's pages" {
+	start_fragment flags:40 reverse:30
+	vmas=$(grep -vc '\[vsyscall\]' /proc/$FPID/maps)
+	run "$ANONREMAP" defrag -J "$FPID"
+	[ "$status" -eq 0 ]
+	[ "$(jq -c '[.splits_before, .vmas_before, .splits_after, .vmas_after, (.runs | length)]' <<<"$output")" = "[29,$vmas,0,$((vmas - 29)),1]" ]
+	[ "$(grep -vc '\[vsyscall\]' /proc/$FPID/maps)" -eq $((vmas - 29)) ]
+	verify_fragment
+	# Touching VMAs whose flags differ are no splits: nothing to do.
+	before=$(cat /proc/$FPID/maps)
+	run "$ANONREMAP" defrag -J "$FPID"
+	[ "$status" -eq 0 ]
+	[ "$(jq -c '[.splits_before, .vmas_before, .vmas_after, (.runs | length)]' <<<"$output")" = "[0,$((vmas - 29)),$((vmas - 29)),0]" ]
+	[ "$(cat /proc/$FPID/maps)" = "$before" ]
+	verify_fragment
+}
+
+@test "--range with splits outside it only: the splits counted are the kernel's, nothing moves" {
+	start_fragment flags:40 reverse:30
+	before=$(cat /proc/$FPID/maps)
+	run "$ANONREMAP" defrag -J --range 0x1000-0x2000 "$FPID"
+	[ "$status" -eq 0 ]
+	# /proc/PID/maps alone would count the 39 touching flag VMAs too.
+	[ "$(jq -c '[.splits_before, .splits_after, (.runs | length)]' <<<"$output")" = "[29,29,0]" ]
+	[ "$(cat /proc/$FPID/maps)" = "$before" ]
+	verify_fragment
+}

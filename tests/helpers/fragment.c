@@ -12,6 +12,8 @@
  *   holes:N:K      like reverse, but every K-th slot left unmapped
  *   thp:N          N 2 MiB huge-page mappings placed side by side
  *   mixed:N        N pages with alternating protections: N VMAs, no split
+ *   flags:N        N pages, every other one MADV_DONTDUMP: N VMAs of the
+ *                  same protections that touch, yet no split (VmFlags)
  *   named:N        reverse:N, then named with PR_SET_VMA_ANON_NAME
  *
  * --fork keeps a child that shares every page; --fork-exit forks one that
@@ -281,6 +283,21 @@ static void pattern_mixed(size_t n)
 			die("mprotect");
 }
 
+static void pattern_flags(size_t n)
+{
+	char *dst = reserve(n * page_size, 0);
+	size_t i;
+
+	if (mmap(dst, n * page_size, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED)
+		die("mmap flags");
+	for (i = 0; i < n; i++)
+		populate(dst + i * page_size, page_size);
+	for (i = 1; i < n; i += 2)
+		if (madvise(dst + i * page_size, page_size, MADV_DONTDUMP))
+			die("madvise(MADV_DONTDUMP)");
+}
+
 static void pattern_named(size_t n)
 {
 	char *dst = pattern_reverse(n, 0);
@@ -428,6 +445,8 @@ static void build(const char *spec)
 		pattern_thp(n);
 	} else if (!strncmp(spec, "mixed:", 6)) {
 		pattern_mixed(n);
+	} else if (!strncmp(spec, "flags:", 6)) {
+		pattern_flags(n);
 	} else if (!strncmp(spec, "named:", 6)) {
 		pattern_named(n);
 	} else {
