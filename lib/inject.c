@@ -980,11 +980,16 @@ static int map_read(struct ar_inject *inj, struct map_copy *m)
 	m->n = 0;
 	m->stack = 0;
 	while (fgets(line, sizeof(line), f)) {
-		unsigned long long s, e;
+		char *p, *q;
+		unsigned long long s = strtoull(line, &p, 16), e;
 
-		if (sscanf(line, "%llx-%llx", &s, &e) != 2)
+		/* sscanf() costs milliseconds at 10 000 VMAs. */
+		if (*p != '-')
 			continue;
-		if (strstr(line, "[stack]"))
+		e = strtoull(p + 1, &q, 16);
+		if (q == p + 1 || *q != ' ')
+			continue;
+		if (!m->stack && strstr(q, "[stack]"))
 			m->stack = s;
 		if (m->n == m->cap) {
 			size_t cap = m->cap ? 2 * m->cap : 256;
