@@ -497,11 +497,10 @@ struct session {
 	/* Under --max-pause, as the last stop measured them: */
 	uint64_t stopping_ns;	/* from SIGSTOP until the moves began */
 	/*
-	 * Healing, per VMA, in the last COST_HISTORY stops.  A part also
-	 * has costs of its own (a userfaultfd, a destination, a journal
-	 * record): per VMA they weigh more in a small part.  Parts are sized
-	 * from the lowest, so that one slow stop that made a part small
-	 * cannot make the next smaller still.
+	 * The moves alone (the backends' moves_ns: a part's setting up,
+	 * which does not grow with it, is setup_ns), per VMA, in the last
+	 * COST_HISTORY stops.  Parts are sized from the lowest, so that one
+	 * slow stop cannot make the next part smaller.
 	 */
 	uint64_t vma_costs[COST_HISTORY];
 	size_t ncosts;
@@ -1035,13 +1034,12 @@ static int heal_in_one_stop(struct session *s, struct ar_inject *inj,
 /*
  * Under --max-pause, the next part's size from what the last stop, of
  * pause_ns, measured: the part fills what the goal leaves besides
- * stopping, checking and resuming, at the lowest recent cost per VMA
- * (vma_cost()).  Where those
- * alone take more than half the goal (a loaded machine), a part still
- * moves half a goal's worth: smaller parts would make stops more
- * numerous, not shorter.  At most halved or doubled at a time, from the
- * size planned for the last stop (a part cut short in its stop, or a
- * run's last part, says nothing of the next).
+ * stopping, checking, setting up and resuming, at the lowest recent cost
+ * per VMA (vma_cost()).  Where those alone take more than half the goal
+ * (a loaded machine), a part still moves half a goal's worth: smaller
+ * parts would make stops more numerous, not shorter.  At most halved or
+ * doubled at a time, from the size planned for the last stop (a part cut
+ * short in its stop, or a run's last part, says nothing of the next).
  */
 static size_t part_from_costs(const struct session *s, uint64_t pause_ns)
 {
