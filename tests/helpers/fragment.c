@@ -268,35 +268,38 @@ static void pattern_thp(size_t n)
 	}
 }
 
-static void pattern_mixed(size_t n)
+/* n pages in one fresh mapping, every one written. */
+static char *map_populated(size_t n)
 {
 	char *dst = reserve(n * page_size, 0);
 	size_t i;
 
 	if (mmap(dst, n * page_size, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED)
-		die("mmap mixed");
+		die("mmap");
 	for (i = 0; i < n; i++)
 		populate(dst + i * page_size, page_size);
-	for (i = 1; i < n; i += 2)
+	return dst;
+}
+
+static void pattern_mixed(size_t n)
+{
+	char *dst = map_populated(n);
+
+	for (size_t i = 1; i < n; i += 2)
 		if (mprotect(dst + i * page_size, page_size, PROT_READ))
 			die("mprotect");
 }
 
 static void pattern_flags(size_t n)
 {
-	char *dst = reserve(n * page_size, 0);
-	size_t i;
+	char *dst = map_populated(n);
 
-	if (mmap(dst, n * page_size, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED)
-		die("mmap flags");
-	for (i = 0; i < n; i++)
-		populate(dst + i * page_size, page_size);
-	for (i = 1; i < n; i += 2)
+	for (size_t i = 1; i < n; i += 2)
 		if (madvise(dst + i * page_size, page_size, MADV_DONTDUMP))
 			die("madvise(MADV_DONTDUMP)");
 }
+
 
 static void pattern_named(size_t n)
 {
