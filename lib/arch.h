@@ -59,7 +59,8 @@ extern const size_t ar_arch_syscall_insn_len;
  *  - batch: runs an array of struct ar_sysdesc, storing each result and
  *    stopping at the first error;
  *  - park: the self-stop loop (tgkill(tgid, tid, SIGSTOP) forever), which
- *    both entry points end in, so a thread that finds itself running
+ *    both entry points end in, and where the other threads are parked
+ *    (ar_arch_setup_park()), so a thread that finds itself running
  *    untraced (the tool died) stops again instead of running on.
  */
 struct ar_arch_stub {
@@ -72,6 +73,14 @@ void ar_arch_setup_single(struct ar_regs *regs, uint64_t code, long nr,
 			  const uint64_t args[6], pid_t tgid, pid_t tid);
 void ar_arch_setup_batch(struct ar_regs *regs, uint64_t code, uint64_t descs,
 			 size_t n, pid_t tgid, pid_t tid);
+/*
+ * Park a thread that runs no calls: regs become "loop in the stub's park
+ * entry" (tgkill(tgid, tid, SIGSTOP), then again), with no pending restart
+ * and no trap flag; the stack pointer is left alone, so a signal handler
+ * run there uses the thread's own stack as it would have anyway.
+ */
+void ar_arch_setup_park(struct ar_regs *regs, uint64_t code, pid_t tgid,
+			pid_t tid);
 /* After the stub stopped: result of a single call; descriptors not run. */
 long ar_arch_single_result(const struct ar_regs *regs);
 size_t ar_arch_batch_left(const struct ar_regs *regs);

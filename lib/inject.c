@@ -15,6 +15,16 @@
  * TRACESYSGOOD, whose stops leave no signal behind; every later call runs
  * in the stub, which ends in a tgkill(SIGSTOP) loop: a thread that finds
  * itself untraced stops itself again rather than running on.
+ *
+ * The group stop alone does not keep the other threads still: someone
+ * else's SIGCONT ends it, and if we die before restop_signal() has
+ * stopped the process again, they would run from their own registers
+ * with memory out of place.  So they are parked in that same loop while
+ * we are attached (park_threads()), their registers journaled first;
+ * tgkill is the one call the loop makes, checked against each thread's
+ * seccomp filters.  Parking costs one PTRACE_SETREGS per thread at attach
+ * (restoring them at detach was done anyway) and one register set per
+ * thread in the journal, written once.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -65,6 +75,7 @@ struct map_copy {
 struct thread {
 	pid_t tid;
 	int seized;
+	int parked;		/* its registers are not regs: see park_threads() */
 	struct ar_regs regs;	/* as found */
 };
 
@@ -590,11 +601,11 @@ static uint32_t bpf_run(const struct sock_filter *f, size_t n,
 	return SECCOMP_RET_KILL_PROCESS;
 }
 
-int ar_inject_check_calls(struct ar_inject *inj,
+/* ar_inject_check_calls() for thread tid: filters are per thread. */
+static int check_calls_of(struct ar_inject *inj, pid_t tid,
 			  const struct ar_call_check *calls, size_t n)
 {
 	struct ar_ctx *ctx = inj->ctx;
-	pid_t tid = inj->inj->tid;
 	struct sock_filter *prog = NULL;
 	int32_t *action;
 	char buf[4096];
@@ -678,6 +689,12 @@ out:
 	free(prog);
 	free(action);
 	return ret;
+}
+
+int ar_inject_check_calls(struct ar_inject *inj,
+			  const struct ar_call_check *calls, size_t n)
+{
+	return check_calls_of(inj, inj->inj->tid, calls, n);
 }
 
 /*
@@ -1207,6 +1224,111 @@ static int stub_syscalls_allowed(struct ar_inject *inj)
 	return ar_inject_check_calls(inj, calls, AR_ARRAY_SIZE(calls));
 }
 
+/*
+ * The park loop's tgkill, checked against each other thread's filters
+ * (a filter installed without TSYNC binds one thread and those it makes
+ * later).  A thread under no filter costs one read of its status.
+ */
+static int park_syscalls_allowed(struct ar_inject *inj)
+{
+	for (size_t i = 0; i < inj->nthreads; i++) {
+		struct thread *t = &inj->threads[i];
+		char what[64];
+		struct ar_call_check call = {
+			what, SYS_tgkill, { (uint64_t)inj->pid, (uint64_t)t->tid,
+					    SIGSTOP },
+		};
+		int err;
+
+		if (t == inj->inj)
+			continue;
+		snprintf(what, sizeof(what), "tgkill in thread %d (to park it)",
+			 t->tid);
+		err = check_calls_of(inj, t->tid, &call, 1);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/*
+ * Before any thread is parked, their registers go to the journal
+ * (the injected thread's are in its header): `recover` puts them back.
+ */
+static int journal_threads(struct ar_inject *inj)
+{
+	struct ar_jthread *rec;
+	size_t n = 0;
+	int err;
+
+	if (!inj->journal || inj->nthreads < 2)
+		return 0;
+	rec = calloc(inj->nthreads - 1, sizeof(*rec));
+	if (!rec)
+		return ar_fail(inj->ctx, ENOMEM, "out of memory");
+	for (size_t i = 0; i < inj->nthreads; i++) {
+		if (&inj->threads[i] == inj->inj)
+			continue;
+		rec[n].tid = inj->threads[i].tid;
+		rec[n].regs = inj->threads[i].regs;
+		n++;
+	}
+	err = ar_journal_write_threads(inj->journal, rec, n);
+	free(rec);
+	return err;
+}
+
+/*
+ * Every thread but the injected one sits in its group-stop trap and never
+ * runs while we are attached.  Should we die after someone else's SIGCONT
+ * ended the group stop, it would run on from its own registers with memory
+ * out of place.  So, once the stub is mapped, each is pointed at the stub's
+ * self-stop loop (its registers as found are in t->regs and the journal):
+ * left to itself it stops the process again and runs nothing of its own.
+ */
+static int park_threads(struct ar_inject *inj)
+{
+	for (size_t i = 0; i < inj->nthreads; i++) {
+		struct thread *t = &inj->threads[i];
+		struct ar_regs r = t->regs;
+		int err;
+
+		if (t == inj->inj)
+			continue;
+		ar_arch_setup_park(&r, inj->code, inj->pid, t->tid);
+		err = ar_arch_set_regs(t->tid, &r);
+		if (err)
+			return ar_fail_errno(inj->ctx, -err, "cannot park thread "
+					     "%d", t->tid);
+		t->parked = 1;
+	}
+	return 0;
+}
+
+/*
+ * Registers as found, back into every parked thread: in its trap still,
+ * so a system call it was in restarts (orig_rax is back).
+ */
+static int unpark_threads(struct ar_inject *inj)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < inj->nthreads; i++) {
+		struct thread *t = &inj->threads[i];
+		int e;
+
+		if (!t->parked)
+			continue;
+		e = ar_arch_set_regs(t->tid, &t->regs);
+		if (!e || e == -ESRCH)
+			t->parked = 0;
+		else if (!err)
+			err = ar_fail_errno(inj->ctx, -e, "cannot restore the "
+					    "registers of thread %d", t->tid);
+	}
+	return err;
+}
+
 /* Map the stub page and the data area at the journaled addresses. */
 static int map_scratch(struct ar_inject *inj)
 {
@@ -1443,7 +1565,8 @@ int ar_inject_attach(struct ar_ctx *ctx, pid_t pid, pid_t tid,
 	if ((err = find_syscall_insn(inj)) ||
 	    (err = stub_syscalls_allowed(inj)) ||
 	    (err = ar_inject_find_gap(inj, PAGE + PAGE + DATA_SIZE, PAGE, 0,
-				      &inj->code)))
+				      &inj->code)) ||
+	    (err = park_syscalls_allowed(inj)))
 		goto fail;
 	inj->data = inj->code + 2 * PAGE;
 	if (inj->journal) {
@@ -1451,10 +1574,11 @@ int ar_inject_attach(struct ar_ctx *ctx, pid_t pid, pid_t tid,
 		memset(js, 0, sizeof(*js));
 		js->uffd = -1;
 		if ((err = ar_proc_starttime(pid, &js->starttime)) ||
+		    (err = journal_threads(inj)) ||
 		    (err = journal_phase(inj, AR_JP_ATTACHED)))
 			goto fail;
 	}
-	if ((err = map_scratch(inj)))
+	if ((err = map_scratch(inj)) || (err = park_threads(inj)))
 		goto fail;
 	inj->st.attach_ns = ar_now_ns() - inj->st.stopped_since_ns;
 	*injp = inj;
@@ -1493,6 +1617,24 @@ int ar_inject_vma_at(struct ar_inject *inj, uint64_t addr, uint64_t *end)
 	return found;
 }
 
+/*
+ * The dead tool parked the other threads: their registers to restore are
+ * the journal's.  A thread the journal does not know (none: an older
+ * journal) has its own.
+ */
+static void journaled_threads(struct ar_inject *inj,
+			      const struct ar_journal_state *js)
+{
+	for (size_t i = 0; i < js->nthreads; i++) {
+		struct thread *t = find_thread(inj, js->threads[i].tid);
+
+		if (!t || t == inj->inj)
+			continue;
+		t->regs = js->threads[i].regs;
+		t->parked = 1;
+	}
+}
+
 int ar_inject_attach_journal(struct ar_ctx *ctx, struct ar_journal *j,
 			     struct ar_inject **injp)
 {
@@ -1528,6 +1670,7 @@ int ar_inject_attach_journal(struct ar_ctx *ctx, struct ar_journal *j,
 	}
 	cur = inj->inj->regs;
 	inj->inj->regs = js->regs;
+	journaled_threads(inj, js);
 	inj->code = js->code;
 	inj->data = js->data;
 	pin_cpu(inj);
@@ -1554,6 +1697,14 @@ int ar_inject_attach_journal(struct ar_ctx *ctx, struct ar_journal *j,
 	inj->data_mapped = err > 0;
 	inj->journal = j;
 	if (inj->code && (err = map_scratch(inj)))
+		goto fail;
+	/*
+	 * Parked again for the repair, as the dead tool had them.  A filter
+	 * that now forbids it (the tool checked before parking) is no reason
+	 * to leave the memory out of place: repair unparked.
+	 */
+	if (inj->code_mapped && !park_syscalls_allowed(inj) &&
+	    (err = park_threads(inj)))
 		goto fail;
 	*injp = inj;
 	return 0;
@@ -1593,6 +1744,18 @@ static int park(struct ar_inject *inj)
 	}
 }
 
+/*
+ * Memory out of place (keep_stopped): every thread stays parked, the
+ * injected one too when it sits in the stub's loop, so that a SIGCONT
+ * before `recover` runs nothing of the program.
+ */
+static int stays_parked(const struct ar_inject *inj, const struct thread *t)
+{
+	if (!inj->keep_stopped || !inj->code_mapped)
+		return 0;
+	return t == inj->inj ? !inj->in_syscall_stop : t->parked;
+}
+
 int ar_inject_detach(struct ar_inject *inj)
 {
 	return ar_inject_detach_at(inj, NULL);
@@ -1613,6 +1776,9 @@ int ar_inject_detach_at(struct ar_inject *inj, uint64_t *resumed_ns)
 	 * recover from once the run is over, and fsyncs are pause.
 	 */
 	if (inj->inj && !inj->keep_stopped) {
+		/* Before the stub they loop in goes. */
+		if ((e = unpark_threads(inj)))
+			err = err ? err : e;
 		if (inj->data_mapped && !inj->broken) {
 			e = ar_inject_munmap(inj, inj->data, DATA_SIZE);
 			if (!e)
@@ -1633,7 +1799,10 @@ int ar_inject_detach_at(struct ar_inject *inj, uint64_t *resumed_ns)
 	for (size_t i = 0; i < inj->nthreads; i++) {
 		struct thread *t = &inj->threads[i];
 
-		e = ar_arch_set_regs(t->tid, &t->regs);
+		e = 0;
+		/* The others' registers were changed only if parked. */
+		if ((t == inj->inj || t->parked) && !stays_parked(inj, t))
+			e = ar_arch_set_regs(t->tid, &t->regs);
 		if (e && e != -ESRCH && !err)
 			err = ar_fail_errno(ctx, -e, "cannot restore the "
 					    "registers of thread %d", t->tid);

@@ -13,16 +13,32 @@
  *                        remove the journal.
  *
  * Between calls the injected thread sits in a signal-delivery stop inside
- * the stub's self-stop loop, never with the single-step flag set: if the
- * tool dies, the thread stops itself again and the process stays in its
- * group stop until `recover` restores the journaled registers.
+ * the stub's self-stop loop, never with the single-step flag set.  Every
+ * other thread is parked for as long as we are attached: it stays in its
+ * group-stop trap with its registers, once journaled, pointed at that same
+ * loop (no pending restart, no trap flag), and gets them back exactly,
+ * orig_rax included, before the stub is unmapped at detach, so a system
+ * call it was blocked in restarts with no EINTR.  If the tool dies, the
+ * process stays in its group stop until `recover` restores the journaled
+ * registers of every thread.  A SIGCONT sent by someone else meanwhile
+ * ends the group stop, before or after the tool's death: the threads then
+ * run nothing of the program, only the loop, which stops the process
+ * again at once.  ar_inject_keep_stopped() leaves every thread parked.
  *
  * What the target can observe: SIGSTOP and SIGCONT (its parent gets
  * CLD_STOPPED/CLD_CONTINUED, a SIGCONT handler runs once), TracerPid and
  * two scratch mappings in /proc while attached, CPU time spent in the
- * calls.  A SIGCONT sent by someone else while memory is out of place
- * ends the group stop: if the tool then dies, the process runs on
- * regardless.
+ * calls.  After the tool died, a foreign SIGCONT shows more: the process
+ * continues and stops again (CLD_CONTINUED, CLD_STOPPED), and a signal
+ * with a handler (a SIGCONT handler too) that reaches a parked thread
+ * runs that handler there: on the thread's own stack (or its sigaltstack),
+ * with the stub's loop as the interrupted context in its ucontext, and
+ * with memory that may be out of place: a handler that touches the pages
+ * being moved can see them missing, and one that writes there makes
+ * `recover` fail (EEXIST).  A thread parked between two instructions of
+ * an rseq critical section that runs so loses its rseq_cs (the kernel
+ * clears it outside the section): restored, it would finish the section
+ * without the abort it was owed.
  */
 #ifndef ANONREMAP_INJECT_H
 #define ANONREMAP_INJECT_H

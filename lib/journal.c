@@ -14,7 +14,8 @@
 #include "journal.h"
 
 #define JMAGIC "ARJRNL1"
-#define SRC_OFFSET 4096
+#define HEAD_SIZE 4096UL
+#define MAX_THREADS (1u << 22)
 
 struct jdisk {
 	char magic[8];
@@ -34,6 +35,8 @@ struct jdisk {
 	uint64_t csum;
 	/* Added with the copy backend: older journals end before (size). */
 	uint32_t prot_after, pad;
+	/* Added with parked threads: their records follow the header. */
+	uint64_t nthreads;
 };
 
 struct ar_journal {
@@ -44,9 +47,18 @@ struct ar_journal {
 	struct ar_journal_state st;
 };
 
-_Static_assert(sizeof(struct jdisk) <= SRC_OFFSET, "journal header size");
+_Static_assert(sizeof(struct jdisk) <= HEAD_SIZE, "journal header size");
 
 #define JDISK_V1_SIZE offsetof(struct jdisk, prot_after)
+#define JDISK_V2_SIZE offsetof(struct jdisk, nthreads)
+
+/* The source list comes after the header and the thread records. */
+static off_t src_offset(size_t nthreads)
+{
+	size_t len = nthreads * sizeof(struct ar_jthread);
+
+	return (off_t)(HEAD_SIZE + (len + HEAD_SIZE - 1) / HEAD_SIZE * HEAD_SIZE);
+}
 
 static uint64_t checksum(const void *p, size_t len)
 {
@@ -109,7 +121,8 @@ static int load(struct ar_journal *j)
 	if (n < 0)
 		return ar_fail_errno(j->ctx, errno, "cannot read %s", j->path);
 	if (n < (ssize_t)JDISK_V1_SIZE || memcmp(d.magic, JMAGIC, 8) ||
-	    (d.size != sizeof(d) && d.size != JDISK_V1_SIZE) ||
+	    (d.size != sizeof(d) && d.size != JDISK_V1_SIZE &&
+	     d.size != JDISK_V2_SIZE) ||
 	    n < (ssize_t)d.size)
 		return ar_fail(j->ctx, EBADMSG, "%s is empty or not a journal "
 			       "of this version", j->path);
@@ -120,6 +133,7 @@ static int load(struct ar_journal *j)
 	if (checksum(&d, d.size) != sum)
 		return ar_fail(j->ctx, EBADMSG, "%s is damaged", j->path);
 	free(st->src);
+	free(st->threads);
 	memset(st, 0, sizeof(*st));
 	st->phase = d.phase;
 	st->pid = d.pid;
@@ -144,17 +158,30 @@ static int load(struct ar_journal *j)
 	st->first_lo = d.first_lo;
 	st->nbatch = d.nbatch;
 	st->batch_first = d.batch_first;
-	st->nsrc = d.nsrc;
+	if (d.nsrc > (1u << 24) || d.nthreads > MAX_THREADS)
+		return ar_fail(j->ctx, EBADMSG, "%s is damaged", j->path);
+	if (d.nthreads) {
+		size_t len = d.nthreads * sizeof(*st->threads);
+
+		st->threads = malloc(len);
+		if (!st->threads)
+			return ar_fail(j->ctx, ENOMEM, "out of memory");
+		n = pread(j->fd, st->threads, len, HEAD_SIZE);
+		if (n != (ssize_t)len)
+			return ar_fail(j->ctx, EBADMSG, "%s is truncated",
+				       j->path);
+		st->nthreads = d.nthreads;
+	}
 	if (!d.nsrc)
 		return 0;
-	if (d.nsrc > (1u << 24))
-		return ar_fail(j->ctx, EBADMSG, "%s is damaged", j->path);
 	st->src = calloc(d.nsrc, sizeof(*st->src));
 	if (!st->src)
 		return ar_fail(j->ctx, ENOMEM, "out of memory");
-	n = pread(j->fd, st->src, d.nsrc * sizeof(*st->src), SRC_OFFSET);
+	n = pread(j->fd, st->src, d.nsrc * sizeof(*st->src),
+		  src_offset(st->nthreads));
 	if (n != (ssize_t)(d.nsrc * sizeof(*st->src)))
 		return ar_fail(j->ctx, EBADMSG, "%s is truncated", j->path);
+	st->nsrc = d.nsrc;
 	return 0;
 }
 
@@ -290,7 +317,8 @@ int ar_journal_write(struct ar_journal *j, const struct ar_journal_state *st,
 	if (with_src && st->nsrc) {
 		size_t len = st->nsrc * sizeof(*st->src);
 
-		if (pwrite(j->fd, st->src, len, SRC_OFFSET) != (ssize_t)len)
+		if (pwrite(j->fd, st->src, len, src_offset(st->nthreads)) !=
+		    (ssize_t)len)
 			return ar_fail_errno(j->ctx, errno, "cannot write %s",
 					     j->path);
 	}
@@ -321,10 +349,42 @@ int ar_journal_write(struct ar_journal *j, const struct ar_journal_state *st,
 	d.nbatch = st->nbatch;
 	d.batch_first = st->batch_first;
 	d.nsrc = st->nsrc;
+	d.nthreads = st->nthreads;
 	d.csum = checksum(&d, sizeof(d));
 	if (pwrite(j->fd, &d, sizeof(d), 0) != (ssize_t)sizeof(d) ||
 	    (!j->nosync && fdatasync(j->fd)))
 		return ar_fail_errno(j->ctx, errno, "cannot write %s", j->path);
+	return 0;
+}
+
+int ar_journal_write_threads(struct ar_journal *j,
+			     const struct ar_jthread *threads, size_t n)
+{
+	struct ar_journal_state *st = &j->st;
+	size_t len = n * sizeof(*threads);
+	ssize_t w;
+
+	if (st->nthreads)
+		return ar_fail(j->ctx, EINVAL, "%s: threads already recorded",
+			       j->path);
+	if (n > MAX_THREADS)
+		return ar_fail(j->ctx, E2BIG, "%zu threads: more than a journal "
+			       "holds", n);
+	if (!n)
+		return 0;
+	st->threads = malloc(len);
+	if (!st->threads)
+		return ar_fail(j->ctx, ENOMEM, "out of memory");
+	memcpy(st->threads, threads, len);
+	/* Synced with the header that counts them, by ar_journal_write(). */
+	w = pwrite(j->fd, threads, len, HEAD_SIZE);
+	if (w != (ssize_t)len) {
+		free(st->threads);
+		st->threads = NULL;
+		return ar_fail_errno(j->ctx, w < 0 ? errno : EIO,
+				     "cannot write %s", j->path);
+	}
+	st->nthreads = n;
 	return 0;
 }
 
@@ -355,5 +415,6 @@ void ar_journal_close(struct ar_journal *j)
 	if (j->fd >= 0)
 		close(j->fd);
 	free(j->st.src);
+	free(j->st.threads);
 	free(j);
 }

@@ -6,8 +6,10 @@
  * otherwise tell apart: the injected thread's saved registers, where the
  * scratch pages are, and which step of which run is under way, so that
  * `recover` can restore the registers and finish or undo the run after the
- * tool died.  Steps whose effect can be read back from the target (is dst
- * still mapped? which pages are where?) get no record of their own.
+ * tool died.  The other threads' registers, as found, are written once,
+ * between the header and the source list.  Steps whose effect can be read
+ * back from the target (is dst still mapped? which pages are where?) get
+ * no record of their own.
  */
 #ifndef ANONREMAP_JOURNAL_H
 #define ANONREMAP_JOURNAL_H
@@ -57,6 +59,13 @@ struct ar_jsrc {
 	uint64_t moved;
 };
 
+/* A thread other than the injected one: its registers as found. */
+struct ar_jthread {
+	int32_t tid;
+	uint32_t pad;
+	struct ar_regs regs;
+};
+
 /* Everything a journal holds, as read back by ar_journal_load(). */
 struct ar_journal_state {
 	uint32_t phase;		/* enum ar_jphase */
@@ -82,6 +91,12 @@ struct ar_journal_state {
 	uint32_t batch_first;
 	size_t nsrc;
 	struct ar_jsrc *src;	/* owned by the journal (freed with it) */
+	/*
+	 * The other threads, parked in the stub while we are attached:
+	 * written once (ar_journal_write_threads()), owned by the journal.
+	 */
+	size_t nthreads;
+	struct ar_jthread *threads;
 };
 
 struct ar_journal;
@@ -105,6 +120,13 @@ int ar_journal_create(struct ar_ctx *ctx, pid_t pid,
 /* Write st (and, when src is set, the source list) durably. */
 int ar_journal_write(struct ar_journal *j, const struct ar_journal_state *st,
 		     int with_src);
+/*
+ * Record the registers of the threads about to be parked, before any
+ * record that refers to them: the next ar_journal_write() makes them part
+ * of the journal.  Once per journal.
+ */
+int ar_journal_write_threads(struct ar_journal *j,
+			     const struct ar_jthread *threads, size_t n);
 /* Remove the file (the session ended cleanly) and free j. */
 int ar_journal_remove(struct ar_journal *j);
 /* Free j, keeping the file for `recover`. */

@@ -185,6 +185,18 @@ void ar_arch_setup_batch(struct ar_regs *regs, uint64_t code, uint64_t descs,
 	r->r15 = (uint64_t)tid;
 }
 
+void ar_arch_setup_park(struct ar_regs *regs, uint64_t code, pid_t tgid,
+			pid_t tid)
+{
+	struct user_regs_struct *r = x86(regs);
+	static const uint64_t none[6];
+
+	set_args(r, 0, none);
+	r->rip = code + ar_arch_stub()->park;
+	r->r14 = (uint64_t)tgid;
+	r->r15 = (uint64_t)tid;
+}
+
 long ar_arch_single_result(const struct ar_regs *regs)
 {
 	return (long)cx86(regs)->rbx;

@@ -160,3 +160,26 @@ teardown() {
 		TJOB=
 	done
 }
+
+@test "a SIGCONT from elsewhere at once followed by kill -9 of the tool: the threads are parked, recover, pages intact" {
+	# No delay between the SIGCONT and the kill: the tool dies before
+	# its next injected call can stop the process again.  Every thread
+	# but the injected one must then run nothing but the stub's park
+	# loop, which stops the process again.
+	for i in 1 2 3 4 5 6 7 8; do
+		start_target -w 2 -r 20000
+		"$ANONREMAP" defrag "$TPID" >/dev/null 2>&1 &
+		tool=$!
+		sleep "0.$((RANDOM % 3 + 1))"
+		kill -CONT "$TPID"
+		kill -9 "$tool" 2>/dev/null || true
+		wait "$tool" 2>/dev/null || true
+		out=$("$ANONREMAP" recover "$TPID" 2>&1) && rc=0 || rc=$?
+		echo "# round $i: $out" >&3
+		[ "$rc" -eq 0 ] || [[ "$out" == *"nothing to recover"* ]]
+		target_says verify
+		[ "$REPLY" = "VERIFIED errors=0" ]
+		stop_target
+		TJOB=
+	done
+}

@@ -3,6 +3,7 @@
  * Live tests of the injector and the uffd-move backend against
  * tests/helpers/target, which verifies its own memory and registers.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -93,6 +94,144 @@ static void inject_busy_worker(void)
 	}
 	printf("# stopped between instructions %d times of 20\n", between);
 	CHECK(between > 0);
+	CHECK_EQ(tgt_verify(&t), 0);
+	CHECK_EQ(tgt_quit(&t), 0);
+}
+
+/*
+ * How many threads of pid other than skip have their user instruction
+ * pointer outside [lo, hi), as /proc/PID/task/TID/syscall shows it (its
+ * last field) for a stopped thread; -1 if a thread could not be read.
+ * With say, each one outside is printed.
+ */
+static int threads_outside(pid_t pid, pid_t skip, uint64_t lo, uint64_t hi,
+			   int say, int *seen)
+{
+	char path[64], buf[256], *p;
+	DIR *d;
+	struct dirent *de;
+	int outside = 0;
+
+	*seen = 0;
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = opendir(path);
+	if (!d)
+		return -1;
+	while ((de = readdir(d))) {
+		pid_t tid = atoi(de->d_name);
+		unsigned long long pc;
+
+		if (tid <= 0 || tid == skip)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", pid,
+			 tid);
+		if (ar_read_small_file(path, buf, sizeof(buf)) <= 0 ||
+		    !(p = strrchr(buf, ' ')) ||
+		    sscanf(p, " %llx", &pc) != 1) {
+			outside = -1;
+			break;
+		}
+		(*seen)++;
+		if (pc < lo || pc >= hi) {
+			if (say)
+				printf("# thread %d at %#llx: %s", tid, pc, buf);
+			outside++;
+		}
+	}
+	closedir(d);
+	return outside;
+}
+
+/*
+ * While attached, every thread but the injected one sits parked in the
+ * stub's self-stop loop, its registers journaled; detached, each has its
+ * own back: the sleeper, reader and futex threads see no EINTR and no
+ * changed register.
+ */
+static void threads_parked_while_attached(void)
+{
+	const struct ar_journal_state *js;
+	size_t nthreads, journaled;
+	struct ar_inject *inj;
+	struct tgt t;
+	long ret = 0;
+	int seen, outside;
+
+	CHECK(tgt_start(&t, "-r 16 -w 2") == 0);
+	usleep(20000);	/* let them block */
+	CHECK_EQ(ar_inject_attach(ctx, t.pid, 0, 0, &inj), 0);
+	js = ar_journal_state(ar_inject_journal(inj));
+	journaled = js->nthreads;
+	nthreads = ar_inject_nthreads(inj);
+	outside = threads_outside(t.pid, ar_inject_tid(inj), js->code,
+				  js->code + 4096, 1, &seen);
+	/* Detached before any check: a test that returns attached hangs. */
+	CHECK_EQ(ar_inject_call(inj, &ret, SYS_getpid, 0, 0, 0, 0, 0, 0), 0);
+	CHECK_EQ(ar_inject_detach(inj), 0);
+	CHECK_EQ(ret, t.pid);
+	CHECK_EQ(outside, 0);
+	CHECK_EQ((size_t)seen, nthreads - 1);
+	CHECK_EQ(journaled, nthreads - 1);
+	CHECK(seen >= 5);
+	CHECK(proc_state(t.pid) != 'T');
+	CHECK_EQ(tgt_verify(&t), 0);
+	CHECK_EQ(tgt_quit(&t), 0);
+}
+
+/*
+ * The tool dies attached, then someone sends SIGCONT: no thread runs code
+ * of its own, the parked ones stop the process again from the stub, and
+ * recover gives each its registers back (no EINTR, no register changed).
+ */
+static void parked_threads_stop_again(void)
+{
+	struct ar_journal *j;
+	uint64_t code = 0;
+	struct tgt t;
+	int pfd[2], status, seen = 0, outside = -1;
+	pid_t child;
+
+	CHECK(tgt_start(&t, "-r 100 -w 2") == 0);
+	usleep(20000);
+	CHECK_EQ(pipe(pfd), 0);
+	fflush(stdout);
+	child = fork();
+	CHECK(child >= 0);
+	if (!child) {
+		struct ar_inject *inj;
+
+		if (ar_inject_attach(ctx, t.pid, 0, 0, &inj))
+			_exit(1);
+		code = ar_journal_state(ar_inject_journal(inj))->code;
+		if (write(pfd[1], &code, sizeof(code)) != sizeof(code))
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(pfd[1]);
+	CHECK_EQ(read(pfd[0], &code, sizeof(code)), (ssize_t)sizeof(code));
+	close(pfd[0]);
+	kill(child, SIGKILL);
+	CHECK_EQ(waitpid(child, &status, 0), child);
+	CHECK_EQ(kill(t.pid, SIGCONT), 0);
+	/* Stopped again, and every thread where the stub stopped it. */
+	for (int i = 0; i < 100; i++) {
+		usleep(10000);
+		if (proc_state(t.pid) != 'T')
+			continue;
+		outside = threads_outside(t.pid, 0, code, code + 4096, i == 99,
+					  &seen);
+		if (!outside)
+			break;
+	}
+	CHECK_EQ(proc_state(t.pid), 'T');
+	CHECK_EQ(outside, 0);
+	CHECK(seen >= 6);
+	CHECK_EQ(ar_journal_open(ctx, t.pid, &j), 0);
+	CHECK_EQ(ar_journal_state(j)->nthreads, (size_t)seen - 1);
+	ar_journal_close(j);
+	CHECK_EQ(ar_recover(ctx, t.pid, NULL), 0);
+	CHECK(proc_state(t.pid) != 'T');
 	CHECK_EQ(tgt_verify(&t), 0);
 	CHECK_EQ(tgt_quit(&t), 0);
 }
@@ -839,6 +978,8 @@ int main(int argc, char **argv)
 	RUN(inject_reader_in_read);
 	RUN(inject_futex_waiter);
 	RUN(inject_busy_worker);
+	RUN(threads_parked_while_attached);
+	RUN(parked_threads_stop_again);
 	RUN(batch_1000_mremaps);
 	RUN(uffd_heals_1000_reversed);
 	RUN(uffd_heals_holes);
