@@ -182,11 +182,32 @@ static void advance(struct heal *h, size_t i, int back, uint64_t off)
 		h->moved[i] += off;
 }
 
+#define PAGE_4K 4096ULL
+
+static int has_pages(struct heal *h, uint64_t start, uint64_t len);
+
+/*
+ * A move failed with EEXIST at the page from -> to: 1 when that page is
+ * where the move would put it already (nothing at from, a page at to),
+ * which progress that went unrecorded leaves behind; the move may then
+ * go on past it.  0 when a page sits on both sides: a real conflict.
+ */
+static int already_moved(struct heal *h, uint64_t from, uint64_t to)
+{
+	int at_from = has_pages(h, from, PAGE_4K);
+	int at_to = at_from ? at_from : has_pages(h, to, PAGE_4K);
+
+	if (at_from < 0 || at_to < 0)
+		return at_from < 0 ? at_from : at_to;
+	return !at_from && at_to;
+}
+
 /*
  * Move, in batches, what is pending of every source: forward run -> dst,
  * or back dst -> run for the part moved[] says went forward.  The
  * progress arrays follow each move's result, so they are exact even after
- * a failure; a partial move (EAGAIN) has its rest retried.
+ * a failure; a partial move (EAGAIN) has its rest retried, and a page
+ * found where it was going already (EEXIST) is stepped over.
  */
 static int move_all(struct heal *h, int back)
 {
@@ -269,6 +290,21 @@ static int move_all(struct heal *h, int back)
 		if ((long)d[done].result == -EAGAIN && ++eagain < MAX_EAGAIN) {
 			i = first + done;
 			continue;
+		}
+		if ((long)d[done].result == -EEXIST) {
+			uint64_t off = mv[done].move > 0 ? (uint64_t)mv[done].move : 0;
+			int there = already_moved(h, mv[done].src + off,
+						  mv[done].dst + off);
+
+			if (there < 0) {
+				err = there;
+				goto out;
+			}
+			if (there) {
+				advance(h, first + done, back, PAGE_4K);
+				i = first + done;
+				continue;
+			}
 		}
 		err = ar_fail_errno(h->ctx, (int)-(long)d[done].result,
 				    "UFFDIO_MOVE of %#llx-%#llx%s in process %d",
@@ -359,6 +395,30 @@ static int any_moved(const struct heal *h)
 }
 
 /*
+ * Before an undo: a source whose part of dst holds pages past what moved[]
+ * says went there (progress that went unrecorded) has all the rest of its
+ * part moved back too; holes and pages already home are stepped over.
+ */
+static int count_strays(struct heal *h)
+{
+	for (size_t i = 0; i < h->js->nsrc; i++) {
+		const struct ar_jsrc *s = &h->js->src[i];
+		uint64_t len = s->end - s->start;
+		int found;
+
+		if (h->moved[i] >= len)
+			continue;
+		found = has_pages(h, h->js->dst + (s->start - h->js->run_start) +
+				  h->moved[i], len - h->moved[i]);
+		if (found < 0)
+			return found;
+		if (found)
+			h->moved[i] = len;
+	}
+	return 0;
+}
+
+/*
  * Put back what was moved and remove what we created.  -EIO when pages
  * could not be put back: the journal then keeps them findable.  dst gone
  * means an earlier undo got that far.
@@ -368,6 +428,8 @@ static int undo(struct heal *h)
 	uint64_t len = run_len(h);
 	int err = ar_inject_vma_at(h->inj, h->js->dst, NULL);
 
+	if (err > 0)
+		err = count_strays(h) ?: 1;
 	if (err > 0 && any_moved(h)) {
 		for (size_t i = 0; i < h->js->nsrc; i++)
 			h->js->src[i].moved = h->moved[i];
