@@ -230,11 +230,14 @@ static enum ar_run_fate check_segment(struct ar_ctx *ctx,
 /*
  * Parts are sized for this share of --max-pause; the rest is margin for
  * what a stop cannot plan: on the idle 2-vCPU VM, stopping the threads
- * sometimes takes 3 to 6 ms instead of about one.  With 60%, the longest
- * stop of a 10 000-VMA defrag under --max-pause 10 had a median (of
- * five runs) of 9.5 to 10.8 ms in three benches; with 50%, 8.5 to 9.7.
+ * sometimes takes 3 to 6 ms instead of about one, and moves twice as long
+ * as the last stop's are seen.  The longest stop of a 10 000-VMA defrag
+ * under --max-pause 10, as the median of twelve runs (parts sized from
+ * the moves' cost): with 50%, 9.1 to 11.6 ms in 47 series (mean stop
+ * 5.1 to 5.6 ms, 40 to 100 stops); with 40%, 8.7 to 10.0 ms in four
+ * (mean stop 4.3 to 4.4 ms, 63 to 116 stops).
  */
-#define PAUSE_SHARE_PERCENT 50u
+#define PAUSE_SHARE_PERCENT 40u
 /*
  * Once stopped, a part is cut short when the stop, as it has gone so far
  * and as the last stop measured healing and resuming, would pass this
