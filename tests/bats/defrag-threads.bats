@@ -138,19 +138,22 @@ teardown() {
 	TJOB=
 }
 
-@test "a SIGCONT from elsewhere during the stop, then kill -9 of the tool: stopped again, recover, pages intact" {
-	for i in 1 2 3 4; do
+# sigcont_then_kill ROUNDS DELAY: ROUNDS times, defrag a multi-threaded
+# target, send it SIGCONT during the stop, kill -9 the tool DELAY seconds
+# later, recover; every page must be intact.  Had the process run on with
+# memory out of place, its threads would have faulted in pages where the
+# moved ones must go back.
+sigcont_then_kill() {
+	local rounds=$1 delay=$2 i tool out rc
+	for i in $(seq "$rounds"); do
 		start_target -w 2 -r 20000
 		"$ANONREMAP" defrag "$TPID" >/dev/null 2>&1 &
 		tool=$!
 		sleep "0.$((RANDOM % 3 + 1))"
 		kill -CONT "$TPID"
-		# The tool answers at its next injected call; then it dies.
-		sleep 0.05
+		sleep "$delay"
 		kill -9 "$tool" 2>/dev/null || true
 		wait "$tool" 2>/dev/null || true
-		# Had the process run on with memory out of place, its threads
-		# would have faulted in pages where the moved ones must go back.
 		out=$("$ANONREMAP" recover "$TPID" 2>&1) && rc=0 || rc=$?
 		echo "# round $i: $out" >&3
 		[ "$rc" -eq 0 ] || [[ "$out" == *"nothing to recover"* ]]
@@ -161,25 +164,15 @@ teardown() {
 	done
 }
 
+@test "a SIGCONT from elsewhere during the stop, then kill -9 of the tool: stopped again, recover, pages intact" {
+	# The tool answers at its next injected call; then it dies.
+	sigcont_then_kill 4 0.05
+}
+
 @test "a SIGCONT from elsewhere at once followed by kill -9 of the tool: the threads are parked, recover, pages intact" {
 	# No delay between the SIGCONT and the kill: the tool dies before
 	# its next injected call can stop the process again.  Every thread
 	# but the injected one must then run nothing but the stub's park
 	# loop, which stops the process again.
-	for i in 1 2 3 4 5 6 7 8; do
-		start_target -w 2 -r 20000
-		"$ANONREMAP" defrag "$TPID" >/dev/null 2>&1 &
-		tool=$!
-		sleep "0.$((RANDOM % 3 + 1))"
-		kill -CONT "$TPID"
-		kill -9 "$tool" 2>/dev/null || true
-		wait "$tool" 2>/dev/null || true
-		out=$("$ANONREMAP" recover "$TPID" 2>&1) && rc=0 || rc=$?
-		echo "# round $i: $out" >&3
-		[ "$rc" -eq 0 ] || [[ "$out" == *"nothing to recover"* ]]
-		target_says verify
-		[ "$REPLY" = "VERIFIED errors=0" ]
-		stop_target
-		TJOB=
-	done
+	sigcont_then_kill 8 0
 }
