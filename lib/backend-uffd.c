@@ -195,11 +195,10 @@ static int has_pages(struct heal *h, uint64_t start, uint64_t len);
 static int already_moved(struct heal *h, uint64_t from, uint64_t to)
 {
 	int at_from = has_pages(h, from, PAGE_4K);
-	int at_to = at_from ? at_from : has_pages(h, to, PAGE_4K);
 
-	if (at_from < 0 || at_to < 0)
-		return at_from < 0 ? at_from : at_to;
-	return !at_from && at_to;
+	if (at_from)
+		return at_from < 0 ? at_from : 0;
+	return has_pages(h, to, PAGE_4K);
 }
 
 /*
