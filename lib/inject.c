@@ -76,6 +76,7 @@ struct thread {
 	pid_t tid;
 	int seized;
 	int parked;		/* its registers are not regs: see park_threads() */
+	int died_traced;	/* killed while ours: see reap_killed() */
 	struct ar_regs regs;	/* as found */
 };
 
@@ -94,6 +95,7 @@ struct ar_inject {
 	int in_syscall_stop;	/* injected thread left in a syscall-exit stop */
 	int keep_stopped;	/* memory out of place: leave it to recover */
 	int restopping;		/* a SIGCONT came: our SIGSTOP is on its way */
+	int killed;		/* a stopped thread vanished: see process_gone */
 	siginfo_t *held;	/* signals the injected thread got meanwhile, */
 	size_t nheld, held_cap;	/* in order (see hold_signal()) */
 	cpu_set_t old_cpus;
@@ -798,6 +800,8 @@ static int fail_ptrace(struct ar_inject *inj, const char *what)
 	int err = errno;
 
 	inj->broken = 1;
+	if (err == ESRCH)
+		inj->killed = 1;
 	return ar_fail_errno(inj->ctx, err, "%s on thread %d", what,
 			     inj->inj->tid);
 }
@@ -1399,7 +1403,7 @@ static int stopped_state(pid_t pid)
  * Whether the process our pidfd names has exited, or has no memory any
  * more (a zombie, or on its way out): nothing of it is left to recover.
  */
-bool ar_inject_process_gone(const struct ar_inject *inj)
+static bool process_ended(const struct ar_inject *inj)
 {
 	char buf[4096];
 	const char *v;
@@ -1413,6 +1417,28 @@ bool ar_inject_process_gone(const struct ar_inject *inj)
 		return sys_pidfd_send_signal(inj->pidfd, 0) && errno == ESRCH;
 	v = status_field(buf, "State");
 	return (v && (*v == 'Z' || *v == 'X')) || !status_field(buf, "VmSize");
+}
+
+/* How long a killed process is given to finish exiting, in ms. */
+#define KILLED_EXIT_WAIT_MS 2000
+
+/*
+ * As process_ended(), but a process one of whose threads vanished while
+ * stopped under ptrace was killed (nothing else ends a thread stopped so),
+ * and its exit may still be under way: it is given a while to finish, so
+ * that a journal is not kept for a process about to be gone.
+ */
+bool ar_inject_process_gone(const struct ar_inject *inj)
+{
+	const struct timespec step = { 0, 5 * 1000 * 1000 };
+
+	for (int ms = 0; ; ms += 5) {
+		if (process_ended(inj))
+			return true;
+		if (!inj->killed || ms >= KILLED_EXIT_WAIT_MS)
+			return false;
+		nanosleep(&step, NULL);
+	}
 }
 
 #define AR_KCMP_VM 1	/* linux/kcmp.h */
@@ -1744,6 +1770,56 @@ static int park(struct ar_inject *inj)
 	}
 }
 
+/* Whether pid is a child of ours (its status says so). */
+static bool our_child(const struct ar_inject *inj)
+{
+	char buf[4096];
+	const char *v;
+
+	if (read_status(inj->pid, inj->pid, buf, sizeof(buf)) < 0)
+		return false;
+	v = status_field(buf, "PPid");
+	return v && atoi(v) == inj->self;
+}
+
+/*
+ * A thread killed while we trace it stays a zombie of ours until we wait
+ * for it, and its process cannot end before it: wait for each (the
+ * leader last, as the kernel lets it go last; not when the process is our
+ * child, whose own wait is its parent's to make).  Bounded: a thread may
+ * take a while to die.
+ */
+static void reap_killed(struct ar_inject *inj)
+{
+	const struct timespec step = { 0, 5 * 1000 * 1000 };
+	bool child = our_child(inj);
+
+	for (int ms = 0; ms < KILLED_EXIT_WAIT_MS; ms += 5) {
+		size_t left = 0;
+
+		for (size_t i = 0; i < inj->nthreads; i++) {
+			struct thread *t = &inj->threads[i];
+			pid_t r;
+			int st;
+
+			if (!t->died_traced || (t->tid == inj->pid && child))
+				continue;
+			r = waitpid(t->tid, &st, __WALL | WNOHANG);
+			/* Stopped, it was not dead after all: let it go. */
+			if ((r < 0 && errno == ECHILD) ||
+			    (r == t->tid && !WIFSTOPPED(st)) ||
+			    (r == t->tid && !ptrace(PTRACE_DETACH, t->tid, NULL,
+						    NULL)))
+				t->died_traced = 0;
+			else
+				left++;
+		}
+		if (!left)
+			return;
+		nanosleep(&step, NULL);
+	}
+}
+
 /*
  * Memory out of place (keep_stopped): every thread stays parked, the
  * injected one too when it sits in the stub's loop, so that a SIGCONT
@@ -1803,14 +1879,21 @@ int ar_inject_detach_at(struct ar_inject *inj, uint64_t *resumed_ns)
 		/* The others' registers were changed only if parked. */
 		if ((t == inj->inj || t->parked) && !stays_parked(inj, t))
 			e = ar_arch_set_regs(t->tid, &t->regs);
-		if (e && e != -ESRCH && !err)
+		if (e == -ESRCH)
+			inj->killed = 1;
+		else if (e && !err)
 			err = ar_fail_errno(ctx, -e, "cannot restore the "
 					    "registers of thread %d", t->tid);
-		if (ptrace(PTRACE_DETACH, t->tid, NULL, NULL) && errno != ESRCH &&
-		    !err)
+		if (!ptrace(PTRACE_DETACH, t->tid, NULL, NULL))
+			continue;
+		if (errno == ESRCH)
+			inj->killed = t->died_traced = 1;
+		else if (!err)
 			err = ar_fail_errno(ctx, errno, "cannot detach from "
 					    "thread %d", t->tid);
 	}
+	if (inj->killed)
+		reap_killed(inj);
 	if (inj->inj)
 		for (size_t i = 0; i < inj->nheld; i++)
 			resend_signal(inj, &inj->held[i]);

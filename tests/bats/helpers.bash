@@ -9,7 +9,8 @@ start_fragment() {
 	FOUT=$BATS_TEST_TMPDIR/fragment.out
 	"$FRAGMENT" --timeout 120 "$@" >"$FOUT" 2>&1 &
 	local helper=$! i
-	for i in $(seq 200); do
+	# Up to 30 s: a loaded machine takes long to make thousands of VMAs.
+	for i in $(seq 600); do
 		grep -q '^ready' "$FOUT" && break
 		if ! kill -0 "$helper" 2>/dev/null; then
 			local rc=0
@@ -33,7 +34,7 @@ verify_fragment() {
 	local before i
 	before=$(grep -c '^verified\|^corrupt' "$FOUT" || true)
 	kill -USR1 "$FPID"
-	for i in $(seq 100); do
+	for i in $(seq 300); do
 		[ "$(grep -c '^verified\|^corrupt' "$FOUT" || true)" -gt "$before" ] && break
 		sleep 0.05
 	done

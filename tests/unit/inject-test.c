@@ -832,6 +832,44 @@ static void kill9_during_undo_then_recover(void)
 	kill9_loop("-r 300 -f -w 2", 10, 0);
 }
 
+/*
+ * The process is killed while attached: the next call fails, detach lets
+ * its threads go (a thread killed while traced is the tracer's to wait
+ * for, and the process cannot end before), and no journal is kept for it.
+ * Several rounds: the exit races detach.
+ */
+static void killed_while_attached_no_journal(void)
+{
+	for (int round = 0; round < 5; round++) {
+		struct ar_inject *inj;
+		struct tgt t;
+		char path[256];
+		long ret = 0;
+		int status, waited = 0;
+		pid_t r;
+
+		CHECK(tgt_start(&t, "-r 16 -w 4") == 0);
+		CHECK_EQ(ar_inject_attach(ctx, t.pid, 0, 0, &inj), 0);
+		kill(t.pid, SIGKILL);
+		CHECK(ar_inject_call(inj, &ret, SYS_getpid, 0, 0, 0, 0, 0,
+				     0) < 0);
+		/* Its result depends on how far the exit got: not checked. */
+		ar_inject_detach(inj);
+		CHECK_EQ(ar_journal_path(path, sizeof(path), t.pid), 0);
+		CHECK(access(path, F_OK) != 0);
+		while ((r = waitpid(t.pid, &status, WNOHANG)) == 0 &&
+		       waited++ < 500)
+			usleep(10000);
+		CHECK_EQ(r, t.pid);
+		if (r == t.pid) {
+			forget(t.pid);
+			fclose(t.in);
+			fclose(t.out);
+		}
+		kill_all();
+	}
+}
+
 /* The process died after the tool: recover drops the stale journal. */
 static void recover_dead_process(void)
 {
@@ -998,6 +1036,7 @@ int main(int argc, char **argv)
 	RUN(heal_unexpected_errno);
 	RUN(kill9_then_recover);
 	RUN(kill9_during_undo_then_recover);
+	RUN(killed_while_attached_no_journal);
 	RUN(recover_dead_process);
 	RUN(uffd_probe_here);
 	RUN(refuse_self);

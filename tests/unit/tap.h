@@ -9,6 +9,8 @@
 #define AR_TAP_H
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 static int tap_count, tap_failed, tap_current_failed;
 
@@ -35,8 +37,13 @@ static int tap_count, tap_failed, tap_current_failed;
 		}                                                            \
 	} while (0)
 
+/* TAP_ONLY=name runs that test alone (while working on it). */
 static inline void tap_run(const char *name, void (*fn)(void))
 {
+	const char *only = getenv("TAP_ONLY");
+
+	if (only && *only && strcmp(only, name))
+		return;
 	tap_current_failed = 0;
 	fflush(stdout);
 	fn();
