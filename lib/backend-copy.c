@@ -642,9 +642,9 @@ int ar_copy_heal(struct ar_inject *inj, const struct ar_heal_run *run,
 		uint64_t t1 = ar_now_ns();
 
 		err = copy_sources(&c, 0);
+		st->moves_ns = ar_now_ns() - t1;
 		if (!err)
 			err = finish(&c);
-		st->moves_ns = ar_now_ns() - t1;
 	}
 	if (err) {
 		enum ar_recovery how;

@@ -477,11 +477,11 @@ int ar_relocate_heal(struct ar_inject *inj, const struct ar_heal_run *run,
 		goto out;
 	st->moves_ns = ar_now_ns();
 	err = move_sources(&r, 0);
+	st->moves_ns = ar_now_ns() - st->moves_ns;
 	if (err)
 		err = give_up(&r, err, true);
 	else if ((err = finish(&r)))
 		err = give_up(&r, err, false);
-	st->moves_ns = ar_now_ns() - st->moves_ns;
 out:
 	if (!r.j)
 		free(r.local.src);	/* else the journal's */

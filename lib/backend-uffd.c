@@ -572,9 +572,9 @@ int ar_uffd_heal(struct ar_inject *inj, const struct ar_heal_run *run,
 		uint64_t t1 = ar_now_ns();
 
 		err = move_all(&h, 0);
+		st->moves_ns = ar_now_ns() - t1;
 		if (!err)
 			err = finish(&h);
-		st->moves_ns = ar_now_ns() - t1;
 	}
 	if (err) {
 		char msg[sizeof(h.ctx->errmsg)];

@@ -39,8 +39,10 @@ struct ar_heal_stats {
 	uint64_t batches;
 	uint64_t ns;		/* wall time of the heal */
 	/*
-	 * Of which the moves and putting the run in place: the part that
-	 * grows with the run's VMAs, not the setting up around it.
+	 * Of which the moves of the sources: the part that grows with the
+	 * run's VMAs.  Setting up, and putting the run in place after (a
+	 * few calls, whatever the VMAs), are not in it: counted per VMA,
+	 * they would make small parts look dear, and be cut smaller still.
 	 */
 	uint64_t moves_ns;
 	/*
