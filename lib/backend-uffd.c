@@ -141,14 +141,36 @@ static int close_uffd(struct heal *h)
 	return 0;
 }
 
-/* Map the destination (at the journaled address) like the run, register it. */
+static int has_pages(struct heal *h, uint64_t start, uint64_t len);
+
+/*
+ * Map the destination (at the journaled address) like the run, register
+ * it.  Fresh, it holds no page: checked, since moved_unseen() relies on
+ * it to tell a page moved from its source from a stranger.
+ */
 static int map_dst(struct heal *h, const char *name)
 {
 	int err = ar_heal_map_dst(h->inj, h->js->dst, run_len(h),
 				  (int)h->js->prot, (int)h->js->mflags,
 				  h->js->advice, name, h->data + CTL_OFF);
 
+	if (!err && (err = has_pages(h, h->js->dst, run_len(h))) > 0)
+		err = ar_fail(h->ctx, EEXIST, "the new destination %#llx-%#llx "
+			      "in process %d holds pages before any move "
+			      "(a kernel anomaly): run left as it was",
+			      (unsigned long long)h->js->dst,
+			      (unsigned long long)(h->js->dst + run_len(h)),
+			      h->js->pid);
 	return err ? err : uffd_register(h, h->js->dst, run_len(h));
+}
+
+/*
+ * No move has run yet (the journal says so): nothing of the run is at
+ * dst, and a page found there is none of the process's memory.
+ */
+static int before_moves(const struct heal *h)
+{
+	return h->js->phase == AR_JP_UFFD_DST;
 }
 
 /* Descriptors per batch; their uffdio_moves follow the cap-th one. */
@@ -184,21 +206,40 @@ static void advance(struct heal *h, size_t i, int back, uint64_t off)
 
 #define PAGE_4K 4096ULL
 
-static int has_pages(struct heal *h, uint64_t start, uint64_t len);
+static int read_pagemap(struct heal *h, uint64_t start, size_t n,
+			uint64_t *buf);
+
+/* A pagemap entry: a page is there, present or swapped out. */
+#define PM_PAGE (3ULL << 62)
+/* Pages one EEXIST may have moved unseen: up to a PMD's worth. */
+#define STRETCH_PAGES 512
 
 /*
- * A move failed with EEXIST at the page from -> to: 1 when that page is
- * where the move would put it already (nothing at from, a page at to),
- * which progress that went unrecorded leaves behind; the move may then
- * go on past it.  0 when a page sits on both sides: a real conflict.
+ * A move failed with EEXIST at the page from -> to, len bytes of it left.
+ * Linux 6.18's move_pages() keeps an -EAGAIN of one attempt after the
+ * retry moved the pages (up to a PMD's worth), comes back to where it was
+ * and finds them moved: -EEXIST, and the count leaves them out.  Returns
+ * the bytes from `from` on that were so moved (nothing at from, a page at
+ * to), > 0 when the move may go on past them; 0 when the first page sits
+ * on both sides, a real conflict.  A fresh dst holds no page of its own
+ * (see dst_empty()): one there came from its source.
  */
-static int already_moved(struct heal *h, uint64_t from, uint64_t to)
+static long moved_unseen(struct heal *h, uint64_t from, uint64_t to,
+			 uint64_t len)
 {
-	int at_from = has_pages(h, from, PAGE_4K);
+	uint64_t src[STRETCH_PAGES], dst[STRETCH_PAGES];
+	size_t n = (size_t)(len / PAGE_4K), k;
+	int err;
 
-	if (at_from)
-		return at_from < 0 ? at_from : 0;
-	return has_pages(h, to, PAGE_4K);
+	if (n > STRETCH_PAGES)
+		n = STRETCH_PAGES;
+	if ((err = read_pagemap(h, from, n, src)) ||
+	    (err = read_pagemap(h, to, n, dst)))
+		return err;
+	for (k = 0; k < n; k++)
+		if ((src[k] & PM_PAGE) || !(dst[k] & PM_PAGE))
+			break;
+	return (long)(k * PAGE_4K);
 }
 
 /*
@@ -292,15 +333,16 @@ static int move_all(struct heal *h, int back)
 		}
 		if ((long)d[done].result == -EEXIST) {
 			uint64_t off = mv[done].move > 0 ? (uint64_t)mv[done].move : 0;
-			int there = already_moved(h, mv[done].src + off,
-						  mv[done].dst + off);
+			long there = moved_unseen(h, mv[done].src + off,
+						  mv[done].dst + off,
+						  mv[done].len - off);
 
 			if (there < 0) {
-				err = there;
+				err = (int)there;
 				goto out;
 			}
 			if (there) {
-				advance(h, first + done, back, PAGE_4K);
+				advance(h, first + done, back, (uint64_t)there);
 				i = first + done;
 				continue;
 			}
@@ -321,6 +363,33 @@ out:
 	return err;
 }
 
+/* The pagemap entries of n pages of the target from start. */
+static int read_pagemap(struct heal *h, uint64_t start, size_t n,
+			uint64_t *buf)
+{
+	char path[64];
+	size_t done = 0;
+	int fd, err = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", h->js->pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return ar_fail_errno(h->ctx, errno, "cannot open %s", path);
+	while (done < n) {
+		ssize_t got = pread(fd, buf + done, (n - done) * sizeof(*buf),
+				    (off_t)((start / PAGE_4K + done) * 8));
+
+		if (got <= 0 || got % sizeof(*buf)) {
+			err = ar_fail_errno(h->ctx, got < 0 ? errno : EIO,
+					    "cannot read %s", path);
+			break;
+		}
+		done += (size_t)got / sizeof(*buf);
+	}
+	close(fd);
+	return err;
+}
+
 /*
  * 1 when a page of [start, start + len) of the target is present or
  * swapped out, per /proc/PID/pagemap: the check that stands between a
@@ -328,33 +397,22 @@ out:
  */
 static int has_pages(struct heal *h, uint64_t start, uint64_t len)
 {
-	char path[64];
 	uint64_t buf[512];
-	int fd, found = 0;
 
-	snprintf(path, sizeof(path), "/proc/%d/pagemap", h->js->pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return ar_fail_errno(h->ctx, errno, "cannot open %s", path);
-	for (uint64_t a = start; a < start + len && !found;) {
-		size_t n = (size_t)((start + len - a) / 4096);
-		ssize_t got;
+	for (uint64_t a = start; a < start + len;) {
+		size_t n = (size_t)((start + len - a) / PAGE_4K);
+		int err;
 
 		if (n > AR_ARRAY_SIZE(buf))
 			n = AR_ARRAY_SIZE(buf);
-		got = pread(fd, buf, n * sizeof(*buf), (off_t)(a / 4096 * 8));
-		if (got <= 0) {
-			found = ar_fail_errno(h->ctx, got ? errno : EIO,
-					      "cannot read %s", path);
-			break;
-		}
-		for (size_t i = 0; i < (size_t)got / sizeof(*buf); i++)
-			if (buf[i] & (3ULL << 62))
-				found = 1;
-		a += (uint64_t)got / sizeof(*buf) * 4096;
+		if ((err = read_pagemap(h, a, n, buf)))
+			return err;
+		for (size_t i = 0; i < n; i++)
+			if (buf[i] & PM_PAGE)
+				return 1;
+		a += n * PAGE_4K;
 	}
-	close(fd);
-	return found;
+	return 0;
 }
 
 /*
@@ -394,11 +452,12 @@ static int any_moved(const struct heal *h)
 }
 
 /*
- * Before an undo: a source whose part of dst holds pages past what moved[]
- * says went there (progress that went unrecorded) has all the rest of its
- * part moved back too; holes and pages already home are stepped over.
+ * Before an undo, once moves have run: a source whose part of dst holds
+ * pages past what moved[] says went there (moves the count left out, see
+ * moved_unseen()) has all the rest of its part moved back too; holes and
+ * pages already home are stepped over.
  */
-static int count_strays(struct heal *h)
+static int take_strays(struct heal *h)
 {
 	for (size_t i = 0; i < h->js->nsrc; i++) {
 		const struct ar_jsrc *s = &h->js->src[i];
@@ -427,8 +486,8 @@ static int undo(struct heal *h)
 	uint64_t len = run_len(h);
 	int err = ar_inject_vma_at(h->inj, h->js->dst, NULL);
 
-	if (err > 0)
-		err = count_strays(h) ?: 1;
+	if (err > 0 && !before_moves(h))
+		err = take_strays(h) ?: 1;
 	if (err > 0 && any_moved(h)) {
 		for (size_t i = 0; i < h->js->nsrc; i++)
 			h->js->src[i].moved = h->moved[i];
@@ -457,7 +516,7 @@ static int undo(struct heal *h)
 		err = 1;
 	}
 	if (err > 0) {
-		err = has_pages(h, h->js->dst, len);
+		err = before_moves(h) ? 0 : has_pages(h, h->js->dst, len);
 		if (err > 0) {
 			ar_inject_keep_stopped(h->inj);
 			return ar_fail(h->ctx, EIO, "pages still at %#llx in "
