@@ -10,7 +10,9 @@ WARNFLAGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 BASEFLAGS := -std=gnu11 -D_GNU_SOURCE -MMD -MP $(WARNFLAGS) -Ilib
 SMARTCOLS_CFLAGS := $(shell pkg-config --cflags smartcols 2>/dev/null)
 SMARTCOLS_LIBS := $(shell pkg-config --libs smartcols 2>/dev/null || echo -lsmartcols)
-CLI_LIBS := $(SMARTCOLS_LIBS) $(shell pkg-config --libs libproc2 2>/dev/null || echo -lproc2)
+# libproc2 is loaded by `top` when it runs (see cli/top.c): only its header
+# is needed to build.
+CLI_LIBS := $(SMARTCOLS_LIBS) -ldl
 # What the library itself needs (capabilities, for permission messages).
 LIB_LIBS := $(shell pkg-config --libs libcap 2>/dev/null || echo -lcap)
 

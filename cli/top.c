@@ -5,6 +5,7 @@
  * summary, never fatal.
  */
 #include <argp.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <libproc2/pids.h>
 #include <signal.h>
@@ -142,25 +143,61 @@ static int compare_procs(const void *a, const void *b)
 	return (sa.pid > sb.pid) - (sa.pid < sb.pid);
 }
 
+/*
+ * libproc2, loaded when top needs it: linked in, it and what it pulls in
+ * (libsystemd, libgcrypt, three compression libraries) cost every command
+ * milliseconds at start, defrag's included.
+ */
+#define PROC2_SONAME "libproc2.so.0"
+
+struct proc2 {
+	__typeof__(procps_pids_new) *pids_new;
+	__typeof__(procps_pids_reap) *pids_reap;
+	__typeof__(procps_pids_unref) *pids_unref;
+};
+
+static int load_proc2(struct proc2 *p)
+{
+	void *dl = dlopen(PROC2_SONAME, RTLD_NOW | RTLD_LOCAL);
+
+	if (!dl) {
+		cli_error("cannot enumerate processes: %s", dlerror());
+		return -1;
+	}
+	p->pids_new = (__typeof__(p->pids_new))dlsym(dl, "procps_pids_new");
+	p->pids_reap = (__typeof__(p->pids_reap))dlsym(dl, "procps_pids_reap");
+	p->pids_unref = (__typeof__(p->pids_unref))dlsym(dl,
+							   "procps_pids_unref");
+	if (!p->pids_new || !p->pids_reap || !p->pids_unref) {
+		cli_error("cannot enumerate processes: %s lacks the pids "
+			  "interface", PROC2_SONAME);
+		return -1;
+	}
+	return 0;	/* stays loaded: top may scan again */
+}
+
 /* Every process of the system, through libproc2. */
 static int scan_system(struct scan *s, const struct report *r)
 {
+	static struct proc2 p;
 	enum pids_item items[] = { PIDS_ID_PID };
 	struct pids_info *info = NULL;
 	struct pids_fetch *fetch;
 	struct timespec t0, t1;
 	int i, ret;
 
+	if (!p.pids_new && load_proc2(&p))
+		return EXIT_FAIL;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	ret = procps_pids_new(&info, items, 1);
+	ret = p.pids_new(&info, items, 1);
 	if (ret < 0) {
 		cli_error("cannot enumerate processes: %s", strerror(-ret));
 		return EXIT_FAIL;
 	}
-	fetch = procps_pids_reap(info, PIDS_FETCH_TASKS_ONLY);
+	fetch = p.pids_reap(info, PIDS_FETCH_TASKS_ONLY);
 	if (!fetch) {
 		cli_error("cannot enumerate processes: %s", strerror(errno));
-		procps_pids_unref(&info);
+		p.pids_unref(&info);
 		return EXIT_FAIL;
 	}
 	for (i = 0; i < fetch->counts->total; i++) {
@@ -168,7 +205,7 @@ static int scan_system(struct scan *s, const struct report *r)
 
 		scan_add(s, r, pid, 0, false);
 	}
-	procps_pids_unref(&info);
+	p.pids_unref(&info);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	s->seconds = (double)(t1.tv_sec - t0.tv_sec) +
 		     (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
