@@ -243,6 +243,29 @@ static long moved_unseen(struct heal *h, uint64_t from, uint64_t to,
 }
 
 /*
+ * Tests only: ANONREMAP_TEST_FORGET_MOVES=N makes the first forward batch
+ * forget the last N of its done moves, as the kernel bug moved_unseen()
+ * answers does, so that their sources are moved again, fail with EEXIST
+ * and are stepped over.  Safe whatever N: a page is stepped over only
+ * when pagemap shows it moved.  *i becomes the first source to move
+ * again.
+ */
+static void forget_moves(struct heal *h, size_t first, size_t done,
+			const struct uffdio_move *mv, size_t *i)
+{
+	const char *env = getenv("ANONREMAP_TEST_FORGET_MOVES");
+	size_t n = env ? (size_t)strtoul(env, NULL, 10) : 0;
+
+	if (!n || !done)
+		return;
+	if (n > done)
+		n = done;
+	for (size_t k = done - n; k < done; k++)
+		h->moved[first + k] -= mv[k].len;
+	*i = first + done - n;
+}
+
+/*
  * Move, in batches, what is pending of every source: forward run -> dst,
  * or back dst -> run for the part moved[] says went forward.  The
  * progress arrays follow each move's result, so they are exact even after
@@ -320,6 +343,8 @@ static int move_all(struct heal *h, int back)
 		h->st->moves += done + (done < n);
 		for (size_t k = 0; k < done; k++)
 			advance(h, first + k, back, mv[k].len);
+		if (done == n && h->st->batches == 1 && !back)
+			forget_moves(h, first, done, mv, &i);
 		if (done == n)
 			continue;
 		/* Descriptor `done` failed; a partial move says how far. */
