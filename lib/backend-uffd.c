@@ -206,7 +206,8 @@ static void advance(struct heal *h, size_t i, int back, uint64_t off)
 
 #define PAGE_4K 4096ULL
 
-static int read_pagemap(struct heal *h, uint64_t start, size_t n,
+static int open_pagemap(struct heal *h);
+static int read_pagemap(struct heal *h, int fd, uint64_t start, size_t n,
 			uint64_t *buf);
 
 /* A pagemap entry: a page is there, present or swapped out. */
@@ -222,19 +223,24 @@ static int read_pagemap(struct heal *h, uint64_t start, size_t n,
  * the bytes from `from` on that were so moved (nothing at from, a page at
  * to), > 0 when the move may go on past them; 0 when the first page sits
  * on both sides, a real conflict.  A fresh dst holds no page of its own
- * (see dst_empty()): one there came from its source.
+ * (see map_dst()): one there came from its source.
  */
 static long moved_unseen(struct heal *h, uint64_t from, uint64_t to,
 			 uint64_t len)
 {
 	uint64_t src[STRETCH_PAGES], dst[STRETCH_PAGES];
 	size_t n = (size_t)(len / PAGE_4K), k;
-	int err;
+	int fd = open_pagemap(h), err;
 
+	if (fd < 0)
+		return fd;
 	if (n > STRETCH_PAGES)
 		n = STRETCH_PAGES;
-	if ((err = read_pagemap(h, from, n, src)) ||
-	    (err = read_pagemap(h, to, n, dst)))
+	err = read_pagemap(h, fd, from, n, src);
+	if (!err)
+		err = read_pagemap(h, fd, to, n, dst);
+	close(fd);
+	if (err)
 		return err;
 	for (k = 0; k < n; k++)
 		if ((src[k] & PM_PAGE) || !(dst[k] & PM_PAGE))
@@ -388,31 +394,34 @@ out:
 	return err;
 }
 
-/* The pagemap entries of n pages of the target from start. */
-static int read_pagemap(struct heal *h, uint64_t start, size_t n,
-			uint64_t *buf)
+static int open_pagemap(struct heal *h)
 {
 	char path[64];
-	size_t done = 0;
-	int fd, err = 0;
+	int fd;
 
 	snprintf(path, sizeof(path), "/proc/%d/pagemap", h->js->pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return ar_fail_errno(h->ctx, errno, "cannot open %s", path);
+	return fd < 0 ? ar_fail_errno(h->ctx, errno, "cannot open %s", path) :
+			fd;
+}
+
+/* The pagemap entries of n pages of the target from start, from fd. */
+static int read_pagemap(struct heal *h, int fd, uint64_t start, size_t n,
+			uint64_t *buf)
+{
+	size_t done = 0;
+
 	while (done < n) {
 		ssize_t got = pread(fd, buf + done, (n - done) * sizeof(*buf),
 				    (off_t)((start / PAGE_4K + done) * 8));
 
-		if (got <= 0 || got % sizeof(*buf)) {
-			err = ar_fail_errno(h->ctx, got < 0 ? errno : EIO,
-					    "cannot read %s", path);
-			break;
-		}
+		if (got <= 0 || got % sizeof(*buf))
+			return ar_fail_errno(h->ctx, got < 0 ? errno : EIO,
+					     "cannot read /proc/%d/pagemap",
+					     h->js->pid);
 		done += (size_t)got / sizeof(*buf);
 	}
-	close(fd);
-	return err;
+	return 0;
 }
 
 /*
@@ -423,21 +432,23 @@ static int read_pagemap(struct heal *h, uint64_t start, size_t n,
 static int has_pages(struct heal *h, uint64_t start, uint64_t len)
 {
 	uint64_t buf[512];
+	int fd = open_pagemap(h), found = 0;
 
-	for (uint64_t a = start; a < start + len;) {
+	if (fd < 0)
+		return fd;
+	for (uint64_t a = start; a < start + len && !found;) {
 		size_t n = (size_t)((start + len - a) / PAGE_4K);
-		int err;
 
 		if (n > AR_ARRAY_SIZE(buf))
 			n = AR_ARRAY_SIZE(buf);
-		if ((err = read_pagemap(h, a, n, buf)))
-			return err;
-		for (size_t i = 0; i < n; i++)
-			if (buf[i] & PM_PAGE)
-				return 1;
+		if ((found = read_pagemap(h, fd, a, n, buf)))
+			break;
+		for (size_t i = 0; i < n && !found; i++)
+			found = !!(buf[i] & PM_PAGE);
 		a += n * PAGE_4K;
 	}
-	return 0;
+	close(fd);
+	return found;
 }
 
 /*
