@@ -1419,8 +1419,19 @@ static bool process_ended(const struct ar_inject *inj)
 	return (v && (*v == 'Z' || *v == 'X')) || !status_field(buf, "VmSize");
 }
 
-/* How long a killed process is given to finish exiting, in ms. */
+/*
+ * How long a killed process is given to finish exiting, in ms, and how
+ * often it is looked at meanwhile.
+ */
 #define KILLED_EXIT_WAIT_MS 2000
+#define KILLED_POLL_MS 5
+
+static void killed_poll_sleep(void)
+{
+	const struct timespec step = { 0, KILLED_POLL_MS * 1000 * 1000 };
+
+	nanosleep(&step, NULL);
+}
 
 /*
  * As process_ended(), but a process one of whose threads vanished while
@@ -1430,14 +1441,12 @@ static bool process_ended(const struct ar_inject *inj)
  */
 bool ar_inject_process_gone(const struct ar_inject *inj)
 {
-	const struct timespec step = { 0, 5 * 1000 * 1000 };
-
-	for (int ms = 0; ; ms += 5) {
+	for (int ms = 0; ; ms += KILLED_POLL_MS) {
 		if (process_ended(inj))
 			return true;
 		if (!inj->killed || ms >= KILLED_EXIT_WAIT_MS)
 			return false;
-		nanosleep(&step, NULL);
+		killed_poll_sleep();
 	}
 }
 
@@ -1791,10 +1800,9 @@ static bool our_child(const struct ar_inject *inj)
  */
 static void reap_killed(struct ar_inject *inj)
 {
-	const struct timespec step = { 0, 5 * 1000 * 1000 };
 	bool child = our_child(inj);
 
-	for (int ms = 0; ms < KILLED_EXIT_WAIT_MS; ms += 5) {
+	for (int ms = 0; ms < KILLED_EXIT_WAIT_MS; ms += KILLED_POLL_MS) {
 		size_t left = 0;
 
 		for (size_t i = 0; i < inj->nthreads; i++) {
@@ -1816,7 +1824,7 @@ static void reap_killed(struct ar_inject *inj)
 		}
 		if (!left)
 			return;
-		nanosleep(&step, NULL);
+		killed_poll_sleep();
 	}
 }
 
