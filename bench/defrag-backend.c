@@ -14,7 +14,11 @@
  *  - ar_defrag() as a whole, and the anonremap command (forked and
  *    executed, as a shell starts it), against the in-process time;
  *  - ar_defrag() with --max-pause MAX_PAUSE_MS (default 10): stops,
- *    longest and mean pause, VMAs left.
+ *    longest and mean pause, VMAs left; then, back to back, the target
+ *    healing itself in parts that take as long as those stops did on
+ *    average: the longest of them is how far this machine alone stretches
+ *    a pause of that length (a stalled vCPU, another task), which no
+ *    injector can do better than.
  * Every target verifies its pages afterwards; any error fails the bench.
  * VERBOSE=1 prints each pause and where its time went.
  */
@@ -172,23 +176,46 @@ static void defrag(struct tgt *t, unsigned int max_pause_ms,
 	ar_defrag_report_free(rep);
 }
 
-static double self_heal_us(const char *args)
+/*
+ * The target healing itself with the backend's sequence, in parts of
+ * part_vmas VMAs (0: all at once): time of all parts; with parts, the
+ * longest part, the time of all again and how many parts into the
+ * pointers that are not NULL.
+ */
+static double self_heal_us(const char *args, size_t part_vmas,
+			   double *longest_us, double *total_us, size_t *parts)
 {
 	char buf[128];
-	long long ns;
+	long long ns, longest;
+	unsigned long n;
 	struct tgt t;
 
 	if (tgt_start(&t, args))
 		fail("starting the target");
-	fputs("selfheal\n", t.in);
+	fprintf(t.in, "selfheal %zu\n", part_vmas);
 	fflush(t.in);
 	if (!fgets(buf, sizeof(buf), t.out) ||
-	    sscanf(buf, "SELFHEAL ns=%lld", &ns) != 1)
+	    sscanf(buf, "SELFHEAL ns=%lld moves=%*u parts=%lu longest=%lld",
+		   &ns, &n, &longest) != 3)
 		fail("in-process heal");
-	if (count_vmas(t.pid, t.start, t.end) != 1)
+	if (!part_vmas && count_vmas(t.pid, t.start, t.end) != 1)
 		fail("in-process heal left several VMAs");
 	finish_target(&t);
+	if (longest_us)
+		*longest_us = longest / 1e3;
+	if (total_us)
+		*total_us = ns / 1e3;
+	if (parts)
+		*parts = n;
 	return ns / 1e3;
+}
+
+/* A part of n * scale VMAs, at least 2. */
+static size_t scaled_part(size_t n, double scale)
+{
+	double part = n * scale;
+
+	return part < 2 ? 2 : (size_t)part;
 }
 
 /*
@@ -229,7 +256,7 @@ int main(int argc, char **argv)
 	double single[repeat], batch[repeat], attach[repeat], self[repeat];
 	double heal[repeat], pause[repeat], whole[repeat], wpause[repeat];
 	double cmd[repeat], r_heal[repeat], r_pause[repeat], r_whole[repeat];
-	double r_cmd[repeat];
+	double r_cmd[repeat], in_longest[repeat], self_us;
 	struct ar_defrag_report rep;
 	char args[64];
 	struct tgt t;
@@ -247,7 +274,7 @@ int main(int argc, char **argv)
 		double t0;
 
 		injection_costs(&single[i], &batch[i], &attach[i]);
-		self[i] = self_heal_us(args);
+		self[i] = self_heal_us(args, 0, NULL, NULL, NULL);
 		if (tgt_start(&t, args))
 			fail("starting the target");
 		heal_part(&t, 0, pages, &pause[i], &heal[i]);
@@ -285,21 +312,51 @@ int main(int argc, char **argv)
 	       "(target <= 2); the command %.2f (target <= 2)\n",
 	       median(r_heal, repeat), median(r_pause, repeat),
 	       median(r_whole, repeat), median(r_cmd, repeat));
+	self_us = median(self, repeat);
 	for (int i = 0; i < repeat; i++) {
+		double mean_ms, in_total;
+		size_t part, done;
+
 		if (tgt_start(&t, args))
 			fail("starting the target");
 		defrag(&t, (unsigned int)max_pause_ms, &rep);
 		pause[i] = rep.pause_ns / 1e3;
+		mean_ms = rep.pause_total_ns / 1e6 / (double)rep.pauses;
 		printf("--max-pause %u: %zu stops, longest %.2f ms, mean %.2f ms; "
 		       "%zu VMAs -> %zu\n", (unsigned int)max_pause_ms,
-		       rep.pauses, rep.pause_ns / 1e6,
-		       rep.pause_total_ns / 1e6 / (double)rep.pauses, pages,
+		       rep.pauses, rep.pause_ns / 1e6, mean_ms, pages,
 		       (size_t)count_vmas(t.pid, t.start, t.end));
 		finish_target(&t);
+		/*
+		 * The mean stop's worth of VMAs at the in-process rate, then
+		 * corrected by one heal in such parts (each part has a fixed
+		 * cost besides its moves).
+		 */
+		part = scaled_part(pages, mean_ms * 1e3 / self_us);
+		self_heal_us(args, part, NULL, &in_total, &done);
+		part = scaled_part(part, mean_ms * 1e3 * done / in_total);
+		/* As many parts as stops, for as many chances of a stall. */
+		in_longest[i] = in_total = 0;
+		for (done = 0; done < rep.pauses;) {
+			double l, t;
+			size_t n;
+
+			self_heal_us(args, part, &l, &t, &n);
+			in_total += t;
+			done += n;
+			if (l > in_longest[i])
+				in_longest[i] = l;
+		}
+		printf("  in-process, %zu parts of %zu VMAs (a mean stop's worth): "
+		       "longest %.2f ms, mean %.2f ms\n", done, part,
+		       in_longest[i] / 1e3, in_total / (double)done / 1e3);
 	}
 	printf("--max-pause %u: longest pause, median of %d: %.2f ms "
-	       "(target <= %u)\n", (unsigned int)max_pause_ms, repeat,
-	       median(pause, repeat) / 1e3, (unsigned int)max_pause_ms);
+	       "(target <= %u); in-process parts as long as the mean stop, "
+	       "longest, median of %d: %.2f ms\n", (unsigned int)max_pause_ms,
+	       repeat, median(pause, repeat) / 1e3,
+	       (unsigned int)max_pause_ms, repeat,
+	       median(in_longest, repeat) / 1e3);
 	ar_ctx_free(ctx);
 	return 0;
 }

@@ -35,10 +35,10 @@
  *
  * Prints "READY pid=P start=S end=E pages=N" once set up.  Commands on
  * stdin: "verify" waits until every worker completed a full pass begun
- * after the command and prints "VERIFIED errors=N"; "selfheal" pauses the
- * workers and heals the region in-process with the same UFFDIO_MOVE
- * sequence as the uffd-move backend, printing "SELFHEAL ns=T moves=M" (the
- * benchmark's baseline); "signals" prints what its SIGUSR1 handler saw
+ * after the command and prints "VERIFIED errors=N"; "selfheal [N]" pauses
+ * the workers and heals the region in-process with the same UFFDIO_MOVE
+ * sequence as the uffd-move backend, in parts of N VMAs if given, printing
+ * "SELFHEAL ns=T moves=M parts=P longest=L" (the benchmark's baseline); "signals" prints what its SIGUSR1 handler saw
  * last and how many SIGUSR1 and SIGRTMIN+1 it got: "SIGNALS usr1=N
  * code=C value=V rt=M"; "quit" or end of input
  * stops, verifies everything and exits.  Exit status: 0 clean, 1 on any
@@ -423,21 +423,24 @@ static void uffd_ioctl(int fd, unsigned long req, void *arg)
 		die("userfaultfd ioctl");
 }
 
-/* The backend's sequence, in-process, timed from userfaultfd to close. */
-static void self_heal(int thp)
+static int64_t elapsed_ns(const struct timespec *t0, const struct timespec *t1)
 {
-	size_t len = npages * PAGE, moves = 0;
-	struct timespec t0, t1, ts = { 0, 100000 };
+	return (t1->tv_sec - t0->tv_sec) * 1000000000LL + t1->tv_nsec -
+	       t0->tv_nsec;
+}
+
+/*
+ * The backend's sequence for one part, in-process, from userfaultfd to
+ * close: bytes [off, off + len) of the region moved into dst, reserved
+ * for it, which then replaces them.
+ */
+static size_t self_heal_part(char *dst, size_t off, size_t len, int thp)
+{
 	struct uffdio_api api = { .api = UFFD_API,
 				  .features = UFFD_FEATURE_MOVE };
-	char *dst;
+	size_t moves = 0;
 	int fd;
 
-	atomic_store(&pause_req, 1);
-	while (atomic_load(&paused) < nworkers)
-		nanosleep(&ts, NULL);
-	dst = map_aligned(len, thp ? HUGE : PAGE, PROT_NONE);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY);
 	if (fd < 0)
 		die("userfaultfd");
@@ -455,10 +458,10 @@ static void self_heal(int thp)
 
 		uffd_ioctl(fd, UFFDIO_REGISTER, &reg);
 	}
-	for (size_t off = 0; off < len; off += chunk, moves++) {
+	for (size_t at = 0; at < len; at += chunk, moves++) {
 		struct uffdio_move mv = {
-			.dst = (uintptr_t)dst + off,
-			.src = (uintptr_t)region + off,
+			.dst = (uintptr_t)dst + at,
+			.src = (uintptr_t)region + off + at,
 			.len = chunk,
 			.mode = UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES,
 		};
@@ -470,15 +473,49 @@ static void self_heal(int thp)
 
 		uffd_ioctl(fd, UFFDIO_UNREGISTER, &range);
 	}
-	if (mremap(dst, len, len, MREMAP_FIXED | MREMAP_MAYMOVE, region) ==
-	    MAP_FAILED)
+	if (mremap(dst, len, len, MREMAP_FIXED | MREMAP_MAYMOVE,
+		   region + off) == MAP_FAILED)
 		die("mremap");
 	close(fd);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	atomic_store(&pause_req, 0);
-	printf("SELFHEAL ns=%lld moves=%zu\n",
-	       (t1.tv_sec - t0.tv_sec) * 1000000000LL + t1.tv_nsec - t0.tv_nsec,
-	       moves);
+	return moves;
+}
+
+/*
+ * The backend's sequence in-process, in parts of part_vmas VMAs (0: the
+ * whole region at once), with the workers paused for each part alone and
+ * run 1 ms between parts, as stops would have them.  Prints the time of
+ * all parts and of the longest, which the same moves take here without
+ * any injection: the benchmark's baseline.
+ */
+static void self_heal(int thp, size_t part_vmas)
+{
+	const size_t len = npages * PAGE;
+	const size_t part = part_vmas ? part_vmas * chunk : len;
+	struct timespec t0, t1, ts = { 0, 100000 }, gap = { 0, 1000000 };
+	int64_t total = 0, longest = 0;
+	size_t moves = 0, parts = 0;
+
+	for (size_t off = 0; off < len; off += part, parts++) {
+		size_t n = len - off < part ? len - off : part;
+		char *dst = map_aligned(n, thp ? HUGE : PAGE, PROT_NONE);
+		int64_t ns;
+
+		if (off)
+			nanosleep(&gap, NULL);
+		atomic_store(&pause_req, 1);
+		while (atomic_load(&paused) < nworkers)
+			nanosleep(&ts, NULL);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		moves += self_heal_part(dst, off, n, thp);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		atomic_store(&pause_req, 0);
+		ns = elapsed_ns(&t0, &t1);
+		total += ns;
+		if (ns > longest)
+			longest = ns;
+	}
+	printf("SELFHEAL ns=%lld moves=%zu parts=%zu longest=%lld\n",
+	       (long long)total, moves, parts, (long long)longest);
 	fflush(stdout);
 }
 
@@ -660,7 +697,7 @@ int main(int argc, char **argv)
 			printf("VERIFIED errors=%ld\n", atomic_load(&errors));
 			fflush(stdout);
 		} else if (!strncmp(line, "selfheal", 8)) {
-			self_heal(hchunks > 0);
+			self_heal(hchunks > 0, strtoul(line + 8, NULL, 10));
 		} else if (!strncmp(line, "signals", 7)) {
 			printf("SIGNALS usr1=%d code=%d value=%d rt=%d\n",
 			       atomic_load(&usr1_count), atomic_load(&usr1_code),
