@@ -1112,7 +1112,9 @@ static int defrag_stopped(struct ar_ctx *ctx, pid_t pid,
 			if (ret)
 				break;
 		}
-		ret = ar_inject_attach(ctx, pid, 0, flags, &inj);
+		ret = ar_inject_attach_known(ctx, pid, 0, flags,
+					     running->vmas, running->nvmas,
+					     &inj);
 		if (ret) {
 			ar_proc_free(pre);
 			break;

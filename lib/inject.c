@@ -1031,6 +1031,26 @@ static int map_read(struct ar_inject *inj, struct map_copy *m)
 	return 0;
 }
 
+/* m from the caller's copy of the mappings. */
+static int map_copy_vmas(struct ar_inject *inj, struct map_copy *m,
+			 const struct ar_vma *vmas, size_t n)
+{
+	struct map_range *r = realloc(m->r, (n ? n : 1) * sizeof(*r));
+
+	if (!r)
+		return ar_fail(inj->ctx, ENOMEM, "out of memory");
+	m->r = r;
+	m->cap = n ? n : 1;
+	m->stack = 0;
+	for (size_t i = 0; i < n; i++) {
+		r[i] = (struct map_range){ vmas[i].start, vmas[i].end };
+		if (!m->stack && !strcmp(vmas[i].name, "[stack]"))
+			m->stack = vmas[i].start;
+	}
+	m->n = n;
+	return 0;
+}
+
 static void map_free(struct map_copy *m)
 {
 	free(m->r);
@@ -1561,6 +1581,13 @@ static struct thread *choose_thread(struct ar_inject *inj)
 int ar_inject_attach(struct ar_ctx *ctx, pid_t pid, pid_t tid,
 		     unsigned int flags, struct ar_inject **injp)
 {
+	return ar_inject_attach_known(ctx, pid, tid, flags, NULL, 0, injp);
+}
+
+int ar_inject_attach_known(struct ar_ctx *ctx, pid_t pid, pid_t tid,
+			   unsigned int flags, const struct ar_vma *vmas,
+			   size_t n, struct ar_inject **injp)
+{
 	struct ar_inject *inj = inject_new(ctx, pid);
 	struct ar_journal_state *js;
 	int err;
@@ -1583,7 +1610,8 @@ int ar_inject_attach(struct ar_ctx *ctx, pid_t pid, pid_t tid,
 	if (inj->journal && (flags & AR_INJECT_NO_SYNC))
 		ar_journal_set_sync(inj->journal, false);
 	/* While it runs: what is free, for the scratch pages (find_gap). */
-	if (map_read(inj, &inj->map))
+	if (vmas ? map_copy_vmas(inj, &inj->map, vmas, n) :
+		   map_read(inj, &inj->map))
 		inj->map.n = 0;
 	err = stop_and_seize(inj);
 	if (!err)

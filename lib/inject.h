@@ -75,6 +75,17 @@ int ar_inject_attach(struct ar_ctx *ctx, pid_t pid, pid_t tid,
 		     unsigned int flags, struct ar_inject **injp);
 
 /*
+ * The same, given every mapping of the process as the caller read it
+ * while it ran (vmas[0..n-1], in address order): scratch and destination
+ * ranges are picked from that copy instead of a fresh read of
+ * /proc/PID/maps (milliseconds at 10 000 VMAs), and, as always, used only
+ * once the kernel confirms them free.  NULL vmas: read it.
+ */
+int ar_inject_attach_known(struct ar_ctx *ctx, pid_t pid, pid_t tid,
+			   unsigned int flags, const struct ar_vma *vmas,
+			   size_t n, struct ar_inject **injp);
+
+/*
  * A call to check against the target's seccomp filters: the arguments a
  * filter may look at (an ioctl's request, mmap's flags...), 0 where the
  * value is not known in advance (addresses, file descriptors).
