@@ -96,6 +96,7 @@ struct ar_inject {
 	int keep_stopped;	/* memory out of place: leave it to recover */
 	int restopping;		/* a SIGCONT came: our SIGSTOP is on its way */
 	int killed;		/* a stopped thread vanished: see process_gone */
+	int exit_waited;	/* and its exit was waited for, in vain */
 	siginfo_t *held;	/* signals the injected thread got meanwhile, */
 	size_t nheld, held_cap;	/* in order (see hold_signal()) */
 	cpu_set_t old_cpus;
@@ -1459,13 +1460,18 @@ static void killed_poll_sleep(void)
  * and its exit may still be under way: it is given a while to finish, so
  * that a journal is not kept for a process about to be gone.
  */
-bool ar_inject_process_gone(const struct ar_inject *inj)
+bool ar_inject_process_gone(struct ar_inject *inj)
 {
 	for (int ms = 0; ; ms += KILLED_POLL_MS) {
 		if (process_ended(inj))
 			return true;
-		if (!inj->killed || ms >= KILLED_EXIT_WAIT_MS)
+		if (!inj->killed || inj->exit_waited)
 			return false;
+		if (ms >= KILLED_EXIT_WAIT_MS) {
+			/* Asked again (at detach), it is not waited for twice. */
+			inj->exit_waited = 1;
+			return false;
+		}
 		killed_poll_sleep();
 	}
 }

@@ -157,9 +157,11 @@ int ar_inject_munmap(struct ar_inject *inj, uint64_t addr, uint64_t len);
 
 /*
  * Whether the process has exited, or has no memory any more (a zombie, or
- * on its way out): nothing of it is left to recover.
+ * on its way out): nothing of it is left to recover.  When one of its
+ * stopped threads vanished (it was killed), its exit is waited for, up to
+ * 2 s, once per session.
  */
-bool ar_inject_process_gone(const struct ar_inject *inj);
+bool ar_inject_process_gone(struct ar_inject *inj);
 
 /* 1 if a VMA of the target starts at addr (its end in *end), else 0. */
 int ar_inject_vma_at(struct ar_inject *inj, uint64_t addr, uint64_t *end);
