@@ -32,6 +32,9 @@
 #define CTL_OFF 0		/* ioctl arguments, the anonymous name */
 #define DESC_OFF 4096		/* descriptors, then their uffdio_moves */
 #define SEQ_SIZE 8		/* before DESC_OFF: the batch written */
+#define FINISH_OFF 1024		/* dst_over_run()'s descriptors */
+_Static_assert(FINISH_OFF + 3 * sizeof(struct ar_sysdesc) <=
+	       DESC_OFF - SEQ_SIZE, "dst_over_run()'s batch overlaps");
 #define MAX_BATCH 16384
 #define MAX_EAGAIN 100		/* EAGAINs in a row without progress */
 
@@ -452,6 +455,45 @@ static int has_pages(struct heal *h, uint64_t start, uint64_t len)
 }
 
 /*
+ * Unregister dst, mremap it over the run and close the fd, in one batch:
+ * alone, each injected call costs a round trip to the target, tens of
+ * microseconds of a stop that may be bounded.  Its descriptors lie between
+ * the ioctl argument and the moves' batch, which recover may still read.
+ */
+static int dst_over_run(struct heal *h)
+{
+	static const char *const what[] = {
+		"UFFDIO_UNREGISTER", "mremap", "close"
+	};
+	const uint64_t len = run_len(h), range = h->data + CTL_OFF;
+	const struct uffdio_range r = { h->js->dst, len };
+	struct ar_sysdesc d[] = {
+		{ .nr = SYS_ioctl,
+		  .args = { (uint64_t)h->js->uffd, UFFDIO_UNREGISTER, range } },
+		{ .nr = SYS_mremap,
+		  .args = { h->js->dst, len, len,
+			    MREMAP_FIXED | MREMAP_MAYMOVE, h->js->run_start } },
+		{ .nr = SYS_close, .args = { (uint64_t)h->js->uffd } },
+	};
+	size_t done;
+	int err = ar_inject_write(h->inj, range, &r, sizeof(r));
+
+	if (!err)
+		err = ar_inject_batch(h->inj, h->data + FINISH_OFF, d,
+				      AR_ARRAY_SIZE(d), &done);
+	if (err)
+		return err;
+	/* Closing twice is harmless, as in close_uffd(). */
+	if (done == AR_ARRAY_SIZE(d) ||
+	    (done == 2 && (long)d[2].result == -EBADF && h->recovering)) {
+		h->js->uffd = -1;
+		return 0;
+	}
+	return ar_fail_errno(h->ctx, (int)-(long)d[done].result,
+			     "%s in process %d", what[done], h->js->pid);
+}
+
+/*
  * Every page is at dst: make dst the run, close the fd.  When recovering,
  * dst gone means the mremap was done already.
  */
@@ -469,12 +511,7 @@ static int finish(struct heal *h)
 				      "after the moves",
 				      (unsigned long long)h->js->run_start,
 				      (unsigned long long)h->js->run_end);
-		if (err ||
-		    (err = uffd_unregister(h, h->js->dst, len)) ||
-		    (err = call_ok(h, "mremap", NULL, SYS_mremap, h->js->dst,
-				   len, len, MREMAP_FIXED | MREMAP_MAYMOVE,
-				   h->js->run_start, 0)))
-			return err;
+		return err ? err : dst_over_run(h);
 	}
 	return close_uffd(h);
 }
