@@ -162,7 +162,7 @@ static void print_text(const struct ar_defrag_report *r, bool dry)
 			continue;
 		printf("  run 0x%" PRIx64 "-0x%" PRIx64 " (%zu VMAs): %s",
 		       run->start, run->end, run->vmas, fate_name(run->fate));
-		if (run->vmas_after > 1)
+		if (run->vmas_after > 1 && run->vmas_after < run->vmas)
 			printf(" into %zu VMAs%s", run->vmas_after,
 			       run->reason[0] ? "" : " (--max-pause)");
 		printf("%s%s\n", run->reason[0] ? ": " : "", run->reason);

@@ -360,11 +360,12 @@ static int make_plan(struct ar_ctx *ctx, const struct ar_proc *proc,
 		o->start = r->start;
 		o->end = r->end;
 		o->vmas = r->vmas;
-		o->vmas_after = ops->parts_merge ? 1 :
-				expected_parts(r->vmas, opts->max_pause_ms);
 		o->blockers = r->blockers;
 		o->fate = check_segment(ctx, ops, proc, r, src, o->reason,
 					sizeof(o->reason));
+		o->vmas_after = o->fate != AR_RUN_PLANNED ? r->vmas :
+				ops->parts_merge ? 1 :
+				expected_parts(r->vmas, opts->max_pause_ms);
 		p->healable += o->fate == AR_RUN_PLANNED;
 	}
 	free(src);
@@ -496,6 +497,7 @@ struct session {
 	uint64_t last_moves_ns;	/* and the backends' moves_ns of them */
 	uint64_t last_setup_ns;	/* the rest of the backends' time */
 	size_t done, total;	/* VMAs, for progress */
+	size_t run_done;	/* VMAs of the run under way healed or kept */
 	bool failed;		/* a run failed: --must tries no more */
 	/* Under --max-pause, as the last stop measured them: */
 	uint64_t stopping_ns;	/* from SIGSTOP until the moves began */
@@ -565,7 +567,11 @@ static void run_ends(struct session *s, enum ar_run_fate fate,
 			 o->vmas_after ? "partly healed, then: " : "", reason);
 	if (fate == AR_RUN_FAILED)
 		s->failed = true;
+	/* What was not healed or kept is there as it was. */
+	if (fate != AR_RUN_HEALED)
+		o->vmas_after += o->vmas - s->run_done;
 	s->run++;
+	s->run_done = 0;
 	s->next = 0;
 }
 
@@ -639,6 +645,47 @@ static bool single_vma(const struct ar_proc *proc, uint64_t addr, uint64_t end)
 }
 
 /*
+ * Every thread's struct rseq stays where it is, mapped, while the process
+ * is stopped: the kernel writes it when the thread returns to user space
+ * (the injected thread after each call), and would find it unmapped or
+ * moved away (a crash), or fault a stray page in at its source.  seg is
+ * cut to end before the VMA holding the lowest one in it; when fewer than
+ * two VMAs would be left before that VMA, they and it stay as they are,
+ * s->next goes past them, and false is returned; with --must, false and
+ * nothing else.  The run's reason says why it keeps more VMAs.
+ */
+static bool keep_rseq_in_place(struct session *s, const struct ar_inject *inj,
+			       const struct ar_proc *proc, struct ar_run *seg)
+{
+	struct ar_defrag_run *o = &s->p->out[s->run];
+	uint64_t addr;
+	pid_t tid = ar_inject_rseq_in(inj, seg->start, seg->end, &addr);
+	size_t k = seg->first_vma, kept;
+
+	if (!tid)
+		return true;
+	while (proc->vmas[k].end <= addr)
+		k++;
+	snprintf(o->reason, sizeof(o->reason), "the VMA at %#llx holds the "
+		 "rseq area of thread %d, which the kernel writes whenever the "
+		 "thread runs: it stays in place",
+		 (unsigned long long)proc->vmas[k].start, (int)tid);
+	if (s->opts->must)
+		return false;	/* the run cannot become one VMA */
+	if (k >= seg->first_vma + 2) {
+		seg->vmas = k - seg->first_vma;
+		seg->end = proc->vmas[k].start;
+		return true;
+	}
+	kept = k - seg->first_vma + 1;
+	o->vmas_after += kept;
+	s->done += kept;
+	s->run_done += kept;
+	s->next = proc->vmas[k].end;
+	return false;
+}
+
+/*
  * Heal the run under way from s->next up to part_end (0: to its end) in
  * the stopped process, whose mappings proc shows.  Returns 0, or the error
  * after which nothing more may be tried (-EIO: memory out of place).
@@ -655,16 +702,35 @@ static int heal_next_part(struct session *s, struct ar_inject *inj,
 
 	if (!s->next)
 		s->next = o->start;
-	if (!find_segment(proc, s->next, part_end ? part_end : o->end, &seg)) {
-		if (o->vmas_after && single_vma(proc, s->next, o->end)) {
-			/* parts came out uneven: the last is one VMA */
-			o->vmas_after++;
-			run_ends(s, AR_RUN_HEALED, NULL);
-		} else {
-			run_ends(s, AR_RUN_FAILED, "the process changed these "
-				 "mappings between two stops");
+	for (;;) {
+		if (!find_segment(proc, s->next, part_end ? part_end : o->end,
+				  &seg)) {
+			if (o->vmas_after && single_vma(proc, s->next, o->end)) {
+				/* parts came out uneven: the last is one VMA */
+				o->vmas_after++;
+				run_ends(s, AR_RUN_HEALED, NULL);
+			} else {
+				run_ends(s, AR_RUN_FAILED, "the process changed "
+					 "these mappings between two stops");
+			}
+			return 0;
 		}
-		return 0;
+		if (keep_rseq_in_place(s, inj, proc, &seg))
+			break;
+		if (s->opts->must) {
+			char kept[sizeof(o->reason)];
+
+			snprintf(kept, sizeof(kept), "%s", o->reason);
+			run_ends(s, AR_RUN_FAILED, kept);
+			return 0;
+		}
+		if (s->next >= o->end) {
+			run_ends(s, o->vmas_after < o->vmas ? AR_RUN_HEALED :
+				 AR_RUN_SKIPPED, NULL);
+			return 0;
+		}
+		if (part_end && s->next >= part_end)
+			return 0;	/* the next stop goes on */
 	}
 	if (check_segment(s->ctx, s->p->ops, proc, &seg, s->src, why,
 			  sizeof(why)) != AR_RUN_PLANNED) {
@@ -709,6 +775,7 @@ static int heal_next_part(struct session *s, struct ar_inject *inj,
 	}
 	s->next = seg.end;
 	s->done += seg.vmas;
+	s->run_done += seg.vmas;
 	if (s->next >= o->end)
 		run_ends(s, AR_RUN_HEALED, NULL);
 	if (s->opts->progress)
@@ -938,7 +1005,8 @@ static int session_start(struct session *s, const struct ar_proc *proc)
 	/* The report's runs are the plan's from here on: counted anew. */
 	p->out = s->r->runs;
 	for (i = 0; i < p->n; i++)
-		p->out[i].vmas_after = 0;
+		if (p->out[i].fate == AR_RUN_PLANNED)
+			p->out[i].vmas_after = 0;
 	return 0;
 }
 
@@ -1159,11 +1227,15 @@ static int defrag_stopped(struct ar_ctx *ctx, pid_t pid,
 	if (!s.r)
 		goto out;	/* no plan: the plan's runs are its own */
 	/* Runs left planned: the defrag stopped, or --must gave up. */
-	for (; s.run < p->n; s.run++)
-		if (p->out[s.run].fate == AR_RUN_PLANNED)
-			snprintf(p->out[s.run].reason, sizeof(p->out[s.run].reason),
-				 "not tried: %.480s", ret ? ctx->errmsg :
-				 "an earlier run failed (--must)");
+	for (; s.run < p->n; s.run++, s.run_done = 0) {
+		struct ar_defrag_run *o = &p->out[s.run];
+
+		if (o->fate != AR_RUN_PLANNED)
+			continue;
+		snprintf(o->reason, sizeof(o->reason), "not tried: %.480s",
+			 ret ? ctx->errmsg : "an earlier run failed (--must)");
+		o->vmas_after += o->vmas - s.run_done;
+	}
 	for (i = 0; i < p->n; i++)
 		if (p->out[i].fate == AR_RUN_PLANNED)
 			p->out[i].fate = AR_RUN_SKIPPED;

@@ -78,6 +78,8 @@ struct thread {
 	int parked;		/* its registers are not regs: see park_threads() */
 	int died_traced;	/* killed while ours: see reap_killed() */
 	struct ar_regs regs;	/* as found */
+	uint64_t rseq;		/* its registered struct rseq, 0 if none */
+	uint32_t rseq_len;
 };
 
 struct ar_inject {
@@ -321,6 +323,34 @@ static int thread_dead(struct ar_inject *inj, pid_t tid)
  * signal is handed back too (the thread may run its handler; nothing has
  * been changed yet).
  */
+/* linux/ptrace.h, Linux 5.13; not in every libc's sys/ptrace.h. */
+#define AR_PTRACE_GET_RSEQ_CONFIGURATION 0x420f
+struct ar_rseq_configuration {
+	uint64_t rseq_abi_pointer;
+	uint32_t rseq_abi_size;
+	uint32_t signature;
+	uint32_t flags;
+	uint32_t pad;
+};
+
+/*
+ * Where stopped thread t registered its struct rseq, which the kernel
+ * writes (the CPU it runs on) each time the thread goes back to user
+ * space after being scheduled out: a ptrace stop, a preemption.  Unknown
+ * on kernels before 5.13, which have no way to ask, as none.
+ */
+static void read_rseq(struct thread *t)
+{
+	struct ar_rseq_configuration conf;
+
+	memset(&conf, 0, sizeof(conf));
+	if (ptrace(AR_PTRACE_GET_RSEQ_CONFIGURATION, t->tid,
+		   (void *)sizeof(conf), &conf) <= 0)
+		return;
+	t->rseq = conf.rseq_abi_pointer;
+	t->rseq_len = conf.rseq_abi_size;
+}
+
 static int seize_one(struct ar_inject *inj, pid_t tid)
 {
 	struct thread *t;
@@ -367,6 +397,7 @@ static int seize_one(struct ar_inject *inj, pid_t tid)
 	if (ret)
 		return ar_fail_errno(inj->ctx, -ret, "cannot read registers "
 				     "of thread %d", tid);
+	read_rseq(t);
 	return 0;
 }
 
@@ -1661,6 +1692,23 @@ fail:
 		memcpy(ctx->errmsg, msg, sizeof(msg));
 	}
 	return err;
+}
+
+pid_t ar_inject_rseq_in(const struct ar_inject *inj, uint64_t start,
+			uint64_t end, uint64_t *addr)
+{
+	pid_t tid = 0;
+
+	for (size_t i = 0; i < inj->nthreads; i++) {
+		const struct thread *t = &inj->threads[i];
+
+		if (!t->rseq || t->rseq + t->rseq_len <= start ||
+		    t->rseq >= end || (tid && t->rseq >= *addr))
+			continue;
+		tid = t->tid;
+		*addr = t->rseq;
+	}
+	return tid;
 }
 
 int ar_inject_vma_at(struct ar_inject *inj, uint64_t addr, uint64_t *end)

@@ -163,6 +163,16 @@ int ar_inject_munmap(struct ar_inject *inj, uint64_t addr, uint64_t len);
  */
 bool ar_inject_process_gone(struct ar_inject *inj);
 
+/*
+ * The thread whose struct rseq (registered with rseq(2)) lies lowest in
+ * [start, end), its address in *addr; 0 when none does.  The kernel
+ * writes that area whenever the thread returns to user space after being
+ * scheduled out, the injected thread after each call, a parked one if a
+ * SIGCONT wakes it: the memory under it must stay mapped and in place.
+ */
+pid_t ar_inject_rseq_in(const struct ar_inject *inj, uint64_t start,
+			uint64_t end, uint64_t *addr);
+
 /* 1 if a VMA of the target starts at addr (its end in *end), else 0. */
 int ar_inject_vma_at(struct ar_inject *inj, uint64_t addr, uint64_t *end);
 

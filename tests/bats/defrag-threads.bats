@@ -83,6 +83,43 @@ teardown() {
 	TJOB=
 }
 
+@test "a VMA holding a thread's rseq area stays in place; the rest heals (uffd-move, copy, --max-pause)" {
+	# -q 100: the main thread's struct rseq, which the kernel rewrites
+	# whenever the thread runs, is in page 100 of the run.  Moved or
+	# unmapped under it, the process would crash (copy) or a stray page
+	# would be faulted in at its source.
+	for args in "--backend uffd-move" "--backend copy" "--max-pause 5"; do
+		start_target -w 2 -r 200 -q 100
+		run "$ANONREMAP" defrag -J $args "$TPID"
+		[ "$status" -eq 0 ]
+		[ "$(jq -r '.runs[0].fate' <<<"$output")" = healed ]
+		[[ "$(jq -r '.runs[0].reason' <<<"$output")" == *"rseq area of thread $TPID"* ]] ||
+			[[ "$args" == --max-pause* ]]
+		# Page 100 alone between the healed VMAs below and above it.
+		run "$ANONREMAP" stat -v -J "$TPID"
+		if [[ "$args" != --max-pause* ]]; then
+			[ "$(jq '.processes[0].splits' <<<"$output")" -eq 2 ]
+		fi
+		target_says verify
+		[ "$REPLY" = "VERIFIED errors=0" ]
+		stop_target
+		TJOB=
+	done
+}
+
+@test "--must with a thread's rseq area in the run: refused, nothing moved" {
+	start_target -w 2 -r 50 -q 20
+	run "$ANONREMAP" defrag --must -J "$TPID"
+	[ "$status" -eq 1 ]
+	[[ "$(jq -r '.runs[0].reason' <<<"$output")" == *"rseq area of thread $TPID"* ]]
+	[ "$(jq '.runs[0].vmas_after' <<<"$output")" -eq 50 ]
+	[ "$("$ANONREMAP" stat -J "$TPID" | jq .processes[0].splits)" -eq 49 ]
+	target_says verify
+	[ "$REPLY" = "VERIFIED errors=0" ]
+	stop_target
+	TJOB=
+}
+
 @test "holes and THP in a multi-threaded target" {
 	for pattern in "-r 600 -z 7" "-H 4"; do
 		start_target -w 2 $pattern

@@ -27,6 +27,10 @@
  *             userfaultfd injected later fails with EMFILE
  *  -f         fork a child that sleeps holding the second half of the
  *             region (those pages stay shared: workers leave them alone)
+ *  -q K       move the main thread's struct rseq to the start of page K
+ *             of the region (unregistering glibc's): the kernel writes it
+ *             whenever that thread runs; workers leave page K alone and
+ *             its other bytes are checked as written
  *
  * Three more threads, named sleeper, reader and futex (comm), sit in
  * nanosleep, read and futex through a raw
@@ -62,6 +66,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/rseq.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -76,6 +81,11 @@
 #define PAGE 4096UL
 #define HUGE (2UL << 20)
 #define WORDS (PAGE / sizeof(uint64_t))
+/* struct rseq as registered by -q: 32 bytes, RSEQ_SIG of x86. */
+#define RSEQ_LEN 32
+#define RSEQ_WORDS (RSEQ_LEN / sizeof(uint64_t))
+#define RSEQ_SIG_X86 0x53053053
+#define RSEQ_FLAG_UNREGISTER_ 1
 
 static char *region;
 static size_t npages;
@@ -92,9 +102,17 @@ static size_t chunk = PAGE;		/* bytes per VMA of the region */
 static atomic_int pause_req;
 static atomic_uint paused;
 
+static size_t rseq_page = SIZE_MAX;	/* -q: holds the main thread's rseq */
+
 static int is_hole(size_t j)
 {
 	return hole_every && j % hole_every == hole_every - 1;
+}
+
+/* Pages the workers leave alone: holes, -f's shared half, -q's page. */
+static int untouched(size_t j)
+{
+	return is_hole(j) || j >= frozen_from || j == rseq_page;
 }
 
 static uint64_t pattern(size_t j, uint64_t gen, size_t i)
@@ -137,9 +155,25 @@ static void write_page(size_t j, uint64_t gen)
 		w[i] = pattern(j, gen, i);
 }
 
+/* The -q page: as written, but for the struct rseq the kernel writes. */
+static void verify_rseq_page(void)
+{
+	const uint64_t *w = (const uint64_t *)(region + rseq_page * PAGE);
+
+	for (size_t i = RSEQ_WORDS; i < WORDS; i++)
+		if (w[i] != pattern(rseq_page, 0, i)) {
+			report("CORRUPT rseq page %zu word %zu: got %#llx want "
+			       "%#llx", rseq_page, i, (unsigned long long)w[i],
+			       (unsigned long long)pattern(rseq_page, 0, i));
+			return;
+		}
+}
+
 /* Pages no worker owns: holes read as zeros, frozen pages as written. */
 static void verify_holes(void)
 {
+	if (rseq_page < npages)
+		verify_rseq_page();
 	for (size_t j = 0; j < npages; j++) {
 		const uint64_t *w = (const uint64_t *)(region + j * PAGE);
 
@@ -175,7 +209,7 @@ static void *worker_main(void *arg)
 			atomic_fetch_sub(&paused, 1);
 		}
 		for (size_t j = wk->id; j < npages; j += nworkers) {
-			if (is_hole(j) || j >= frozen_from)
+			if (untouched(j))
 				continue;
 			verify_page(j, wk->gen[j]);
 			write_page(j, ++wk->gen[j]);
@@ -184,7 +218,7 @@ static void *worker_main(void *arg)
 		nanosleep(&pause, NULL);
 	}
 	for (size_t j = wk->id; j < npages; j += nworkers)
-		if (!is_hole(j) && j < frozen_from)
+		if (!untouched(j))
 			verify_page(j, wk->gen[j]);
 	return NULL;
 }
@@ -367,6 +401,30 @@ static void start_vm_sharer(void)
 	if (clone(vm_sharer_main, sharer_stack + sizeof(sharer_stack),
 		  CLONE_VM | SIGCHLD, NULL) < 0)
 		die("clone");
+}
+
+/*
+ * The calling thread's struct rseq goes to the start of page j of the
+ * region, its other bytes written once: glibc's registration is undone
+ * first (a thread has one), leaving glibc to do without it.
+ */
+static void move_rseq(size_t j)
+{
+	char *area = region + j * PAGE;
+
+	if (j >= npages || is_hole(j))
+		die("-q: not a page of the region");
+	write_page(j, 0);
+	/* glibc registers 32 bytes even where __rseq_size says 20. */
+	if (__rseq_size &&
+	    syscall(SYS_rseq, (char *)__builtin_thread_pointer() + __rseq_offset,
+		    __rseq_size < RSEQ_LEN ? RSEQ_LEN : __rseq_size,
+		    RSEQ_FLAG_UNREGISTER_, RSEQ_SIG_X86))
+		die("rseq unregister");
+	memset(area, 0, RSEQ_LEN);
+	if (syscall(SYS_rseq, area, RSEQ_LEN, 0, RSEQ_SIG_X86))
+		die("rseq");
+	rseq_page = j;
 }
 
 /* Map len bytes at an address aligned to align. */
@@ -567,11 +625,12 @@ int main(int argc, char **argv)
 	char line[64];
 	int opt, shared = 0, nodump = 0, nofds = 0, bind = 0, churn = 0;
 	int attrs = 0, vm_sharer = 0;
+	size_t rseq_at = SIZE_MAX;
 	pthread_t churner;
 	uid_t uid = 0;
 	pid_t child = 0;
 
-	while ((opt = getopt(argc, argv, "w:r:H:z:s:fu:DnmTaV")) != -1) {
+	while ((opt = getopt(argc, argv, "w:r:H:z:s:fu:DnmTaVq:")) != -1) {
 		switch (opt) {
 		case 'w': nworkers = (unsigned)atoi(optarg); break;
 		case 'r': rpages = strtoul(optarg, NULL, 0); break;
@@ -586,9 +645,10 @@ int main(int argc, char **argv)
 		case 'T': churn = 1; break;
 		case 'a': attrs = 1; break;
 		case 'V': vm_sharer = 1; break;
+		case 'q': rseq_at = strtoul(optarg, NULL, 0); break;
 		default:
 			fprintf(stderr, "usage: target [-w N] [-r PAGES | -H CHUNKS] "
-				"[-z K] [-s deny|kill|move-kill] [-f] [-u UID] [-D] [-n] [-m] [-T] [-a] [-V]\n");
+				"[-z K] [-s deny|kill|move-kill] [-f] [-u UID] [-D] [-n] [-m] [-T] [-a] [-V] [-q K]\n");
 			return 2;
 		}
 	}
@@ -614,6 +674,8 @@ int main(int argc, char **argv)
 			    sizeof(node0) * 8, 0))
 			die("mbind");
 	}
+	if (rseq_at != SIZE_MAX)
+		move_rseq(rseq_at);
 	if (shared) {
 		frozen_from = npages / 2;
 		for (size_t j = frozen_from; j < npages; j++)
@@ -667,8 +729,8 @@ int main(int argc, char **argv)
 		wk[k].gen = calloc(npages, sizeof(uint64_t));
 		if (!wk[k].gen)
 			die("calloc");
-		for (size_t j = k; j < npages && j < frozen_from; j += nworkers)
-			if (!is_hole(j))
+		for (size_t j = k; j < npages; j += nworkers)
+			if (!untouched(j))
 				write_page(j, 0);
 		if (pthread_create(&threads[k], NULL, worker_main, &wk[k]))
 			die("pthread_create");
