@@ -387,7 +387,8 @@ static int move_all(struct heal *h, int back)
 				    (unsigned long long)(mv[done].src +
 							 mv[done].len),
 				    (long)d[done].result == -EBUSY ?
-				    " (pages shared with another process)" : "",
+				    " (pages shared with another process, or "
+				    "pinned)" : "",
 				    h->js->pid);
 		goto out;
 	}

@@ -742,14 +742,22 @@ static int heal_next_part(struct session *s, struct ar_inject *inj,
 	if (!err)
 		err = s->p->ops->heal(inj, &hr, &st);
 	/* Pages the fork that shared them left unmovable (see above). */
+	/* Pinned pages are EBUSY too, and stay so once rewritten. */
 	if (err == -EBUSY && s->p->ops == &uffd_ops && s->opts->unshare) {
 		err = unshare_pages(s->ctx, s->pid, seg.start, seg.end);
 		if (!err)
 			err = s->p->ops->heal(inj, &hr, &st);
+		if (err == -EBUSY) {
+			run_ends(s, AR_RUN_FAILED, "pages still cannot move once "
+				 "rewritten in place (--unshare): pinned, for DMA "
+				 "or as io_uring fixed buffers");
+			return 0;
+		}
 	} else if (err == -EBUSY && s->p->ops == &uffd_ops) {
 		run_ends(s, AR_RUN_FAILED, "pages once shared with a forked "
 			 "process and not written since cannot move; --unshare "
-			 "rewrites them in place");
+			 "rewrites them in place (pinned pages cannot move "
+			 "either: DMA, io_uring fixed buffers)");
 		return 0;
 	}
 	if (err) {

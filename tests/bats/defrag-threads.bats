@@ -120,6 +120,23 @@ teardown() {
 	TJOB=
 }
 
+@test "pinned pages (io_uring fixed buffers): refused with the reason, --unshare too, pages intact" {
+	[ "$(cat /proc/sys/kernel/io_uring_disabled 2>/dev/null || echo 0)" != 2 ] ||
+		skip "io_uring is disabled here (kernel.io_uring_disabled=2)"
+	start_target -w 2 -r 100 -P
+	run "$ANONREMAP" defrag "$TPID"
+	[ "$status" -eq 1 ]
+	[[ "${lines[1]}" == *"failed: "*"pinned pages cannot move either: DMA, io_uring fixed buffers)" ]]
+	run "$ANONREMAP" defrag --unshare "$TPID"
+	[ "$status" -eq 1 ]
+	[[ "${lines[1]}" == *"failed: pages still cannot move once rewritten in place (--unshare): pinned"* ]]
+	[ "$("$ANONREMAP" stat -J "$TPID" | jq .processes[0].splits)" -eq 99 ]
+	target_says verify
+	[ "$REPLY" = "VERIFIED errors=0" ]
+	stop_target
+	TJOB=
+}
+
 @test "holes and THP in a multi-threaded target" {
 	for pattern in "-r 600 -z 7" "-H 4"; do
 		start_target -w 2 $pattern

@@ -120,7 +120,7 @@ rss_kb() {
 	before=$(cat /proc/$FPID/maps)
 	run "$ANONREMAP" defrag "$FPID"
 	[ "$status" -eq 1 ]
-	[[ "${lines[1]}" == *"failed: pages once shared with a forked process and not written since cannot move; --unshare rewrites them in place" ]]
+	[[ "${lines[1]}" == *"failed: pages once shared with a forked process and not written since cannot move; --unshare rewrites them in place"* ]]
 	[ "$(cat /proc/$FPID/maps)" = "$before" ]
 	verify_fragment
 	rss=$(rss_kb "$FPID")

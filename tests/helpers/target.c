@@ -27,6 +27,9 @@
  *             userfaultfd injected later fails with EMFILE
  *  -f         fork a child that sleeps holding the second half of the
  *             region (those pages stay shared: workers leave them alone)
+ *  -P         pin the first half of the region as io_uring fixed buffers
+ *             (FOLL_PIN, as DMA would): UFFDIO_MOVE refuses such pages;
+ *             exit 77 where io_uring is not available
  *  -q K       move the main thread's struct rseq to the start of page K
  *             of the region (unregistering glibc's): the kernel writes it
  *             whenever that thread runs; workers leave page K alone and
@@ -52,6 +55,7 @@
 #include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/futex.h>
+#include <linux/io_uring.h>
 #include <linux/seccomp.h>
 #include <pthread.h>
 #include <sched.h>
@@ -68,6 +72,7 @@
 #include <sys/resource.h>
 #include <sys/rseq.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -427,6 +432,34 @@ static void move_rseq(size_t j)
 	rseq_page = j;
 }
 
+/*
+ * Register the first half of the region with a new io_uring as fixed
+ * buffers, one iovec per page, which pins them for as long as the ring
+ * lives (the whole run of the target).
+ */
+static void pin_first_half(void)
+{
+	struct io_uring_params params;
+	size_t n = npages / 2;
+	struct iovec *iov = calloc(n ? n : 1, sizeof(*iov));
+	int fd;
+
+	memset(&params, 0, sizeof(params));
+	if (!iov)
+		die("calloc");
+	fd = (int)syscall(SYS_io_uring_setup, 4, &params);
+	if (fd < 0) {
+		fprintf(stderr, "io_uring_setup: %s\n", strerror(errno));
+		exit(77);
+	}
+	for (size_t j = 0; j < n; j++)
+		iov[j] = (struct iovec){ region + j * PAGE, PAGE };
+	if (syscall(SYS_io_uring_register, fd, IORING_REGISTER_BUFFERS, iov,
+		    (unsigned int)n))
+		die("io_uring_register");
+	free(iov);
+}
+
 /* Map len bytes at an address aligned to align. */
 static char *map_aligned(size_t len, size_t align, int prot)
 {
@@ -624,13 +657,13 @@ int main(int argc, char **argv)
 	struct worker *wk;
 	char line[64];
 	int opt, shared = 0, nodump = 0, nofds = 0, bind = 0, churn = 0;
-	int attrs = 0, vm_sharer = 0;
+	int attrs = 0, vm_sharer = 0, pin = 0;
 	size_t rseq_at = SIZE_MAX;
 	pthread_t churner;
 	uid_t uid = 0;
 	pid_t child = 0;
 
-	while ((opt = getopt(argc, argv, "w:r:H:z:s:fu:DnmTaVq:")) != -1) {
+	while ((opt = getopt(argc, argv, "w:r:H:z:s:fu:DnmTaVq:P")) != -1) {
 		switch (opt) {
 		case 'w': nworkers = (unsigned)atoi(optarg); break;
 		case 'r': rpages = strtoul(optarg, NULL, 0); break;
@@ -646,9 +679,10 @@ int main(int argc, char **argv)
 		case 'a': attrs = 1; break;
 		case 'V': vm_sharer = 1; break;
 		case 'q': rseq_at = strtoul(optarg, NULL, 0); break;
+		case 'P': pin = 1; break;
 		default:
 			fprintf(stderr, "usage: target [-w N] [-r PAGES | -H CHUNKS] "
-				"[-z K] [-s deny|kill|move-kill] [-f] [-u UID] [-D] [-n] [-m] [-T] [-a] [-V] [-q K]\n");
+				"[-z K] [-s deny|kill|move-kill] [-f] [-u UID] [-D] [-n] [-m] [-T] [-a] [-V] [-q K] [-P]\n");
 			return 2;
 		}
 	}
@@ -676,6 +710,8 @@ int main(int argc, char **argv)
 	}
 	if (rseq_at != SIZE_MAX)
 		move_rseq(rseq_at);
+	if (pin)
+		pin_first_half();
 	if (shared) {
 		frozen_from = npages / 2;
 		for (size_t j = frozen_from; j < npages; j++)
