@@ -51,7 +51,7 @@ static const struct colinfo run_cols[] = {
 	[RCOL_RSS] = { "RSS", 5, SCOLS_FL_RIGHT, "resident bytes" },
 	[RCOL_THP] = { "THP", 5, SCOLS_FL_RIGHT, "bytes in PMD-mapped huge pages (AnonHugePages)" },
 	[RCOL_SWAP] = { "SWAP", 5, SCOLS_FL_RIGHT, "bytes swapped out" },
-	[RCOL_BLOCKERS] = { "BLOCKERS", 0.2, 0, "what would block a repair: shared, mlocked, uffd, guard" },
+	[RCOL_BLOCKERS] = { "BLOCKERS", 0.2, 0, "what would block a repair: shared, mlocked, uffd, guard, pinned" },
 };
 
 #define NCOLS(a) (sizeof(a) / sizeof((a)[0]))

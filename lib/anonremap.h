@@ -76,9 +76,10 @@ enum ar_blocker {
 	AR_BLOCK_MLOCKED = 1u << 1,	/* VmFlags lo */
 	AR_BLOCK_UFFD = 1u << 2,	/* VmFlags um, uw or ui */
 	AR_BLOCK_GUARD = 1u << 3,	/* guard region (MADV_GUARD_INSTALL) */
+	AR_BLOCK_PINNED = 1u << 4,	/* io_uring fixed buffers */
 };
 #define AR_BLOCK_ALL (AR_BLOCK_SHARED | AR_BLOCK_MLOCKED | AR_BLOCK_UFFD | \
-		      AR_BLOCK_GUARD)
+		      AR_BLOCK_GUARD | AR_BLOCK_PINNED)
 
 /* Short stable name of one AR_BLOCK_* bit ("shared", "mlocked", ...). */
 const char *ar_blocker_name(unsigned int blocker);

@@ -161,6 +161,9 @@ static const char *blocker_reason(unsigned int blockers)
 		return "mlocked";
 	if (blockers & AR_BLOCK_UFFD)
 		return "registered with the process's own userfaultfd";
+	if (blockers & AR_BLOCK_PINNED)
+		return "pinned: the process's io_uring holds them as fixed "
+		       "buffers";
 	return "holds guard regions";
 }
 

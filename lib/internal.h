@@ -93,6 +93,11 @@ int ar_smaps_parse_fd(struct ar_ctx *ctx, int fd, const char *what,
 int ar_analyze(struct ar_ctx *ctx, struct ar_proc *proc);
 /* Add pagemap-visible blockers (shared pages, guard regions) to runs. */
 int ar_analyze_pagemap(struct ar_ctx *ctx, struct ar_proc *proc, int pagemap_fd);
+/*
+ * Block (AR_BLOCK_PINNED) the runs of proc that hold an io_uring's fixed
+ * buffers; dirfd is /proc/PID.  See pins.c.
+ */
+int ar_read_io_uring_pins(struct ar_ctx *ctx, int dirfd, struct ar_proc *proc);
 
 /* PROCMAP_QUERY on /proc/PID/maps (Linux 6.11), newer than our headers. */
 struct ar_procmap_query {

@@ -100,7 +100,7 @@ static int read_blockers(struct ar_ctx *ctx, int dirfd, struct ar_proc *proc)
 	}
 	ret = ar_analyze_pagemap(ctx, proc, fd);
 	close(fd);
-	return ret;
+	return ret ? ret : ar_read_io_uring_pins(ctx, dirfd, proc);
 }
 
 /* smaps, or maps (AR_READ_MAPS_ONLY): the same lines without the fields. */
@@ -341,6 +341,8 @@ AR_EXPORT const char *ar_blocker_name(unsigned int blocker)
 		return "uffd";
 	case AR_BLOCK_GUARD:
 		return "guard";
+	case AR_BLOCK_PINNED:
+		return "pinned";
 	}
 	return NULL;
 }

@@ -120,16 +120,21 @@ teardown() {
 	TJOB=
 }
 
-@test "pinned pages (io_uring fixed buffers): refused with the reason, --unshare too, pages intact" {
+@test "pinned pages (io_uring fixed buffers): seen in stat, skipped by every backend, refused by --must" {
 	[ "$(cat /proc/sys/kernel/io_uring_disabled 2>/dev/null || echo 0)" != 2 ] ||
 		skip "io_uring is disabled here (kernel.io_uring_disabled=2)"
 	start_target -w 2 -r 100 -P
-	run "$ANONREMAP" defrag "$TPID"
-	[ "$status" -eq 1 ]
-	[[ "${lines[1]}" == *"failed: "*"pinned pages cannot move either: DMA, io_uring fixed buffers)" ]]
-	run "$ANONREMAP" defrag --unshare "$TPID"
-	[ "$status" -eq 1 ]
-	[[ "${lines[1]}" == *"failed: pages still cannot move once rewritten in place (--unshare): pinned"* ]]
+	run "$ANONREMAP" stat -v -J "$TPID"
+	[ "$(jq -r '.processes[0].runs_detail[0].blockers | join(",")' <<<"$output")" = pinned ]
+	for backend in uffd-move copy; do
+		run "$ANONREMAP" defrag --dry-run --backend $backend "$TPID"
+		[[ "${lines[1]}" == *"skipped: pinned: the process's io_uring holds them as fixed buffers" ]]
+		run "$ANONREMAP" defrag --backend $backend "$TPID"
+		[[ "${lines[1]}" == *"skipped: pinned: the process's io_uring holds them as fixed buffers" ]]
+		run "$ANONREMAP" defrag --must --backend $backend "$TPID"
+		[ "$status" -eq 1 ]
+		[[ "$output" == *"nothing moved (--must)"* ]]
+	done
 	[ "$("$ANONREMAP" stat -J "$TPID" | jq .processes[0].splits)" -eq 99 ]
 	target_says verify
 	[ "$REPLY" = "VERIFIED errors=0" ]

@@ -452,6 +452,11 @@ static void pin_first_half(void)
 		fprintf(stderr, "io_uring_setup: %s\n", strerror(errno));
 		exit(77);
 	}
+	/* Its submission ring mapped, as every io_uring user does. */
+	if (mmap(NULL, params.sq_off.array + params.sq_entries * sizeof(uint32_t),
+		 PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd,
+		 IORING_OFF_SQ_RING) == MAP_FAILED)
+		die("mmap of the io_uring");
 	for (size_t j = 0; j < n; j++)
 		iov[j] = (struct iovec){ region + j * PAGE, PAGE };
 	if (syscall(SYS_io_uring_register, fd, IORING_REGISTER_BUFFERS, iov,
