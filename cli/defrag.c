@@ -133,7 +133,26 @@ static size_t count_fate(const struct ar_defrag_report *r, enum ar_run_fate fate
 	return n;
 }
 
-static void print_text(const struct ar_defrag_report *r, bool dry)
+/*
+ * Under --max-pause, stops that took longer, with what a stop costs
+ * whatever its size: a process with many threads takes long to stop.
+ */
+static void print_pause_bound(const struct ar_defrag_report *r,
+			      unsigned int max_pause_ms)
+{
+	if (!max_pause_ms || !r->pauses_over)
+		return;
+	printf("  --max-pause %u: %zu of %zu stops took longer", max_pause_ms,
+	       r->pauses_over, r->pauses);
+	if (r->stop_floor_ns)
+		printf("; stopping, checking and resuming the process (%zu "
+		       "threads) alone took %.1f ms at best", r->threads,
+		       (double)r->stop_floor_ns / 1e6);
+	putchar('\n');
+}
+
+static void print_text(const struct ar_defrag_report *r, bool dry,
+		       unsigned int max_pause_ms)
 {
 	char moved[32];
 	size_t i;
@@ -154,6 +173,7 @@ static void print_text(const struct ar_defrag_report *r, bool dry)
 		if (r->pauses > 1)
 			printf(" (%zu stops)", r->pauses);
 		printf("; backend %s\n", ar_backend_name(r->backend));
+		print_pause_bound(r, max_pause_ms);
 	}
 	for (i = 0; i < r->nruns; i++) {
 		const struct ar_defrag_run *run = &r->runs[i];
@@ -189,6 +209,9 @@ static void print_json(const struct ar_defrag_report *r, bool dry)
 	json_double(&j, "pause_ms", (double)r->pause_ns / 1e6);
 	json_double(&j, "pause_total_ms", (double)r->pause_total_ns / 1e6);
 	json_u64(&j, "pauses", r->pauses);
+	json_u64(&j, "pauses_over_max", r->pauses_over);
+	json_double(&j, "stop_floor_ms", (double)r->stop_floor_ns / 1e6);
+	json_u64(&j, "threads", r->threads);
 	json_open(&j, "runs", '[');
 	for (i = 0; i < r->nruns; i++) {
 		const struct ar_defrag_run *run = &r->runs[i];
@@ -259,7 +282,7 @@ int cmd_defrag(int argc, char **argv)
 		if (a.json)
 			print_json(report, a.opts.dry_run);
 		else
-			print_text(report, a.opts.dry_run);
+			print_text(report, a.opts.dry_run, a.opts.max_pause_ms);
 	}
 	status = flush_stdout();
 	if (ret && ret != -EAGAIN)

@@ -201,6 +201,15 @@ struct ar_defrag_report {
 	size_t pauses;			/* how many times it was stopped */
 	size_t nruns;
 	struct ar_defrag_run *runs;	/* the runs in range, address order */
+	/* Under --max-pause: the stops longer than max_pause_ms. */
+	size_t pauses_over;
+	/*
+	 * The least a stop that healed something took besides its moves and
+	 * their setting up: stopping every thread, checking, resuming.  No
+	 * part size takes a stop below it.  0 when no stop healed.
+	 */
+	uint64_t stop_floor_ns;
+	size_t threads;			/* threads stopped, at most */
 };
 
 /*

@@ -1139,12 +1139,28 @@ static size_t part_from_costs(const struct session *s, uint64_t pause_ns)
 	return n < 2 ? 2 : (size_t)n;
 }
 
-static void count_pause(struct session *s, uint64_t pause)
+/*
+ * A stop of pause ns with nthreads threads; a rollback's stops split
+ * what was healed and say nothing of the floor.
+ */
+static void count_pause(struct session *s, uint64_t pause, size_t nthreads,
+			bool rollback)
 {
-	s->r->pauses++;
-	s->r->pause_total_ns += pause;
-	if (pause > s->r->pause_ns)
-		s->r->pause_ns = pause;
+	const uint64_t healing = s->last_moves_ns + s->last_setup_ns;
+	struct ar_defrag_report *r = s->r;
+
+	r->pauses++;
+	r->pause_total_ns += pause;
+	if (pause > r->pause_ns)
+		r->pause_ns = pause;
+	if (s->opts->max_pause_ms &&
+	    pause > (uint64_t)s->opts->max_pause_ms * 1000000u)
+		r->pauses_over++;
+	if (nthreads > r->threads)
+		r->threads = nthreads;
+	if (!rollback && s->last_part && pause > healing &&
+	    (!r->stop_floor_ns || pause - healing < r->stop_floor_ns))
+		r->stop_floor_ns = pause - healing;
 }
 
 /*
@@ -1176,6 +1192,7 @@ static int defrag_stopped(struct ar_ctx *ctx, pid_t pid,
 			(!(s.failed && opts->must) && next_planned_run(&s)))) {
 		unsigned int flags = opts->max_pause_ms ? AR_INJECT_NO_SYNC : 0;
 		uint64_t part_end = 0, pause, resumed, detach_at;
+		size_t nthreads;
 		/* --max-pause: a rollback takes stops of its own. */
 		bool rollback = rolling_back(&s);
 		struct ar_inject_stats ist;
@@ -1206,6 +1223,7 @@ static int defrag_stopped(struct ar_ctx *ctx, pid_t pid,
 			ret = heal_in_one_stop(&s, inj, part_end, &pre);
 		}
 		ar_proc_free(pre);
+		nthreads = ar_inject_nthreads(inj);
 		detach_at = ar_now_ns();
 		ret = detach_keeping_message(inj, ret, &resumed);
 		pause = resumed - ist.stopped_since_ns;
@@ -1222,7 +1240,7 @@ static int defrag_stopped(struct ar_ctx *ctx, pid_t pid,
 							opts->max_pause_ms);
 		}
 		if (s.r)
-			count_pause(&s, pause);
+			count_pause(&s, pause, nthreads, rollback);
 		/*
 		 * A split costs more than a move (with uffd-move and copy, a
 		 * heal of its own per piece): the rollback's first stop

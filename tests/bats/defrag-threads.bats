@@ -83,6 +83,26 @@ teardown() {
 	TJOB=
 }
 
+@test "--max-pause a process cannot be stopped within: said, with what a stop costs" {
+	# 33 threads cannot be stopped, checked and resumed in 1 ms.
+	start_target -w 30 -r 400
+	run "$ANONREMAP" defrag -J --max-pause 1 "$TPID"
+	[ "$status" -eq 0 ]
+	[ "$(jq '.pauses_over_max' <<<"$output")" -ge 1 ]
+	[ "$(jq '.threads' <<<"$output")" -ge 33 ]
+	jq -e '.stop_floor_ms > 0' <<<"$output"
+	stop_target
+	TJOB=
+	start_target -w 30 -r 400
+	run "$ANONREMAP" defrag --max-pause 1 "$TPID"
+	[ "$status" -eq 0 ]
+	[[ "${lines[1]}" == "  --max-pause 1: "*" stops took longer; stopping, checking and resuming the process ("*" threads) alone took "*" ms at best" ]]
+	target_says verify
+	[ "$REPLY" = "VERIFIED errors=0" ]
+	stop_target
+	TJOB=
+}
+
 @test "a VMA holding a thread's rseq area stays in place; the rest heals (uffd-move, copy, --max-pause)" {
 	# -q 100: the main thread's struct rseq, which the kernel rewrites
 	# whenever the thread runs, is in page 100 of the run.  Moved or
