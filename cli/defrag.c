@@ -278,6 +278,16 @@ int cmd_defrag(int argc, char **argv)
 	if (isatty(STDERR_FILENO))
 		a.opts.progress = show_progress;
 	ret = ar_defrag(ctx, a.pid, &a.opts, &report);
+	/*
+	 * Refused before anything was done (the process could not be
+	 * stopped, say): the error says it all, in one line; JSON still
+	 * gives the runs and their reasons.
+	 */
+	if (report && !a.json && ret && ret != -EAGAIN && !report->pauses &&
+	    !report->bytes_moved) {
+		ar_defrag_report_free(report);
+		report = NULL;
+	}
 	if (report) {
 		if (a.json)
 			print_json(report, a.opts.dry_run);

@@ -324,7 +324,7 @@ kill9_rounds() {
 	kill9_rounds 5 45 -- reverse:3000 interleave:500
 }
 
-@test "a journal held by another anonremap: refused, the runs say why, nothing moves" {
+@test "a journal held by another anonremap: refused in one line (JSON: the runs say why), nothing moves" {
 	start_fragment reverse:30
 	before=$(cat /proc/$FPID/maps)
 	mkdir -p /run/anonremap
@@ -336,13 +336,16 @@ kill9_rounds() {
 		flock -n "$journal" true || break
 		sleep 0.1
 	done
+	run "$ANONREMAP" defrag -J "$FPID"
+	json=$output
 	run "$ANONREMAP" defrag "$FPID"
 	kill "$holder"
 	wait "$holder" || true
 	rm -f "$journal"
 	[ "$status" -eq 1 ]
-	[[ "${lines[1]}" == *"skipped: not tried: another anonremap is working on process $FPID right now"* ]]
-	[[ "$output" == *"anonremap: another anonremap is working on process $FPID right now"* ]]
+	[ "${#lines[@]}" -eq 1 ]
+	[[ "$output" == "anonremap: another anonremap is working on process $FPID right now"* ]]
+	[[ "$(jq -r '.runs[0].reason' <<<"$json")" == "not tried: another anonremap is working on process $FPID right now"* ]]
 	[ "$(cat /proc/$FPID/maps)" = "$before" ]
 	verify_fragment
 }
