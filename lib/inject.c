@@ -37,7 +37,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/capability.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
@@ -116,159 +115,66 @@ static int sys_pidfd_send_signal(int pidfd, int sig)
 	return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
 }
 
-/* Value of "Key:" in a /proc status file, or NULL. */
-static const char *status_field(const char *status, const char *key)
-{
-	size_t klen = strlen(key);
-	const char *p = status;
-
-	while (p && *p) {
-		if (!strncmp(p, key, klen) && p[klen] == ':') {
-			p += klen + 1;
-			while (*p == ' ' || *p == '\t')
-				p++;
-			return p;
-		}
-		p = strchr(p, '\n');
-		if (p)
-			p++;
-	}
-	return NULL;
-}
-
-/* Whether cap is in our effective set (libcap); no when it cannot tell. */
-static int have_cap(cap_value_t cap)
-{
-	cap_flag_value_t v = CAP_CLEAR;
-	cap_t caps = cap_get_proc();
-
-	if (!caps)
-		return 0;
-	if (cap_get_flag(caps, cap, CAP_EFFECTIVE, &v))
-		v = CAP_CLEAR;
-	cap_free(caps);
-	return v == CAP_SET;
-}
-
-static int read_status(pid_t pid, pid_t tid, char *buf, size_t size)
-{
-	char path[64];
-
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", pid, tid);
-	return ar_read_small_file(path, buf, size);
-}
-
-/*
- * What forbids us to trace the process, as far as can be told from
- * outside: 0 when nothing.  ptrace_scope=1 is reported only once the
- * kernel refused (final): the target may be our descendant.
- */
-static int why_not_permitted(struct ar_inject *inj, int final)
-{
-	struct ar_ctx *ctx = inj->ctx;
-	char buf[4096], scope[16];
-	const char *v;
-	unsigned int ruid, euid, suid;
-	struct stat sb;
-	char path[64];
-
-	if (have_cap(CAP_SYS_PTRACE))
-		return 0;
-	if (ar_read_small_file("/proc/sys/kernel/yama/ptrace_scope", scope,
-			       sizeof(scope)) > 0) {
-		int s = atoi(scope);
-
-		if (s == 3)
-			return ar_fail(ctx, EPERM, "ptrace is disabled "
-				       "(kernel.yama.ptrace_scope=3)");
-		if (s == 2)
-			return ar_fail(ctx, EPERM, "kernel.yama.ptrace_scope=2 "
-				       "allows ptrace only with CAP_SYS_PTRACE, "
-				       "which we lack");
-		if (s == 1 && final)
-			return ar_fail(ctx, EPERM, "kernel.yama.ptrace_scope=1 "
-				       "allows ptrace only of descendants without "
-				       "CAP_SYS_PTRACE, which we lack");
-	}
-	if (read_status(inj->pid, inj->pid, buf, sizeof(buf)) > 0 &&
-	    (v = status_field(buf, "Uid")) &&
-	    sscanf(v, "%u %u %u", &ruid, &euid, &suid) == 3 &&
-	    (ruid != getuid() || euid != getuid() || suid != getuid()))
-		return ar_fail(ctx, EPERM, "process %d runs as uid %u "
-			       "(effective %u, saved %u), we are uid %u "
-			       "without CAP_SYS_PTRACE", inj->pid, ruid, euid,
-			       suid, getuid());
-	/* A non-dumpable process's /proc files belong to root. */
-	snprintf(path, sizeof(path), "/proc/%d/status", inj->pid);
-	if (stat(path, &sb) == 0 && sb.st_uid != getuid())
-		return ar_fail(ctx, EPERM, "process %d is not dumpable "
-			       "(PR_SET_DUMPABLE 0 or set-id): tracing it needs "
-			       "CAP_SYS_PTRACE, which we lack", inj->pid);
-	return 0;
-}
-
 static int explain_eperm(struct ar_inject *inj, int err)
 {
-	int ret = why_not_permitted(inj, 1);
+	char why[400];
 
-	return ret ? ret : ar_fail_errno(inj->ctx, err, "cannot trace "
-					 "process %d", inj->pid);
+	if (ar_access_why_not(inj->pid, AR_ACCESS_REFUSED, why, sizeof(why)))
+		return ar_fail(inj->ctx, EPERM, "%s", why);
+	return ar_fail_errno(inj->ctx, err, "cannot trace process %d", inj->pid);
 }
 
 /*
  * Everything that can be said before trying: each refusal names what is
  * missing.  The final word is PTRACE_SEIZE's; explain_eperm() words it.
  */
-static int precheck(struct ar_inject *inj)
+static int precheck(struct ar_ctx *ctx, pid_t pid)
 {
-	struct ar_ctx *ctx = inj->ctx;
-	pid_t pid = inj->pid;
-	char buf[4096], comm[64] = "";
+	char buf[4096], comm[64] = "", why[400];
 	const char *v;
 	int n;
 
 	if (pid <= 0)
 		return ar_fail(ctx, EINVAL, "invalid pid %d", pid);
-	if (pid == inj->self)
+	if (pid == getpid())
 		return ar_fail(ctx, EINVAL,
 			       "refusing to inject into ourselves (pid %d)",
 			       pid);
-	n = read_status(pid, pid, buf, sizeof(buf));
+	n = ar_read_status(pid, pid, buf, sizeof(buf));
 	if (n < 0)
 		return ar_fail(ctx, ESRCH, "no process %d", pid);
-	v = status_field(buf, "Name");
+	v = ar_status_field(buf, "Name");
 	if (v)
 		sscanf(v, "%63[^\n]", comm);
-	v = status_field(buf, "Tgid");
+	v = ar_status_field(buf, "Tgid");
 	if (v && atoi(v) != pid)
 		return ar_fail(ctx, EINVAL,
 			       "%d is a thread of process %d: give the process id",
 			       pid, atoi(v));
-	v = status_field(buf, "State");
+	v = ar_status_field(buf, "State");
 	if (v && (*v == 'Z' || *v == 'X'))
 		return ar_fail(ctx, ESRCH, "process %d (%s) is a zombie",
 			       pid, comm);
-	v = status_field(buf, "Kthread");
-	if ((v && *v == '1') || !status_field(buf, "VmSize"))
+	v = ar_status_field(buf, "Kthread");
+	if ((v && *v == '1') || !ar_status_field(buf, "VmSize"))
 		return ar_fail(ctx, EINVAL,
 			       "%d (%s) is a kernel thread or has no memory map",
 			       pid, comm);
-	v = status_field(buf, "TracerPid");
+	v = ar_status_field(buf, "TracerPid");
 	if (v && atoi(v) != 0) {
 		char tbuf[4096], tcomm[64] = "?";
 		const char *tv;
 
-		if (read_status(atoi(v), atoi(v), tbuf, sizeof(tbuf)) > 0 &&
-		    (tv = status_field(tbuf, "Name")))
+		if (ar_read_status(atoi(v), atoi(v), tbuf, sizeof(tbuf)) > 0 &&
+		    (tv = ar_status_field(tbuf, "Name")))
 			sscanf(tv, "%63[^\n]", tcomm);
 		return ar_fail(ctx, EBUSY,
 			       "process %d (%s) is already traced by %d (%s)",
 			       pid, comm, atoi(v), tcomm);
 	}
-	n = why_not_permitted(inj, 0);
-	if (n)
-		return n;
-	v = status_field(buf, "Seccomp");
+	if (ar_access_why_not(pid, AR_ACCESS_ATTACH, why, sizeof(why)))
+		return ar_fail(ctx, EPERM, "%s", why);
+	v = ar_status_field(buf, "Seccomp");
 	if (v && *v == '1')
 		return ar_fail(ctx, EPERM,
 			       "process %d (%s) runs in strict seccomp mode: "
@@ -615,9 +521,9 @@ static int check_calls_of(struct ar_inject *inj, pid_t tid,
 	const char *v;
 	int ret = 0;
 
-	if (read_status(inj->pid, tid, buf, sizeof(buf)) < 0)
+	if (ar_read_status(inj->pid, tid, buf, sizeof(buf)) < 0)
 		return ar_fail(ctx, ESRCH, "thread %d is gone", tid);
-	v = status_field(buf, "Seccomp");
+	v = ar_status_field(buf, "Seccomp");
 	if (!v || *v == '0')
 		return 0;
 	if (*v != '2')
@@ -1414,9 +1320,9 @@ static int stopped_state(pid_t pid)
 	char buf[4096];
 	const char *v;
 
-	if (read_status(pid, pid, buf, sizeof(buf)) < 0)
+	if (ar_read_status(pid, pid, buf, sizeof(buf)) < 0)
 		return 0;
-	v = status_field(buf, "State");
+	v = ar_status_field(buf, "State");
 	return v && *v == 'T';
 }
 
@@ -1434,10 +1340,10 @@ static bool process_ended(const struct ar_inject *inj)
 	if (sys_pidfd_send_signal(inj->pidfd, 0))
 		return errno == ESRCH;
 	/* Still the same process (the pidfd says so): what is left of it? */
-	if (read_status(inj->pid, inj->pid, buf, sizeof(buf)) < 0)
+	if (ar_read_status(inj->pid, inj->pid, buf, sizeof(buf)) < 0)
 		return sys_pidfd_send_signal(inj->pidfd, 0) && errno == ESRCH;
-	v = status_field(buf, "State");
-	return (v && (*v == 'Z' || *v == 'X')) || !status_field(buf, "VmSize");
+	v = ar_status_field(buf, "State");
+	return (v && (*v == 'Z' || *v == 'X')) || !ar_status_field(buf, "VmSize");
 }
 
 /*
@@ -1601,7 +1507,7 @@ int ar_inject_attach_known(struct ar_ctx *ctx, pid_t pid, pid_t tid,
 	*injp = NULL;
 	if (!inj)
 		return ar_fail(ctx, ENOMEM, "out of memory");
-	err = precheck(inj);
+	err = precheck(ctx, pid);
 	if (err) {
 		free(inj);
 		return err;
@@ -1722,7 +1628,7 @@ int ar_inject_attach_journal(struct ar_ctx *ctx, struct ar_journal *j,
 		return ar_fail(ctx, ESRCH, "process %d of the journal is gone",
 			       js->pid);
 	}
-	err = precheck(inj);
+	err = precheck(ctx, js->pid);
 	if (err) {
 		free(inj);
 		return err;
@@ -1819,9 +1725,9 @@ static bool our_child(const struct ar_inject *inj)
 	char buf[4096];
 	const char *v;
 
-	if (read_status(inj->pid, inj->pid, buf, sizeof(buf)) < 0)
+	if (ar_read_status(inj->pid, inj->pid, buf, sizeof(buf)) < 0)
 		return false;
-	v = status_field(buf, "PPid");
+	v = ar_status_field(buf, "PPid");
 	return v && atoi(v) == inj->self;
 }
 

@@ -35,6 +35,20 @@ stop_target() {
 	return "$rc"
 }
 
+# refused_as_nobody MESSAGE COMMAND...: each anonremap command, run as
+# nobody on $TPID, exits 1 and prints MESSAGE alone.
+refused_as_nobody() {
+	local msg=$1 cmd
+	shift
+	for cmd in "$@"; do
+		run setpriv --reuid=nobody --regid=nogroup --clear-groups \
+			"$ANONREMAP" $cmd "$TPID"
+		echo "$output"
+		[ "$status" -eq 1 ]
+		[ "$output" = "$msg" ]
+	done
+}
+
 teardown() {
 	[ -n "${TJOB:-}" ] && kill -9 "$TJOB" 2>/dev/null
 	true
@@ -96,6 +110,16 @@ teardown() {
 	done
 }
 
+@test "a process of another user: refused, the message names both uids" {
+	start_target -w 1 -r 50
+	refused_as_nobody "anonremap: pid $TPID: permission denied: reading its memory map needs ptrace read access: process $TPID runs as uid 0 (effective 0, saved 0), we are uid 65534 without CAP_SYS_PTRACE" \
+		defrag "defrag --dry-run" "defrag --must" stat
+	target_says verify
+	[ "$REPLY" = "VERIFIED errors=0" ]
+	stop_target
+	TJOB=
+}
+
 @test "a seccomp filter denying userfaultfd: refused up front, target untouched" {
 	for mode in deny kill move-kill; do
 		start_target -w 1 -r 100 -s "$mode"
@@ -126,10 +150,8 @@ teardown() {
 	[ "$status" -eq 0 ]
 
 	start_target -w 1 -r 50 -u 65534 -D
-	run setpriv --reuid=nobody --regid=nogroup --clear-groups "$ANONREMAP" defrag "$TPID"
-	echo "$output"
-	[ "$status" -eq 1 ]
-	[[ "$output" == *dumpable* ]]
+	refused_as_nobody "anonremap: pid $TPID: permission denied: reading its memory map needs ptrace read access: process $TPID is not dumpable (PR_SET_DUMPABLE 0 or set-id), and we lack CAP_SYS_PTRACE" \
+		defrag "defrag --dry-run" "defrag --must" stat
 	run "$ANONREMAP" defrag "$TPID"		# root may: CAP_SYS_PTRACE
 	[ "$status" -eq 0 ]
 	target_says verify
