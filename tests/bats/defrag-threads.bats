@@ -51,7 +51,32 @@ refused_as_nobody() {
 
 teardown() {
 	[ -n "${TJOB:-}" ] && kill -9 "$TJOB" 2>/dev/null
+	[ -n "${MADE_DIR:-}" ] && rm -rf "$MADE_DIR"
 	true
+}
+
+# nobody_killed_defrag: nobody's defrag of $TPID, with its journal in
+# nobody's runtime directory (made for the test), killed -9 once the
+# journal exists; sets JOURNAL and RUNTIME_DIR.
+nobody_killed_defrag() {
+	local tool
+	RUNTIME_DIR=/run/user/65534
+	[ -d /run/user ] || MADE_DIR=/run/user
+	[ -d "$RUNTIME_DIR" ] || MADE_DIR=${MADE_DIR:-$RUNTIME_DIR}
+	mkdir -p "$RUNTIME_DIR"
+	chown nobody:nogroup "$RUNTIME_DIR"
+	chmod 700 "$RUNTIME_DIR"
+	JOURNAL=$RUNTIME_DIR/anonremap/$TPID.journal
+	env XDG_RUNTIME_DIR="$RUNTIME_DIR" setpriv --reuid=nobody \
+		--regid=nogroup --clear-groups "$ANONREMAP" defrag "$TPID" \
+		>/dev/null 2>&1 &
+	tool=$!
+	while [ ! -e "$JOURNAL" ] && kill -0 "$tool" 2>/dev/null; do
+		sleep 0.001
+	done
+	kill -9 "$tool"
+	wait "$tool" || true
+	[ -e "$JOURNAL" ]
 }
 
 @test "multi-threaded target: healed while its threads run, no anomaly" {
@@ -197,4 +222,25 @@ sigcont_then_kill() {
 	# but the injected one must then run nothing but the stub's park
 	# loop, which stops the process again.
 	sigcont_then_kill 8 0
+}
+
+@test "a journal another user's killed defrag left: root refuses and names it, its owner recovers" {
+	start_target -w 1 -r 3000 -u 65534
+	nobody_killed_defrag
+	for cmd in defrag recover; do
+		run "$ANONREMAP" $cmd "$TPID"
+		echo "$output"
+		[ "$status" -eq 1 ]
+		[ "${lines[-1]}" = "anonremap: an interrupted run of uid 65534 left $JOURNAL: run \`anonremap recover $TPID\` as uid 65534 with XDG_RUNTIME_DIR=$RUNTIME_DIR" ]
+	done
+	[ -e "$JOURNAL" ]
+	run env XDG_RUNTIME_DIR="$RUNTIME_DIR" setpriv --reuid=nobody \
+		--regid=nogroup --clear-groups "$ANONREMAP" recover "$TPID"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ ! -e "$JOURNAL" ]
+	target_says verify
+	[ "$REPLY" = "VERIFIED errors=0" ]
+	stop_target
+	TJOB=
 }
