@@ -155,6 +155,8 @@ static void print_text(const struct ar_defrag_report *r, bool dry)
 			printf(" (%zu stops)", r->pauses);
 		printf("; backend %s\n", ar_backend_name(r->backend));
 	}
+	if (r->note[0])
+		printf("  note: %s\n", r->note);
 	for (i = 0; i < r->nruns; i++) {
 		const struct ar_defrag_run *run = &r->runs[i];
 
@@ -189,6 +191,7 @@ static void print_json(const struct ar_defrag_report *r, bool dry)
 	json_double(&j, "pause_ms", (double)r->pause_ns / 1e6);
 	json_double(&j, "pause_total_ms", (double)r->pause_total_ns / 1e6);
 	json_u64(&j, "pauses", r->pauses);
+	json_string(&j, "note", r->note);
 	json_open(&j, "runs", '[');
 	for (i = 0; i < r->nruns; i++) {
 		const struct ar_defrag_run *run = &r->runs[i];

@@ -200,6 +200,11 @@ struct ar_defrag_report {
 	size_t pauses;			/* how many times it was stopped */
 	size_t nruns;
 	struct ar_defrag_run *runs;	/* the runs in range, address order */
+	/*
+	 * A dry run: what it could not check without stopping the process
+	 * ("" when nothing), e.g. whether seccomp filters allow our calls.
+	 */
+	char note[256];
 };
 
 /*

@@ -387,6 +387,32 @@ static int must_refuse(struct ar_ctx *ctx, const struct plan *p, pid_t pid)
 	return 0;
 }
 
+/* The runs from first on still planned are skipped: not tried, for why. */
+static void not_tried(struct plan *p, size_t first, const char *why)
+{
+	for (size_t i = first; i < p->n; i++)
+		if (p->out[i].fate == AR_RUN_PLANNED) {
+			snprintf(p->out[i].reason, sizeof(p->out[i].reason),
+				 "not tried: %.480s", why);
+			p->out[i].fate = AR_RUN_SKIPPED;
+		}
+}
+
+/*
+ * --dry-run and --must: what the stop would refuse, found without one
+ * (ar_inject_preflight()), refuses the plan's runs here.  *filtered: the
+ * process has seccomp filters, which only the stop can read.
+ */
+static int preflight(struct ar_ctx *ctx, pid_t pid, struct plan *p,
+		     bool *filtered)
+{
+	int ret = ar_inject_preflight(ctx, pid, filtered);
+
+	if (ret)
+		not_tried(p, 0, ctx->errmsg);
+	return ret;
+}
+
 static int new_report(struct ar_ctx *ctx, const struct ar_proc *proc,
 		      struct plan *p, enum ar_backend backend,
 		      struct ar_defrag_report **reportp)
@@ -1159,11 +1185,8 @@ static int defrag_stopped(struct ar_ctx *ctx, pid_t pid,
 	if (!s.r)
 		goto out;	/* no plan: the plan's runs are its own */
 	/* Runs left planned: the defrag stopped, or --must gave up. */
-	for (; s.run < p->n; s.run++)
-		if (p->out[s.run].fate == AR_RUN_PLANNED)
-			snprintf(p->out[s.run].reason, sizeof(p->out[s.run].reason),
-				 "not tried: %.480s", ret ? ctx->errmsg :
-				 "an earlier run failed (--must)");
+	not_tried(p, s.run, ret ? ctx->errmsg :
+		  "an earlier run failed (--must)");
 	for (i = 0; i < p->n; i++)
 		if (p->out[i].fate == AR_RUN_PLANNED)
 			p->out[i].fate = AR_RUN_SKIPPED;
@@ -1249,6 +1272,7 @@ AR_EXPORT int ar_defrag(struct ar_ctx *ctx, pid_t pid,
 {
 	enum ar_backend backend = opts->backend;
 	struct ar_proc *proc;
+	bool filtered = false;
 	struct plan p;
 	int ret, rret;
 
@@ -1277,6 +1301,8 @@ AR_EXPORT int ar_defrag(struct ar_ctx *ctx, pid_t pid,
 	}
 	if (opts->must)
 		ret = must_refuse(ctx, &p, pid);
+	if (!ret && (opts->dry_run || opts->must) && p.healable)
+		ret = preflight(ctx, pid, &p, &filtered);
 	if (!ret && !opts->dry_run && p.healable) {
 		ret = defrag_stopped(ctx, pid, opts, backend, proc, false, &p,
 				     reportp);
@@ -1286,6 +1312,11 @@ AR_EXPORT int ar_defrag(struct ar_ctx *ctx, pid_t pid,
 		rret = new_report(ctx, proc, &p, backend, reportp);
 		if (rret)
 			ret = rret;
+		else if (filtered)
+			snprintf((*reportp)->note, sizeof((*reportp)->note),
+				 "process %d has seccomp filters: whether they "
+				 "allow the calls a defrag makes is known only "
+				 "once it is stopped", (int)pid);
 	}
 	plan_free(&p);
 	ar_proc_free(proc);

@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/capability.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
@@ -510,18 +511,24 @@ static uint32_t bpf_run(const struct sock_filter *f, size_t n,
 	return SECCOMP_RET_KILL_PROCESS;
 }
 
-/* ar_inject_check_calls() for thread tid: filters are per thread. */
-static int check_calls_of(struct ar_inject *inj, pid_t tid,
-			  const struct ar_call_check *calls, size_t n)
+static int filters_unreadable(struct ar_ctx *ctx, pid_t pid)
 {
-	struct ar_ctx *ctx = inj->ctx;
-	struct sock_filter *prog = NULL;
-	int32_t *action;
+	return ar_fail(ctx, EPERM, "process %d runs under a seccomp filter, "
+		       "and reading it (PTRACE_SECCOMP_GET_FILTER) needs "
+		       "CAP_SYS_ADMIN, which we lack", pid);
+}
+
+/*
+ * Thread tid's seccomp state: 0 no filter, 1 filters we may read (once
+ * it is a stopped tracee), or a refusal: strict mode, filters we may not
+ * read, -ESRCH the thread is gone.
+ */
+static int seccomp_mode(struct ar_ctx *ctx, pid_t pid, pid_t tid)
+{
 	char buf[4096];
 	const char *v;
-	int ret = 0;
 
-	if (ar_read_status(inj->pid, tid, buf, sizeof(buf)) < 0)
+	if (ar_read_status(pid, tid, buf, sizeof(buf)) < 0)
 		return ar_fail(ctx, ESRCH, "thread %d is gone", tid);
 	v = ar_status_field(buf, "Seccomp");
 	if (!v || *v == '0')
@@ -529,6 +536,21 @@ static int check_calls_of(struct ar_inject *inj, pid_t tid,
 	if (*v != '2')
 		return ar_fail(ctx, EPERM, "thread %d runs in strict seccomp "
 			       "mode", tid);
+	return ar_have_cap(CAP_SYS_ADMIN) ? 1 : filters_unreadable(ctx, pid);
+}
+
+/* ar_inject_check_calls() for thread tid: filters are per thread. */
+static int check_calls_of(struct ar_inject *inj, pid_t tid,
+			  const struct ar_call_check *calls, size_t n)
+{
+	struct ar_ctx *ctx = inj->ctx;
+	struct sock_filter *prog = NULL;
+	int32_t *action;
+	int ret = seccomp_mode(ctx, inj->pid, tid);
+
+	if (ret <= 0)
+		return ret;
+	ret = 0;
 	action = malloc(n * sizeof(*action));
 	if (!action)
 		return ar_fail(ctx, ENOMEM, "out of memory");
@@ -543,11 +565,7 @@ static int check_calls_of(struct ar_inject *inj, pid_t tid,
 			break;
 		if (len < 0) {
 			ret = errno == EACCES || errno == EPERM ?
-				ar_fail(ctx, EPERM, "process %d runs under a "
-					"seccomp filter, and reading it "
-					"(PTRACE_SECCOMP_GET_FILTER) needs "
-					"CAP_SYS_ADMIN, which we lack",
-					inj->pid) :
+				filters_unreadable(ctx, inj->pid) :
 				ar_fail_errno(ctx, errno, "cannot read the "
 					      "seccomp filters of thread %d",
 					      tid);
@@ -1384,42 +1402,90 @@ bool ar_inject_process_gone(struct ar_inject *inj)
 
 #define AR_KCMP_VM 1	/* linux/kcmp.h */
 
+/* fn for each thread of process pid, as /proc lists them; its first error. */
+static int each_thread(struct ar_ctx *ctx, pid_t pid,
+		       int (*fn)(struct ar_ctx *ctx, pid_t pid, pid_t tid,
+				 void *arg), void *arg)
+{
+	char path[64];
+	struct dirent *de;
+	DIR *d;
+	int err = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = opendir(path);
+	if (!d)
+		return errno == ENOENT ? ar_fail(ctx, ESRCH, "no process %d", pid) :
+			ar_fail_errno(ctx, errno, "cannot read %s", path);
+	while (!err && (de = readdir(d)))
+		if (atoi(de->d_name) > 0)
+			err = fn(ctx, pid, atoi(de->d_name), arg);
+	closedir(d);
+	return err;
+}
+
 /*
  * A process that shares the target's memory without being one of its
  * threads (clone(CLONE_VM) without CLONE_THREAD: a vfork() child that has
  * not called exec yet, a posix_spawn() helper) keeps running while the
  * threads are stopped, and would see pages in flight.  Such a process is
  * a child of one of the threads (its creator is stopped, and could not
- * have made it after the stop): ask kcmp(2) about each child.  0, or
- * -EBUSY naming the sharer.
+ * have made it after the stop): ask kcmp(2) about each child of thread
+ * tid.  0, or -EBUSY naming the sharer.
  */
-static int refuse_mm_sharers(struct ar_inject *inj)
+static int refuse_mm_sharers(struct ar_ctx *ctx, pid_t pid, pid_t tid,
+			     void *unused)
 {
-	for (size_t i = 0; i < inj->nthreads; i++) {
-		char path[64], buf[4096], *p, *end;
+	char path[64], buf[4096], *p, *end;
 
-		snprintf(path, sizeof(path), "/proc/%d/task/%d/children",
-			 inj->pid, inj->threads[i].tid);
-		if (ar_read_small_file(path, buf, sizeof(buf)) < 0)
-			continue;	/* gone, or no CONFIG_PROC_CHILDREN */
-		for (p = buf; *p; p = end) {
-			long child = strtol(p, &end, 10);
+	(void)unused;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, tid);
+	if (ar_read_small_file(path, buf, sizeof(buf)) < 0)
+		return 0;	/* gone, or no CONFIG_PROC_CHILDREN */
+	for (p = buf; *p; p = end) {
+		long child = strtol(p, &end, 10);
 
-			if (end == p)
-				break;
-			if (child > 0 &&
-			    !syscall(SYS_kcmp, inj->pid, (pid_t)child, AR_KCMP_VM,
-				     0, 0))
-				return ar_fail(inj->ctx, EBUSY, "process %ld shares "
-					       "the memory of process %d without "
-					       "being one of its threads "
-					       "(clone(CLONE_VM), e.g. a vfork() "
-					       "child before its exec): it would "
-					       "run on while pages move; try "
-					       "again later", child, inj->pid);
-		}
+		if (end == p)
+			break;
+		if (child > 0 &&
+		    !syscall(SYS_kcmp, pid, (pid_t)child, AR_KCMP_VM, 0, 0))
+			return ar_fail(ctx, EBUSY, "process %ld shares the memory "
+				       "of process %d without being one of its "
+				       "threads (clone(CLONE_VM), e.g. a vfork() "
+				       "child before its exec): it would run on "
+				       "while pages move; try again later",
+				       child, pid);
 	}
 	return 0;
+}
+
+/*
+ * Seccomp filters can be read (PTRACE_SECCOMP_GET_FILTER) only from a
+ * stopped tracee: before attaching, only whether a thread has any, and
+ * whether we could read them, is known.
+ */
+static int seccomp_before_attach(struct ar_ctx *ctx, pid_t pid, pid_t tid,
+				 void *filtered)
+{
+	int ret = seccomp_mode(ctx, pid, tid);
+
+	if (ret > 0)
+		*(bool *)filtered = true;
+	return ret == -ESRCH || ret > 0 ? 0 : ret;
+}
+
+int ar_inject_preflight(struct ar_ctx *ctx, pid_t pid, bool *filtered)
+{
+	int err = precheck(ctx, pid);
+
+	if (!err)
+		err = ar_journal_check(ctx, pid);
+	*filtered = false;
+	if (!err)
+		err = each_thread(ctx, pid, refuse_mm_sharers, NULL);
+	if (!err)
+		err = each_thread(ctx, pid, seccomp_before_attach, filtered);
+	return err;
 }
 
 /*
@@ -1527,7 +1593,7 @@ int ar_inject_attach_known(struct ar_ctx *ctx, pid_t pid, pid_t tid,
 		inj->map.n = 0;
 	err = stop_and_seize(inj);
 	if (!err)
-		err = refuse_mm_sharers(inj);
+		err = each_thread(ctx, pid, refuse_mm_sharers, NULL);
 	if (err)
 		goto fail;
 	inj->inj = tid ? find_thread(inj, tid) : choose_thread(inj);

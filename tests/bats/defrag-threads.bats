@@ -4,8 +4,9 @@
 # threads sit in nanosleep, read and futex checking that no call returns
 # EINTR and no register changes.  The target exits 1 on any anomaly.
 
+load helpers
+
 TARGET=${TARGET:-$BATS_TEST_DIRNAME/../helpers/target}
-ANONREMAP=${ANONREMAP:-$BATS_TEST_DIRNAME/../../cli/anonremap}
 
 # start_target ARGS...: sets TPID; commands go to fd TIN, replies on TOUT
 start_target() {
@@ -47,6 +48,24 @@ refused_as_nobody() {
 		[ "$status" -eq 1 ]
 		[ "$output" = "$msg" ]
 	done
+}
+
+# same_refusal [PREFIX...]: defrag of $TPID (run through PREFIX, if any)
+# exits 1, and so do --dry-run and --must, with the same last line, in
+# REFUSAL; nothing moved.
+same_refusal() {
+	local opt
+	run "$@" "$ANONREMAP" defrag "$TPID"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	REFUSAL=${lines[-1]}
+	for opt in --dry-run --must; do
+		run "$@" "$ANONREMAP" defrag $opt "$TPID"
+		echo "$output"
+		[ "$status" -eq 1 ]
+		[ "${lines[-1]}" = "$REFUSAL" ]
+	done
+	[ "$("$ANONREMAP" stat -J "$TPID" | jq .processes[0].splits)" -eq 99 ]
 }
 
 teardown() {
@@ -151,6 +170,10 @@ nobody_killed_defrag() {
 		run "$ANONREMAP" defrag "$TPID"
 		[ "$status" -eq 1 ]
 		[[ "$output" == *seccomp* ]]
+		# Filters are read only from a stopped process.
+		run "$ANONREMAP" defrag --dry-run "$TPID"
+		[ "$status" -eq 0 ]
+		[ "${lines[1]}" = "  note: process $TPID has seccomp filters: whether they allow the calls a defrag makes is known only once it is stopped" ]
 		kill -0 "$TPID"
 		[ "$("$ANONREMAP" stat -J "$TPID" | jq .processes[0].splits)" -eq 99 ]
 		target_says verify
@@ -227,7 +250,7 @@ sigcont_then_kill() {
 @test "a journal another user's killed defrag left: root refuses and names it, its owner recovers" {
 	start_target -w 1 -r 3000 -u 65534
 	nobody_killed_defrag
-	for cmd in defrag recover; do
+	for cmd in defrag "defrag --dry-run" "defrag --must" recover; do
 		run "$ANONREMAP" $cmd "$TPID"
 		echo "$output"
 		[ "$status" -eq 1 ]
@@ -239,6 +262,45 @@ sigcont_then_kill() {
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[ ! -e "$JOURNAL" ]
+	target_says verify
+	[ "$REPLY" = "VERIFIED errors=0" ]
+	stop_target
+	TJOB=
+}
+
+@test "--dry-run and --must refuse up front what the stop refuses, with the same reason" {
+	start_target -w 1 -r 100
+	strace_attach "$TPID"
+	same_refusal
+	kill "$TRACER"
+	wait "$TRACER" || true
+	[ "$REFUSAL" = "anonremap: process $TPID (target) is already traced by $TRACER (strace)" ]
+	# A journal an interrupted run left (empty: it died at once).
+	journal=/run/anonremap/$TPID.journal
+	mkdir -p /run/anonremap
+	: >"$journal"
+	same_refusal
+	rm -f "$journal"
+	[ "$REFUSAL" = "anonremap: an interrupted run left $journal: run \`anonremap recover $TPID\` first" ]
+	target_says verify
+	[ "$REPLY" = "VERIFIED errors=0" ]
+	stop_target
+
+	start_target -w 1 -r 100 -V
+	same_refusal
+	[[ "$REFUSAL" == "anonremap: process "*" shares the memory of process $TPID without being one of its threads"* ]]
+	target_says verify
+	[ "$REPLY" = "VERIFIED errors=0" ]
+	stop_target
+
+	# Another user's seccomp filters: reading them needs CAP_SYS_ADMIN.
+	start_target -w 1 -r 100 -u 65534 -s deny
+	rundir=$(mktemp -d)
+	chown nobody "$rundir"
+	same_refusal env XDG_RUNTIME_DIR="$rundir" setpriv --reuid=nobody \
+		--regid=nogroup --clear-groups
+	rm -rf "$rundir"
+	[ "$REFUSAL" = "anonremap: process $TPID runs under a seccomp filter, and reading it (PTRACE_SECCOMP_GET_FILTER) needs CAP_SYS_ADMIN, which we lack" ]
 	target_says verify
 	[ "$REPLY" = "VERIFIED errors=0" ]
 	stop_target

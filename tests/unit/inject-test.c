@@ -334,17 +334,25 @@ static void refuse_zombie(void)
 static void refuse_traced(void)
 {
 	struct ar_inject *inj;
+	char msg[512];
+	bool filtered;
 	struct tgt t;
-	int ret;
+	int ret, pret;
 
 	CHECK(tgt_start(&t, "") == 0);
+	CHECK_EQ(ar_inject_preflight(ctx, t.pid, &filtered), 0);
+	CHECK(!filtered);
 	CHECK(ptrace(PTRACE_SEIZE, t.pid, NULL, NULL) == 0);
 	ret = ar_inject_attach(ctx, t.pid, 0, AR_INJECT_NO_JOURNAL, &inj);
+	snprintf(msg, sizeof(msg), "%s", ar_ctx_errmsg(ctx));
+	pret = ar_inject_preflight(ctx, t.pid, &filtered);
 	ptrace(PTRACE_INTERRUPT, t.pid, NULL, NULL);
 	waitpid(t.pid, NULL, __WALL);
 	ptrace(PTRACE_DETACH, t.pid, NULL, NULL);
 	CHECK_EQ(ret, -EBUSY);
-	CHECK(strstr(ar_ctx_errmsg(ctx), "already traced"));
+	CHECK(strstr(msg, "already traced"));
+	CHECK_EQ(pret, -EBUSY);
+	CHECK(!strcmp(ar_ctx_errmsg(ctx), msg));
 	CHECK_EQ(tgt_quit(&t), 0);
 }
 
@@ -443,12 +451,20 @@ static void refuse_mm_sharer(void)
 	struct ar_inject *inj = NULL;
 	struct tgt t;
 
+	char msg[512];
+	bool filtered;
+
 	CHECK(tgt_start(&t, "-r 8 -V") == 0);
 	CHECK_EQ(ar_inject_attach(ctx, t.pid, 0, AR_INJECT_NO_JOURNAL, &inj),
 		 -EBUSY);
 	CHECK(inj == NULL);
 	CHECK(strstr(ar_ctx_errmsg(ctx), "CLONE_VM"));
 	printf("# %s\n", ar_ctx_errmsg(ctx));
+	/* Found the same without a stop. */
+	snprintf(msg, sizeof(msg), "%s", ar_ctx_errmsg(ctx));
+	CHECK_EQ(ar_inject_preflight(ctx, t.pid, &filtered), -EBUSY);
+	CHECK(!strcmp(ar_ctx_errmsg(ctx), msg));
+	CHECK(proc_state(t.pid) != 'T');
 	CHECK_EQ(tgt_verify(&t), 0);
 	CHECK_EQ(tgt_quit(&t), 0);
 }
