@@ -175,6 +175,8 @@ static void print_text(const struct ar_defrag_report *r, bool dry,
 		printf("; backend %s\n", ar_backend_name(r->backend));
 		print_pause_bound(r, max_pause_ms);
 	}
+	if (r->note[0])
+		printf("  note: %s\n", r->note);
 	for (i = 0; i < r->nruns; i++) {
 		const struct ar_defrag_run *run = &r->runs[i];
 
@@ -212,6 +214,7 @@ static void print_json(const struct ar_defrag_report *r, bool dry)
 	json_u64(&j, "pauses_over_max", r->pauses_over);
 	json_double(&j, "stop_floor_ms", (double)r->stop_floor_ns / 1e6);
 	json_u64(&j, "threads", r->threads);
+	json_string(&j, "note", r->note);
 	json_open(&j, "runs", '[');
 	for (i = 0; i < r->nruns; i++) {
 		const struct ar_defrag_run *run = &r->runs[i];

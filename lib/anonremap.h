@@ -210,6 +210,11 @@ struct ar_defrag_report {
 	 */
 	uint64_t stop_floor_ns;
 	size_t threads;			/* threads stopped, at most */
+	/*
+	 * A dry run: what it could not check without stopping the process
+	 * ("" when nothing), e.g. whether seccomp filters allow our calls.
+	 */
+	char note[256];
 };
 
 /*

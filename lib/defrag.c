@@ -391,6 +391,43 @@ static int must_refuse(struct ar_ctx *ctx, const struct plan *p, pid_t pid)
 	return 0;
 }
 
+/*
+ * The runs from first on still planned are skipped: not tried, for why.
+ * Of run first, first_done VMAs were healed or kept (its vmas_after counts
+ * what they became); what was not tried is left as it was.
+ */
+static void not_tried(struct plan *p, size_t first, size_t first_done,
+		      const char *why)
+{
+	for (size_t i = first; i < p->n; i++) {
+		struct ar_defrag_run *o = &p->out[i];
+
+		if (o->fate != AR_RUN_PLANNED)
+			continue;
+		snprintf(o->reason, sizeof(o->reason), "not tried: %.480s", why);
+		o->fate = AR_RUN_SKIPPED;
+		if (i == first && first_done)
+			o->vmas_after += o->vmas - first_done;
+		else
+			o->vmas_after = o->vmas;
+	}
+}
+
+/*
+ * --dry-run and --must: what the stop would refuse, found without one
+ * (ar_inject_preflight()), refuses the plan's runs here.  *filtered: the
+ * process has seccomp filters, which only the stop can read.
+ */
+static int preflight(struct ar_ctx *ctx, pid_t pid, struct plan *p,
+		     bool *filtered)
+{
+	int ret = ar_inject_preflight(ctx, pid, filtered);
+
+	if (ret)
+		not_tried(p, 0, 0, ctx->errmsg);
+	return ret;
+}
+
 static int new_report(struct ar_ctx *ctx, const struct ar_proc *proc,
 		      struct plan *p, enum ar_backend backend,
 		      struct ar_defrag_report **reportp)
@@ -1256,15 +1293,8 @@ static int defrag_stopped(struct ar_ctx *ctx, pid_t pid,
 	if (!s.r)
 		goto out;	/* no plan: the plan's runs are its own */
 	/* Runs left planned: the defrag stopped, or --must gave up. */
-	for (; s.run < p->n; s.run++, s.run_done = 0) {
-		struct ar_defrag_run *o = &p->out[s.run];
-
-		if (o->fate != AR_RUN_PLANNED)
-			continue;
-		snprintf(o->reason, sizeof(o->reason), "not tried: %.480s",
-			 ret ? ctx->errmsg : "an earlier run failed (--must)");
-		o->vmas_after += o->vmas - s.run_done;
-	}
+	not_tried(p, s.run, s.run_done, ret ? ctx->errmsg :
+		  "an earlier run failed (--must)");
 	for (i = 0; i < p->n; i++)
 		if (p->out[i].fate == AR_RUN_PLANNED)
 			p->out[i].fate = AR_RUN_SKIPPED;
@@ -1350,6 +1380,7 @@ AR_EXPORT int ar_defrag(struct ar_ctx *ctx, pid_t pid,
 {
 	enum ar_backend backend = opts->backend;
 	struct ar_proc *proc;
+	bool filtered = false;
 	struct plan p;
 	int ret, rret;
 
@@ -1378,6 +1409,8 @@ AR_EXPORT int ar_defrag(struct ar_ctx *ctx, pid_t pid,
 	}
 	if (opts->must)
 		ret = must_refuse(ctx, &p, pid);
+	if (!ret && (opts->dry_run || opts->must) && p.healable)
+		ret = preflight(ctx, pid, &p, &filtered);
 	if (!ret && !opts->dry_run && p.healable) {
 		ret = defrag_stopped(ctx, pid, opts, backend, proc, false, &p,
 				     reportp);
@@ -1387,6 +1420,11 @@ AR_EXPORT int ar_defrag(struct ar_ctx *ctx, pid_t pid,
 		rret = new_report(ctx, proc, &p, backend, reportp);
 		if (rret)
 			ret = rret;
+		else if (filtered)
+			snprintf((*reportp)->note, sizeof((*reportp)->note),
+				 "process %d has seccomp filters: whether they "
+				 "allow the calls a defrag makes is known only "
+				 "once it is stopped", (int)pid);
 	}
 	plan_free(&p);
 	ar_proc_free(proc);

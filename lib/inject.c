@@ -118,159 +118,66 @@ static int sys_pidfd_send_signal(int pidfd, int sig)
 	return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
 }
 
-/* Value of "Key:" in a /proc status file, or NULL. */
-static const char *status_field(const char *status, const char *key)
-{
-	size_t klen = strlen(key);
-	const char *p = status;
-
-	while (p && *p) {
-		if (!strncmp(p, key, klen) && p[klen] == ':') {
-			p += klen + 1;
-			while (*p == ' ' || *p == '\t')
-				p++;
-			return p;
-		}
-		p = strchr(p, '\n');
-		if (p)
-			p++;
-	}
-	return NULL;
-}
-
-/* Whether cap is in our effective set (libcap); no when it cannot tell. */
-static int have_cap(cap_value_t cap)
-{
-	cap_flag_value_t v = CAP_CLEAR;
-	cap_t caps = cap_get_proc();
-
-	if (!caps)
-		return 0;
-	if (cap_get_flag(caps, cap, CAP_EFFECTIVE, &v))
-		v = CAP_CLEAR;
-	cap_free(caps);
-	return v == CAP_SET;
-}
-
-static int read_status(pid_t pid, pid_t tid, char *buf, size_t size)
-{
-	char path[64];
-
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", pid, tid);
-	return ar_read_small_file(path, buf, size);
-}
-
-/*
- * What forbids us to trace the process, as far as can be told from
- * outside: 0 when nothing.  ptrace_scope=1 is reported only once the
- * kernel refused (final): the target may be our descendant.
- */
-static int why_not_permitted(struct ar_inject *inj, int final)
-{
-	struct ar_ctx *ctx = inj->ctx;
-	char buf[4096], scope[16];
-	const char *v;
-	unsigned int ruid, euid, suid;
-	struct stat sb;
-	char path[64];
-
-	if (have_cap(CAP_SYS_PTRACE))
-		return 0;
-	if (ar_read_small_file("/proc/sys/kernel/yama/ptrace_scope", scope,
-			       sizeof(scope)) > 0) {
-		int s = atoi(scope);
-
-		if (s == 3)
-			return ar_fail(ctx, EPERM, "ptrace is disabled "
-				       "(kernel.yama.ptrace_scope=3)");
-		if (s == 2)
-			return ar_fail(ctx, EPERM, "kernel.yama.ptrace_scope=2 "
-				       "allows ptrace only with CAP_SYS_PTRACE, "
-				       "which we lack");
-		if (s == 1 && final)
-			return ar_fail(ctx, EPERM, "kernel.yama.ptrace_scope=1 "
-				       "allows ptrace only of descendants without "
-				       "CAP_SYS_PTRACE, which we lack");
-	}
-	if (read_status(inj->pid, inj->pid, buf, sizeof(buf)) > 0 &&
-	    (v = status_field(buf, "Uid")) &&
-	    sscanf(v, "%u %u %u", &ruid, &euid, &suid) == 3 &&
-	    (ruid != getuid() || euid != getuid() || suid != getuid()))
-		return ar_fail(ctx, EPERM, "process %d runs as uid %u "
-			       "(effective %u, saved %u), we are uid %u "
-			       "without CAP_SYS_PTRACE", inj->pid, ruid, euid,
-			       suid, getuid());
-	/* A non-dumpable process's /proc files belong to root. */
-	snprintf(path, sizeof(path), "/proc/%d/status", inj->pid);
-	if (stat(path, &sb) == 0 && sb.st_uid != getuid())
-		return ar_fail(ctx, EPERM, "process %d is not dumpable "
-			       "(PR_SET_DUMPABLE 0 or set-id): tracing it needs "
-			       "CAP_SYS_PTRACE, which we lack", inj->pid);
-	return 0;
-}
-
 static int explain_eperm(struct ar_inject *inj, int err)
 {
-	int ret = why_not_permitted(inj, 1);
+	char why[400];
 
-	return ret ? ret : ar_fail_errno(inj->ctx, err, "cannot trace "
-					 "process %d", inj->pid);
+	if (ar_access_why_not(inj->pid, AR_ACCESS_REFUSED, why, sizeof(why)))
+		return ar_fail(inj->ctx, EPERM, "%s", why);
+	return ar_fail_errno(inj->ctx, err, "cannot trace process %d", inj->pid);
 }
 
 /*
  * Everything that can be said before trying: each refusal names what is
  * missing.  The final word is PTRACE_SEIZE's; explain_eperm() words it.
  */
-static int precheck(struct ar_inject *inj)
+static int precheck(struct ar_ctx *ctx, pid_t pid)
 {
-	struct ar_ctx *ctx = inj->ctx;
-	pid_t pid = inj->pid;
-	char buf[4096], comm[64] = "";
+	char buf[4096], comm[64] = "", why[400];
 	const char *v;
 	int n;
 
 	if (pid <= 0)
 		return ar_fail(ctx, EINVAL, "invalid pid %d", pid);
-	if (pid == inj->self)
+	if (pid == getpid())
 		return ar_fail(ctx, EINVAL,
 			       "refusing to inject into ourselves (pid %d)",
 			       pid);
-	n = read_status(pid, pid, buf, sizeof(buf));
+	n = ar_read_status(pid, pid, buf, sizeof(buf));
 	if (n < 0)
 		return ar_fail(ctx, ESRCH, "no process %d", pid);
-	v = status_field(buf, "Name");
+	v = ar_status_field(buf, "Name");
 	if (v)
 		sscanf(v, "%63[^\n]", comm);
-	v = status_field(buf, "Tgid");
+	v = ar_status_field(buf, "Tgid");
 	if (v && atoi(v) != pid)
 		return ar_fail(ctx, EINVAL,
 			       "%d is a thread of process %d: give the process id",
 			       pid, atoi(v));
-	v = status_field(buf, "State");
+	v = ar_status_field(buf, "State");
 	if (v && (*v == 'Z' || *v == 'X'))
 		return ar_fail(ctx, ESRCH, "process %d (%s) is a zombie",
 			       pid, comm);
-	v = status_field(buf, "Kthread");
-	if ((v && *v == '1') || !status_field(buf, "VmSize"))
+	v = ar_status_field(buf, "Kthread");
+	if ((v && *v == '1') || !ar_status_field(buf, "VmSize"))
 		return ar_fail(ctx, EINVAL,
 			       "%d (%s) is a kernel thread or has no memory map",
 			       pid, comm);
-	v = status_field(buf, "TracerPid");
+	v = ar_status_field(buf, "TracerPid");
 	if (v && atoi(v) != 0) {
 		char tbuf[4096], tcomm[64] = "?";
 		const char *tv;
 
-		if (read_status(atoi(v), atoi(v), tbuf, sizeof(tbuf)) > 0 &&
-		    (tv = status_field(tbuf, "Name")))
+		if (ar_read_status(atoi(v), atoi(v), tbuf, sizeof(tbuf)) > 0 &&
+		    (tv = ar_status_field(tbuf, "Name")))
 			sscanf(tv, "%63[^\n]", tcomm);
 		return ar_fail(ctx, EBUSY,
 			       "process %d (%s) is already traced by %d (%s)",
 			       pid, comm, atoi(v), tcomm);
 	}
-	n = why_not_permitted(inj, 0);
-	if (n)
-		return n;
-	v = status_field(buf, "Seccomp");
+	if (ar_access_why_not(pid, AR_ACCESS_ATTACH, why, sizeof(why)))
+		return ar_fail(ctx, EPERM, "%s", why);
+	v = ar_status_field(buf, "Seccomp");
 	if (v && *v == '1')
 		return ar_fail(ctx, EPERM,
 			       "process %d (%s) runs in strict seccomp mode: "
@@ -635,6 +542,34 @@ static uint32_t bpf_run(const struct sock_filter *f, size_t n,
 	return SECCOMP_RET_KILL_PROCESS;
 }
 
+static int filters_unreadable(struct ar_ctx *ctx, pid_t pid)
+{
+	return ar_fail(ctx, EPERM, "process %d runs under a seccomp filter, "
+		       "and reading it (PTRACE_SECCOMP_GET_FILTER) needs "
+		       "CAP_SYS_ADMIN, which we lack", pid);
+}
+
+/*
+ * Thread tid's seccomp state: 0 no filter, 1 filters we may read (once
+ * it is a stopped tracee), or a refusal: strict mode, filters we may not
+ * read, -ESRCH the thread is gone.
+ */
+static int seccomp_mode(struct ar_ctx *ctx, pid_t pid, pid_t tid)
+{
+	char buf[4096];
+	const char *v;
+
+	if (ar_read_status(pid, tid, buf, sizeof(buf)) < 0)
+		return ar_fail(ctx, ESRCH, "thread %d is gone", tid);
+	v = ar_status_field(buf, "Seccomp");
+	if (!v || *v == '0')
+		return 0;
+	if (*v != '2')
+		return ar_fail(ctx, EPERM, "thread %d runs in strict seccomp "
+			       "mode", tid);
+	return ar_have_cap(CAP_SYS_ADMIN) ? 1 : filters_unreadable(ctx, pid);
+}
+
 /* ar_inject_check_calls() for thread tid: filters are per thread. */
 static int check_calls_of(struct ar_inject *inj, pid_t tid,
 			  const struct ar_call_check *calls, size_t n)
@@ -642,18 +577,11 @@ static int check_calls_of(struct ar_inject *inj, pid_t tid,
 	struct ar_ctx *ctx = inj->ctx;
 	struct sock_filter *prog = NULL;
 	int32_t *action;
-	char buf[4096];
-	const char *v;
-	int ret = 0;
+	int ret = seccomp_mode(ctx, inj->pid, tid);
 
-	if (read_status(inj->pid, tid, buf, sizeof(buf)) < 0)
-		return ar_fail(ctx, ESRCH, "thread %d is gone", tid);
-	v = status_field(buf, "Seccomp");
-	if (!v || *v == '0')
-		return 0;
-	if (*v != '2')
-		return ar_fail(ctx, EPERM, "thread %d runs in strict seccomp "
-			       "mode", tid);
+	if (ret <= 0)
+		return ret;
+	ret = 0;
 	action = malloc(n * sizeof(*action));
 	if (!action)
 		return ar_fail(ctx, ENOMEM, "out of memory");
@@ -668,11 +596,7 @@ static int check_calls_of(struct ar_inject *inj, pid_t tid,
 			break;
 		if (len < 0) {
 			ret = errno == EACCES || errno == EPERM ?
-				ar_fail(ctx, EPERM, "process %d runs under a "
-					"seccomp filter, and reading it "
-					"(PTRACE_SECCOMP_GET_FILTER) needs "
-					"CAP_SYS_ADMIN, which we lack",
-					inj->pid) :
+				filters_unreadable(ctx, inj->pid) :
 				ar_fail_errno(ctx, errno, "cannot read the "
 					      "seccomp filters of thread %d",
 					      tid);
@@ -1445,9 +1369,9 @@ static int stopped_state(pid_t pid)
 	char buf[4096];
 	const char *v;
 
-	if (read_status(pid, pid, buf, sizeof(buf)) < 0)
+	if (ar_read_status(pid, pid, buf, sizeof(buf)) < 0)
 		return 0;
-	v = status_field(buf, "State");
+	v = ar_status_field(buf, "State");
 	return v && *v == 'T';
 }
 
@@ -1465,10 +1389,10 @@ static bool process_ended(const struct ar_inject *inj)
 	if (sys_pidfd_send_signal(inj->pidfd, 0))
 		return errno == ESRCH;
 	/* Still the same process (the pidfd says so): what is left of it? */
-	if (read_status(inj->pid, inj->pid, buf, sizeof(buf)) < 0)
+	if (ar_read_status(inj->pid, inj->pid, buf, sizeof(buf)) < 0)
 		return sys_pidfd_send_signal(inj->pidfd, 0) && errno == ESRCH;
-	v = status_field(buf, "State");
-	return (v && (*v == 'Z' || *v == 'X')) || !status_field(buf, "VmSize");
+	v = ar_status_field(buf, "State");
+	return (v && (*v == 'Z' || *v == 'X')) || !ar_status_field(buf, "VmSize");
 }
 
 /*
@@ -1509,42 +1433,90 @@ bool ar_inject_process_gone(struct ar_inject *inj)
 
 #define AR_KCMP_VM 1	/* linux/kcmp.h */
 
+/* fn for each thread of process pid, as /proc lists them; its first error. */
+static int each_thread(struct ar_ctx *ctx, pid_t pid,
+		       int (*fn)(struct ar_ctx *ctx, pid_t pid, pid_t tid,
+				 void *arg), void *arg)
+{
+	char path[64];
+	struct dirent *de;
+	DIR *d;
+	int err = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = opendir(path);
+	if (!d)
+		return errno == ENOENT ? ar_fail(ctx, ESRCH, "no process %d", pid) :
+			ar_fail_errno(ctx, errno, "cannot read %s", path);
+	while (!err && (de = readdir(d)))
+		if (atoi(de->d_name) > 0)
+			err = fn(ctx, pid, atoi(de->d_name), arg);
+	closedir(d);
+	return err;
+}
+
 /*
  * A process that shares the target's memory without being one of its
  * threads (clone(CLONE_VM) without CLONE_THREAD: a vfork() child that has
  * not called exec yet, a posix_spawn() helper) keeps running while the
  * threads are stopped, and would see pages in flight.  Such a process is
  * a child of one of the threads (its creator is stopped, and could not
- * have made it after the stop): ask kcmp(2) about each child.  0, or
- * -EBUSY naming the sharer.
+ * have made it after the stop): ask kcmp(2) about each child of thread
+ * tid.  0, or -EBUSY naming the sharer.
  */
-static int refuse_mm_sharers(struct ar_inject *inj)
+static int refuse_mm_sharers(struct ar_ctx *ctx, pid_t pid, pid_t tid,
+			     void *unused)
 {
-	for (size_t i = 0; i < inj->nthreads; i++) {
-		char path[64], buf[4096], *p, *end;
+	char path[64], buf[4096], *p, *end;
 
-		snprintf(path, sizeof(path), "/proc/%d/task/%d/children",
-			 inj->pid, inj->threads[i].tid);
-		if (ar_read_small_file(path, buf, sizeof(buf)) < 0)
-			continue;	/* gone, or no CONFIG_PROC_CHILDREN */
-		for (p = buf; *p; p = end) {
-			long child = strtol(p, &end, 10);
+	(void)unused;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, tid);
+	if (ar_read_small_file(path, buf, sizeof(buf)) < 0)
+		return 0;	/* gone, or no CONFIG_PROC_CHILDREN */
+	for (p = buf; *p; p = end) {
+		long child = strtol(p, &end, 10);
 
-			if (end == p)
-				break;
-			if (child > 0 &&
-			    !syscall(SYS_kcmp, inj->pid, (pid_t)child, AR_KCMP_VM,
-				     0, 0))
-				return ar_fail(inj->ctx, EBUSY, "process %ld shares "
-					       "the memory of process %d without "
-					       "being one of its threads "
-					       "(clone(CLONE_VM), e.g. a vfork() "
-					       "child before its exec): it would "
-					       "run on while pages move; try "
-					       "again later", child, inj->pid);
-		}
+		if (end == p)
+			break;
+		if (child > 0 &&
+		    !syscall(SYS_kcmp, pid, (pid_t)child, AR_KCMP_VM, 0, 0))
+			return ar_fail(ctx, EBUSY, "process %ld shares the memory "
+				       "of process %d without being one of its "
+				       "threads (clone(CLONE_VM), e.g. a vfork() "
+				       "child before its exec): it would run on "
+				       "while pages move; try again later",
+				       child, pid);
 	}
 	return 0;
+}
+
+/*
+ * Seccomp filters can be read (PTRACE_SECCOMP_GET_FILTER) only from a
+ * stopped tracee: before attaching, only whether a thread has any, and
+ * whether we could read them, is known.
+ */
+static int seccomp_before_attach(struct ar_ctx *ctx, pid_t pid, pid_t tid,
+				 void *filtered)
+{
+	int ret = seccomp_mode(ctx, pid, tid);
+
+	if (ret > 0)
+		*(bool *)filtered = true;
+	return ret == -ESRCH || ret > 0 ? 0 : ret;
+}
+
+int ar_inject_preflight(struct ar_ctx *ctx, pid_t pid, bool *filtered)
+{
+	int err = precheck(ctx, pid);
+
+	if (!err)
+		err = ar_journal_check(ctx, pid);
+	*filtered = false;
+	if (!err)
+		err = each_thread(ctx, pid, refuse_mm_sharers, NULL);
+	if (!err)
+		err = each_thread(ctx, pid, seccomp_before_attach, filtered);
+	return err;
 }
 
 /*
@@ -1632,7 +1604,7 @@ int ar_inject_attach_known(struct ar_ctx *ctx, pid_t pid, pid_t tid,
 	*injp = NULL;
 	if (!inj)
 		return ar_fail(ctx, ENOMEM, "out of memory");
-	err = precheck(inj);
+	err = precheck(ctx, pid);
 	if (err) {
 		free(inj);
 		return err;
@@ -1652,7 +1624,7 @@ int ar_inject_attach_known(struct ar_ctx *ctx, pid_t pid, pid_t tid,
 		inj->map.n = 0;
 	err = stop_and_seize(inj);
 	if (!err)
-		err = refuse_mm_sharers(inj);
+		err = each_thread(ctx, pid, refuse_mm_sharers, NULL);
 	if (err)
 		goto fail;
 	inj->inj = tid ? find_thread(inj, tid) : choose_thread(inj);
@@ -1770,7 +1742,7 @@ int ar_inject_attach_journal(struct ar_ctx *ctx, struct ar_journal *j,
 		return ar_fail(ctx, ESRCH, "process %d of the journal is gone",
 			       js->pid);
 	}
-	err = precheck(inj);
+	err = precheck(ctx, js->pid);
 	if (err) {
 		free(inj);
 		return err;
@@ -1867,9 +1839,9 @@ static bool our_child(const struct ar_inject *inj)
 	char buf[4096];
 	const char *v;
 
-	if (read_status(inj->pid, inj->pid, buf, sizeof(buf)) < 0)
+	if (ar_read_status(inj->pid, inj->pid, buf, sizeof(buf)) < 0)
 		return false;
-	v = status_field(buf, "PPid");
+	v = ar_status_field(buf, "PPid");
 	return v && atoi(v) == inj->self;
 }
 

@@ -75,6 +75,17 @@ int ar_inject_attach(struct ar_ctx *ctx, pid_t pid, pid_t tid,
 		     unsigned int flags, struct ar_inject **injp);
 
 /*
+ * What ar_inject_attach() would refuse that can be told without stopping
+ * or tracing the process, with the same message: what precedes the stop
+ * (a thread id, a zombie, already traced, permissions, a journal
+ * anywhere: ar_journal_check()), and what attach checks once it has
+ * stopped the threads: a clone(CLONE_VM) sharer, strict seccomp mode,
+ * seccomp filters we may not read.  Whether the filters allow our calls
+ * is known only once attached: *filtered says whether there are any.
+ */
+int ar_inject_preflight(struct ar_ctx *ctx, pid_t pid, bool *filtered);
+
+/*
  * The same, given every mapping of the process as the caller read it
  * while it ran (vmas[0..n-1], in address order): scratch and destination
  * ranges are picked from that copy instead of a fresh read of

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/ioctl.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "anonremap.h"
@@ -119,6 +120,28 @@ struct ar_procmap_query {
  * heal timings, which are compared with each other across modules.
  */
 uint64_t ar_now_ns(void);
+
+/* Value of "Key:" in a /proc status file, or NULL (access.c). */
+const char *ar_status_field(const char *status, const char *key);
+/* /proc/PID/task/TID/status into buf, as ar_read_small_file(). */
+int ar_read_status(pid_t pid, pid_t tid, char *buf, size_t size);
+/* Whether cap (CAP_*) is in our effective set; no when it cannot tell. */
+bool ar_have_cap(int cap);
+
+enum ar_access {
+	AR_ACCESS_READ,		/* its /proc files: ptrace read access */
+	AR_ACCESS_ATTACH,	/* ptrace, before trying */
+	AR_ACCESS_REFUSED,	/* ptrace, once the kernel refused: the
+				   target may be our descendant, so
+				   ptrace_scope=1 is blamed only now */
+};
+
+/*
+ * Why we may not have mode access to process pid, as far as can be told
+ * from outside (CAP_SYS_PTRACE, ptrace_scope, uids, gids, dumpable), in
+ * words into why; false when nothing explains it.
+ */
+bool ar_access_why_not(pid_t pid, enum ar_access mode, char *why, size_t len);
 
 /* Read a whole small file (/proc/PID/comm, sysctls) into buf, NUL-ended. */
 int ar_read_small_file(const char *path, char *buf, size_t size);

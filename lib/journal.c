@@ -16,6 +16,7 @@
 #define JMAGIC "ARJRNL1"
 #define HEAD_SIZE 4096UL
 #define MAX_THREADS (1u << 22)
+#define ROOT_DIR "/run/anonremap"
 
 struct jdisk {
 	char magic[8];
@@ -76,7 +77,7 @@ static int journal_dir(char *buf, size_t size)
 	int n;
 
 	if (geteuid() == 0 || !xdg || !*xdg)
-		n = snprintf(buf, size, "/run/anonremap");
+		n = snprintf(buf, size, ROOT_DIR);
 	else
 		n = snprintf(buf, size, "%s/anonremap", xdg);
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
@@ -195,7 +196,7 @@ static int lock(int fd)
 	return flock(fd, LOCK_EX | LOCK_NB) && errno != ENOSYS ? -1 : 0;
 }
 
-static struct ar_journal *journal_new(struct ar_ctx *ctx, pid_t pid)
+static struct ar_journal *journal_new(struct ar_ctx *ctx, const char *path)
 {
 	struct ar_journal *j = calloc(1, sizeof(*j));
 
@@ -204,84 +205,20 @@ static struct ar_journal *journal_new(struct ar_ctx *ctx, pid_t pid)
 	j->ctx = ctx;
 	j->fd = -1;
 	j->st.uffd = -1;
-	if (ar_journal_path(j->path, sizeof(j->path), pid)) {
-		free(j);
-		return NULL;
-	}
+	snprintf(j->path, sizeof(j->path), "%s", path);
 	return j;
 }
 
-int ar_journal_create(struct ar_ctx *ctx, pid_t pid, struct ar_journal **jp)
+/* Open, lock and read the journal at path, of process pid. */
+static int open_path(struct ar_ctx *ctx, const char *path, pid_t pid,
+		     struct ar_journal **jp)
 {
-	struct ar_journal *j = journal_new(ctx, pid);
-	char dir[200];
-
-	*jp = NULL;
-	if (!j)
-		return ar_fail(ctx, ENOMEM, "cannot make the journal path");
-	journal_dir(dir, sizeof(dir));
-	if (mkdir(dir, 0700) && errno != EEXIST) {
-		int err = ar_fail_errno(ctx, errno, "cannot create %s", dir);
-
-		free(j);
-		return err;
-	}
-	for (int tries = 0; tries < 2; tries++) {
-		struct ar_journal *old;
-		uint64_t st;
-
-		j->fd = open(j->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
-			     0600);
-		/* Held while we live: recover knows a live tool from a dead one. */
-		if (j->fd >= 0 && !lock(j->fd))
-			break;
-		if (j->fd >= 0) {
-			close(j->fd);
-			j->fd = -1;
-			errno = EEXIST;
-		}
-		if (errno != EEXIST) {
-			int err = ar_fail_errno(ctx, errno, "cannot create %s",
-						j->path);
-
-			free(j);
-			return err;
-		}
-		/* A journal of a process that is gone (pid reused) is stale. */
-		if (ar_journal_open(ctx, pid, &old) == -EBUSY) {
-			free(j);
-			return -EBUSY;
-		}
-		if (old) {
-			int stale = ar_proc_starttime(pid, &st) ||
-				    st != old->st.starttime;
-
-			ar_journal_close(old);
-			if (stale && !unlink(j->path))
-				continue;
-		}
-		ar_fail(ctx, EBUSY, "an interrupted run left %s: run "
-			"`anonremap recover %d` first", j->path, pid);
-		free(j);
-		return -EBUSY;
-	}
-	if (j->fd < 0) {
-		ar_fail(ctx, EBUSY, "cannot create %s", j->path);
-		free(j);
-		return -EBUSY;
-	}
-	*jp = j;
-	return 0;
-}
-
-int ar_journal_open(struct ar_ctx *ctx, pid_t pid, struct ar_journal **jp)
-{
-	struct ar_journal *j = journal_new(ctx, pid);
+	struct ar_journal *j = journal_new(ctx, path);
 	int err;
 
 	*jp = NULL;
 	if (!j)
-		return ar_fail(ctx, ENOMEM, "cannot make the journal path");
+		return ar_fail(ctx, ENOMEM, "out of memory");
 	j->fd = open(j->path, O_RDWR | O_CLOEXEC);
 	if (j->fd < 0) {
 		err = errno == ENOENT ?
@@ -307,6 +244,195 @@ int ar_journal_open(struct ar_ctx *ctx, pid_t pid, struct ar_journal **jp)
 	}
 	*jp = j;
 	return 0;
+}
+
+/*
+ * Every place a journal of pid may be, ours first (see journal_dir()):
+ * root's directory, the runtime directory of each user the process runs
+ * as (where that user's tool writes by default), and the one our own
+ * $XDG_RUNTIME_DIR names.
+ */
+#define MAX_PLACES 6
+
+struct places {
+	char path[MAX_PLACES][256];
+	size_t n;
+};
+
+static void add_place(struct places *pl, const char *dir, pid_t pid)
+{
+	char path[sizeof(pl->path[0])];
+	int n = snprintf(path, sizeof(path), "%s/%d.journal", dir, pid);
+
+	if (n < 0 || (size_t)n >= sizeof(path) || pl->n == MAX_PLACES)
+		return;
+	for (size_t i = 0; i < pl->n; i++)
+		if (!strcmp(pl->path[i], path))
+			return;
+	memcpy(pl->path[pl->n++], path, (size_t)n + 1);
+}
+
+static int journal_places(struct ar_ctx *ctx, pid_t pid, struct places *pl)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR"), *v;
+	unsigned int uid[3];
+	char dir[200], status[4096];
+
+	pl->n = 0;
+	if (journal_dir(dir, sizeof(dir)))
+		return ar_fail(ctx, ENAMETOOLONG, "cannot make the journal "
+			       "path: $XDG_RUNTIME_DIR is too long");
+	add_place(pl, dir, pid);
+	add_place(pl, ROOT_DIR, pid);
+	if (ar_read_status(pid, pid, status, sizeof(status)) > 0 &&
+	    (v = ar_status_field(status, "Uid")) &&
+	    sscanf(v, "%u %u %u", &uid[0], &uid[1], &uid[2]) == 3)
+		for (int i = 0; i < 3; i++) {
+			snprintf(dir, sizeof(dir), "/run/user/%u/anonremap",
+				 uid[i]);
+			add_place(pl, dir, pid);
+		}
+	if (xdg && *xdg && strlen(xdg) < sizeof(dir) - 16) {
+		snprintf(dir, sizeof(dir), "%s/anonremap", xdg);
+		add_place(pl, dir, pid);
+	}
+	return 0;
+}
+
+/*
+ * The journal at path is another user's (or root's): only `recover` run
+ * as its owner, with the runtime directory that holds it, will find it.
+ */
+static int refuse_foreign(struct ar_ctx *ctx, const char *path, pid_t pid,
+			  uid_t owner)
+{
+	const char *sub = strstr(path, "/anonremap/");
+
+	if (!owner || !sub || !strncmp(path, ROOT_DIR "/", strlen(ROOT_DIR) + 1))
+		return ar_fail(ctx, EBUSY, "an interrupted run of uid %u left "
+			       "%s: run `anonremap recover %d` as uid %u",
+			       owner, path, pid, owner);
+	return ar_fail(ctx, EBUSY, "an interrupted run of uid %u left %s: run "
+		       "`anonremap recover %d` as uid %u with XDG_RUNTIME_DIR="
+		       "%.*s", owner, path, pid, owner, (int)(sub - path), path);
+}
+
+/*
+ * What path holds for process pid, as ar_journal_create() must know it:
+ * 0 when nothing we can see, or a journal of an older process that had
+ * the pid (*stale set); -EBUSY naming the file when a live tool holds
+ * it or an interrupted run left it (recover first).  Locked while read:
+ * a tool at work is never mistaken for a dead one.
+ */
+static int look_at(struct ar_ctx *ctx, const char *path, pid_t pid,
+		   bool *stale)
+{
+	struct ar_journal *old;
+	struct stat sb;
+	uint64_t st;
+	int err = open_path(ctx, path, pid, &old);
+
+	*stale = false;
+	/* None, or behind a directory we may not enter (root's). */
+	if (err == -ENOENT || err == -ENOTDIR || err == -EACCES ||
+	    err == -EPERM)
+		return 0;
+	if (err == -EBUSY)
+		return err;
+	if (!err) {
+		*stale = ar_proc_starttime(pid, &st) ||
+			 st != old->st.starttime;
+		ar_journal_close(old);
+		if (*stale)
+			return 0;
+	}
+	/* A journal left empty or damaged is an interrupted run's too. */
+	if (stat(path, &sb) == 0 && sb.st_uid != geteuid())
+		return refuse_foreign(ctx, path, pid, sb.st_uid);
+	return ar_fail(ctx, EBUSY, "an interrupted run left %s: run "
+		       "`anonremap recover %d` first", path, pid);
+}
+
+/*
+ * look_at() every place from first on; a stale journal of ours (place 0)
+ * is removed when remove is set.
+ */
+static int look_all(struct ar_ctx *ctx, const struct places *pl, pid_t pid,
+		    size_t first, bool remove)
+{
+	bool stale;
+
+	for (size_t i = first; i < pl->n; i++) {
+		int err = look_at(ctx, pl->path[i], pid, &stale);
+
+		if (err)
+			return err;
+		if (stale && remove && !i && unlink(pl->path[i]) &&
+		    errno != ENOENT)
+			return ar_fail_errno(ctx, errno, "cannot remove the "
+					     "stale journal %s", pl->path[i]);
+	}
+	return 0;
+}
+
+int ar_journal_check(struct ar_ctx *ctx, pid_t pid)
+{
+	struct places pl;
+	int err = journal_places(ctx, pid, &pl);
+
+	return err ? err : look_all(ctx, &pl, pid, 0, false);
+}
+
+int ar_journal_create(struct ar_ctx *ctx, pid_t pid, struct ar_journal **jp)
+{
+	struct ar_journal *j;
+	struct places pl;
+	char dir[200];
+	int err = journal_places(ctx, pid, &pl);
+
+	*jp = NULL;
+	if (!err)
+		err = look_all(ctx, &pl, pid, 0, true);
+	if (err)
+		return err;
+	j = journal_new(ctx, pl.path[0]);
+	if (!j)
+		return ar_fail(ctx, ENOMEM, "out of memory");
+	journal_dir(dir, sizeof(dir));
+	if (mkdir(dir, 0700) && errno != EEXIST) {
+		err = ar_fail_errno(ctx, errno, "cannot create %s", dir);
+		free(j);
+		return err;
+	}
+	j->fd = open(j->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	/* Held while we live: recover knows a live tool from a dead one. */
+	if (j->fd < 0 || lock(j->fd)) {
+		err = errno == EEXIST || errno == EWOULDBLOCK ?
+			ar_fail(ctx, EBUSY, "another anonremap began working on "
+				"process %d meanwhile (%s)", pid, j->path) :
+			ar_fail_errno(ctx, errno, "cannot create %s", j->path);
+		ar_journal_close(j);
+		return err;
+	}
+	*jp = j;
+	return 0;
+}
+
+int ar_journal_open(struct ar_ctx *ctx, pid_t pid, struct ar_journal **jp)
+{
+	struct places pl;
+	int err = journal_places(ctx, pid, &pl);
+
+	*jp = NULL;
+	if (err)
+		return err;
+	err = open_path(ctx, pl.path[0], pid, jp);
+	if (err != -ENOENT)
+		return err;
+	/* Not ours: say whose it is, if another user's run left one. */
+	err = look_all(ctx, &pl, pid, 1, false);
+	return err ? err : ar_fail(ctx, ENOENT, "no journal for process %d "
+				   "(%s)", pid, pl.path[0]);
 }
 
 int ar_journal_write(struct ar_journal *j, const struct ar_journal_state *st,

@@ -112,8 +112,18 @@ void ar_journal_set_sync(struct ar_journal *j, bool sync);
 /* Path of pid's journal into buf. */
 int ar_journal_path(char *buf, size_t size, pid_t pid);
 /*
+ * Whether a journal of pid exists where any tool may have written it:
+ * ours, root's /run/anonremap, /run/user/UID/anonremap for each uid the
+ * process runs as, and our $XDG_RUNTIME_DIR/anonremap.  0 when none we
+ * can see (a directory we may not enter, such as root's for other users,
+ * is not seen) or only stale ones (an older process had the pid: its
+ * start time differs); -EBUSY naming the file, and whose it is, when a
+ * tool holds one or an interrupted run left one.  Nothing is changed.
+ */
+int ar_journal_check(struct ar_ctx *ctx, pid_t pid);
+/*
  * Create pid's journal, locked (flock) for as long as it is open; -EBUSY
- * when one exists (an unfinished run) or another tool holds it.
+ * as ar_journal_check() says (a stale journal of ours is removed).
  */
 int ar_journal_create(struct ar_ctx *ctx, pid_t pid,
 		      struct ar_journal **jp);
@@ -135,7 +145,10 @@ void ar_journal_close(struct ar_journal *j);
 struct ar_journal_state *ar_journal_state(struct ar_journal *j);
 /*
  * Open an existing journal of pid, lock it and read it: -ENOENT when none,
- * -EBUSY when a live tool holds it, -EBADMSG when empty or damaged.
+ * -EBUSY when a live tool holds it, -EBADMSG when empty or damaged.  When
+ * we have none but another user's interrupted run left one elsewhere
+ * (see ar_journal_check()): -EBUSY naming it and its owner, who alone
+ * may use it.
  */
 int ar_journal_open(struct ar_ctx *ctx, pid_t pid, struct ar_journal **jp);
 

@@ -70,6 +70,12 @@ static int check_state(struct ar_ctx *ctx, int dirfd, pid_t pid, char *comm,
 
 static int permission_error(struct ar_ctx *ctx, pid_t pid, int err)
 {
+	char why[400];
+
+	if (ar_access_why_not(pid, AR_ACCESS_READ, why, sizeof(why)))
+		return ar_fail(ctx, err, "pid %d: permission denied: reading its "
+			       "memory map needs ptrace read access: %s",
+			       (int)pid, why);
 	return ar_fail(ctx, err,
 		       "pid %d: permission denied: reading its memory map needs "
 		       "ptrace read access (same user and dumpable, or "

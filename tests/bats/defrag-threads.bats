@@ -4,8 +4,9 @@
 # threads sit in nanosleep, read and futex checking that no call returns
 # EINTR and no register changes.  The target exits 1 on any anomaly.
 
+load helpers
+
 TARGET=${TARGET:-$BATS_TEST_DIRNAME/../helpers/target}
-ANONREMAP=${ANONREMAP:-$BATS_TEST_DIRNAME/../../cli/anonremap}
 
 # start_target ARGS...: sets TPID; commands go to fd TIN, replies on TOUT
 start_target() {
@@ -35,9 +36,66 @@ stop_target() {
 	return "$rc"
 }
 
+# refused_as_nobody MESSAGE COMMAND...: each anonremap command, run as
+# nobody on $TPID, exits 1 and prints MESSAGE alone.
+refused_as_nobody() {
+	local msg=$1 cmd
+	shift
+	for cmd in "$@"; do
+		run setpriv --reuid=nobody --regid=nogroup --clear-groups \
+			"$ANONREMAP" $cmd "$TPID"
+		echo "$output"
+		[ "$status" -eq 1 ]
+		[ "$output" = "$msg" ]
+	done
+}
+
+# same_refusal [PREFIX...]: defrag of $TPID (run through PREFIX, if any)
+# exits 1, and so do --dry-run and --must, with the same last line, in
+# REFUSAL; nothing moved.
+same_refusal() {
+	local opt
+	run "$@" "$ANONREMAP" defrag "$TPID"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	REFUSAL=${lines[-1]}
+	for opt in --dry-run --must; do
+		run "$@" "$ANONREMAP" defrag $opt "$TPID"
+		echo "$output"
+		[ "$status" -eq 1 ]
+		[ "${lines[-1]}" = "$REFUSAL" ]
+	done
+	[ "$("$ANONREMAP" stat -J "$TPID" | jq .processes[0].splits)" -eq 99 ]
+}
+
 teardown() {
 	[ -n "${TJOB:-}" ] && kill -9 "$TJOB" 2>/dev/null
+	[ -n "${MADE_DIR:-}" ] && rm -rf "$MADE_DIR"
 	true
+}
+
+# nobody_killed_defrag: nobody's defrag of $TPID, with its journal in
+# nobody's runtime directory (made for the test), killed -9 once the
+# journal exists; sets JOURNAL and RUNTIME_DIR.
+nobody_killed_defrag() {
+	local tool
+	RUNTIME_DIR=/run/user/65534
+	[ -d /run/user ] || MADE_DIR=/run/user
+	[ -d "$RUNTIME_DIR" ] || MADE_DIR=${MADE_DIR:-$RUNTIME_DIR}
+	mkdir -p "$RUNTIME_DIR"
+	chown nobody:nogroup "$RUNTIME_DIR"
+	chmod 700 "$RUNTIME_DIR"
+	JOURNAL=$RUNTIME_DIR/anonremap/$TPID.journal
+	env XDG_RUNTIME_DIR="$RUNTIME_DIR" setpriv --reuid=nobody \
+		--regid=nogroup --clear-groups "$ANONREMAP" defrag "$TPID" \
+		>/dev/null 2>&1 &
+	tool=$!
+	while [ ! -e "$JOURNAL" ] && kill -0 "$tool" 2>/dev/null; do
+		sleep 0.001
+	done
+	kill -9 "$tool"
+	wait "$tool" || true
+	[ -e "$JOURNAL" ]
 }
 
 @test "multi-threaded target: healed while its threads run, no anomaly" {
@@ -175,12 +233,26 @@ teardown() {
 	done
 }
 
+@test "a process of another user: refused, the message names both uids" {
+	start_target -w 1 -r 50
+	refused_as_nobody "anonremap: pid $TPID: permission denied: reading its memory map needs ptrace read access: process $TPID runs as uid 0 (effective 0, saved 0), we are uid 65534 without CAP_SYS_PTRACE" \
+		defrag "defrag --dry-run" "defrag --must" stat
+	target_says verify
+	[ "$REPLY" = "VERIFIED errors=0" ]
+	stop_target
+	TJOB=
+}
+
 @test "a seccomp filter denying userfaultfd: refused up front, target untouched" {
 	for mode in deny kill move-kill; do
 		start_target -w 1 -r 100 -s "$mode"
 		run "$ANONREMAP" defrag "$TPID"
 		[ "$status" -eq 1 ]
 		[[ "$output" == *seccomp* ]]
+		# Filters are read only from a stopped process.
+		run "$ANONREMAP" defrag --dry-run "$TPID"
+		[ "$status" -eq 0 ]
+		[ "${lines[1]}" = "  note: process $TPID has seccomp filters: whether they allow the calls a defrag makes is known only once it is stopped" ]
 		kill -0 "$TPID"
 		[ "$("$ANONREMAP" stat -J "$TPID" | jq .processes[0].splits)" -eq 99 ]
 		target_says verify
@@ -205,10 +277,8 @@ teardown() {
 	[ "$status" -eq 0 ]
 
 	start_target -w 1 -r 50 -u 65534 -D
-	run setpriv --reuid=nobody --regid=nogroup --clear-groups "$ANONREMAP" defrag "$TPID"
-	echo "$output"
-	[ "$status" -eq 1 ]
-	[[ "$output" == *dumpable* ]]
+	refused_as_nobody "anonremap: pid $TPID: permission denied: reading its memory map needs ptrace read access: process $TPID is not dumpable (PR_SET_DUMPABLE 0 or set-id), and we lack CAP_SYS_PTRACE" \
+		defrag "defrag --dry-run" "defrag --must" stat
 	run "$ANONREMAP" defrag "$TPID"		# root may: CAP_SYS_PTRACE
 	[ "$status" -eq 0 ]
 	target_says verify
@@ -254,4 +324,64 @@ sigcont_then_kill() {
 	# but the injected one must then run nothing but the stub's park
 	# loop, which stops the process again.
 	sigcont_then_kill 8 0
+}
+
+@test "a journal another user's killed defrag left: root refuses and names it, its owner recovers" {
+	start_target -w 1 -r 3000 -u 65534
+	nobody_killed_defrag
+	for cmd in defrag "defrag --dry-run" "defrag --must" recover; do
+		run "$ANONREMAP" $cmd "$TPID"
+		echo "$output"
+		[ "$status" -eq 1 ]
+		[ "${lines[-1]}" = "anonremap: an interrupted run of uid 65534 left $JOURNAL: run \`anonremap recover $TPID\` as uid 65534 with XDG_RUNTIME_DIR=$RUNTIME_DIR" ]
+	done
+	[ -e "$JOURNAL" ]
+	run env XDG_RUNTIME_DIR="$RUNTIME_DIR" setpriv --reuid=nobody \
+		--regid=nogroup --clear-groups "$ANONREMAP" recover "$TPID"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ ! -e "$JOURNAL" ]
+	target_says verify
+	[ "$REPLY" = "VERIFIED errors=0" ]
+	stop_target
+	TJOB=
+}
+
+@test "--dry-run and --must refuse up front what the stop refuses, with the same reason" {
+	start_target -w 1 -r 100
+	strace_attach "$TPID"
+	same_refusal
+	kill "$TRACER"
+	wait "$TRACER" || true
+	[ "$REFUSAL" = "anonremap: process $TPID (target) is already traced by $TRACER (strace)" ]
+	# A journal an interrupted run left (empty: it died at once).
+	journal=/run/anonremap/$TPID.journal
+	mkdir -p /run/anonremap
+	: >"$journal"
+	same_refusal
+	rm -f "$journal"
+	[ "$REFUSAL" = "anonremap: an interrupted run left $journal: run \`anonremap recover $TPID\` first" ]
+	target_says verify
+	[ "$REPLY" = "VERIFIED errors=0" ]
+	stop_target
+
+	start_target -w 1 -r 100 -V
+	same_refusal
+	[[ "$REFUSAL" == "anonremap: process "*" shares the memory of process $TPID without being one of its threads"* ]]
+	target_says verify
+	[ "$REPLY" = "VERIFIED errors=0" ]
+	stop_target
+
+	# Another user's seccomp filters: reading them needs CAP_SYS_ADMIN.
+	start_target -w 1 -r 100 -u 65534 -s deny
+	rundir=$(mktemp -d)
+	chown nobody "$rundir"
+	same_refusal env XDG_RUNTIME_DIR="$rundir" setpriv --reuid=nobody \
+		--regid=nogroup --clear-groups
+	rm -rf "$rundir"
+	[ "$REFUSAL" = "anonremap: process $TPID runs under a seccomp filter, and reading it (PTRACE_SECCOMP_GET_FILTER) needs CAP_SYS_ADMIN, which we lack" ]
+	target_says verify
+	[ "$REPLY" = "VERIFIED errors=0" ]
+	stop_target
+	TJOB=
 }

@@ -226,15 +226,10 @@ rss_kb() {
 
 @test "defrag refuses a process another tracer holds" {
 	start_fragment reverse:20
-	strace -o /dev/null -p "$FPID" &
-	tracer=$!
-	for _ in $(seq 50); do
-		grep -q '^TracerPid:[[:space:]]*[1-9]' /proc/$FPID/status && break
-		sleep 0.1
-	done
+	strace_attach "$FPID"
 	run "$ANONREMAP" defrag "$FPID"
-	kill "$tracer"
-	wait "$tracer" || true
+	kill "$TRACER"
+	wait "$TRACER" || true
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"traced"* ]]
 	[ "$(splits_of "$FPID")" -eq 19 ]

@@ -51,3 +51,13 @@ stop_fragment() {
 	fi
 	FPID=
 }
+
+# strace_attach PID: strace holds PID (sets TRACER) once TracerPid shows it.
+strace_attach() {
+	strace -o /dev/null -p "$1" &
+	TRACER=$!
+	for _ in $(seq 50); do
+		grep -q '^TracerPid:[[:space:]]*[1-9]' "/proc/$1/status" && break
+		sleep 0.1
+	done
+}

@@ -90,7 +90,7 @@ json_field() {
 	run setpriv --reuid=nobody --regid=nogroup --clear-groups "$ANONREMAP" stat "$FPID"
 	[ "$status" -eq 1 ]
 	[ "${#lines[@]}" -eq 1 ]
-	[[ "$output" == "anonremap: pid $FPID: permission denied"*"CAP_SYS_PTRACE"* ]]
+	[ "$output" = "anonremap: pid $FPID: permission denied: reading its memory map needs ptrace read access: process $FPID runs as uid 0 (effective 0, saved 0), we are uid 65534 without CAP_SYS_PTRACE" ]
 }
 
 @test "several pids: the good ones are reported, the bad ones fail" {

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -333,17 +334,25 @@ static void refuse_zombie(void)
 static void refuse_traced(void)
 {
 	struct ar_inject *inj;
+	char msg[512];
+	bool filtered;
 	struct tgt t;
-	int ret;
+	int ret, pret;
 
 	CHECK(tgt_start(&t, "") == 0);
+	CHECK_EQ(ar_inject_preflight(ctx, t.pid, &filtered), 0);
+	CHECK(!filtered);
 	CHECK(ptrace(PTRACE_SEIZE, t.pid, NULL, NULL) == 0);
 	ret = ar_inject_attach(ctx, t.pid, 0, AR_INJECT_NO_JOURNAL, &inj);
+	snprintf(msg, sizeof(msg), "%s", ar_ctx_errmsg(ctx));
+	pret = ar_inject_preflight(ctx, t.pid, &filtered);
 	ptrace(PTRACE_INTERRUPT, t.pid, NULL, NULL);
 	waitpid(t.pid, NULL, __WALL);
 	ptrace(PTRACE_DETACH, t.pid, NULL, NULL);
 	CHECK_EQ(ret, -EBUSY);
-	CHECK(strstr(ar_ctx_errmsg(ctx), "already traced"));
+	CHECK(strstr(msg, "already traced"));
+	CHECK_EQ(pret, -EBUSY);
+	CHECK(!strcmp(ar_ctx_errmsg(ctx), msg));
 	CHECK_EQ(tgt_quit(&t), 0);
 }
 
@@ -442,12 +451,20 @@ static void refuse_mm_sharer(void)
 	struct ar_inject *inj = NULL;
 	struct tgt t;
 
+	char msg[512];
+	bool filtered;
+
 	CHECK(tgt_start(&t, "-r 8 -V") == 0);
 	CHECK_EQ(ar_inject_attach(ctx, t.pid, 0, AR_INJECT_NO_JOURNAL, &inj),
 		 -EBUSY);
 	CHECK(inj == NULL);
 	CHECK(strstr(ar_ctx_errmsg(ctx), "CLONE_VM"));
 	printf("# %s\n", ar_ctx_errmsg(ctx));
+	/* Found the same without a stop. */
+	snprintf(msg, sizeof(msg), "%s", ar_ctx_errmsg(ctx));
+	CHECK_EQ(ar_inject_preflight(ctx, t.pid, &filtered), -EBUSY);
+	CHECK(!strcmp(ar_ctx_errmsg(ctx), msg));
+	CHECK(proc_state(t.pid) != 'T');
 	CHECK_EQ(tgt_verify(&t), 0);
 	CHECK_EQ(tgt_quit(&t), 0);
 }
@@ -483,6 +500,82 @@ static void refuse_while_journal(void)
 	CHECK_EQ(ar_journal_open(ctx, t.pid, &j2), 0);
 	CHECK_EQ(ar_journal_state(j2)->starttime, starttime);
 	CHECK_EQ(ar_journal_remove(j2), 0);
+	CHECK_EQ(tgt_quit(&t), 0);
+}
+
+#define NOBODY_RUN "/run/user/65534"
+
+/*
+ * What nobody's tool, killed, leaves for pid in its runtime directory: a
+ * journal whose process start time is off by skew (1: a stale one).
+ */
+static int nobody_leaves_journal(pid_t pid, uint64_t skew)
+{
+	int status;
+	pid_t child = fork();
+
+	if (!child) {
+		struct ar_journal *j;
+		struct ar_journal_state *st;
+
+		if (setresgid(65534, 65534, 65534) ||
+		    setresuid(65534, 65534, 65534) ||
+		    setenv("XDG_RUNTIME_DIR", NOBODY_RUN, 1) ||
+		    ar_journal_create(ctx, pid, &j))
+			_exit(1);
+		st = ar_journal_state(j);
+		st->pid = pid;
+		st->phase = AR_JP_ATTACHED;
+		if (ar_proc_starttime(pid, &st->starttime))
+			_exit(1);
+		st->starttime += skew;
+		_exit(ar_journal_write(j, st, 0) ? 1 : 0);
+	}
+	if (child < 0 || waitpid(child, &status, 0) != child ||
+	    !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+/*
+ * A journal another user's run left in its runtime directory is seen by
+ * root's defrag and recover, which name it and its owner; a stale one
+ * (another process had the pid) is ignored, and left to its owner.
+ */
+static void refuse_other_users_journal(void)
+{
+	char path[256], want[512];
+	struct ar_journal *j;
+	struct ar_inject *inj;
+	bool made_run = access(NOBODY_RUN, F_OK) != 0;
+	struct tgt t;
+
+	CHECK(tgt_start(&t, "-u 65534") == 0);
+	CHECK(!made_run || (!mkdir(NOBODY_RUN, 0700) &&
+			    !chown(NOBODY_RUN, 65534, 65534)));
+	snprintf(path, sizeof(path), NOBODY_RUN "/anonremap/%d.journal", t.pid);
+	CHECK_EQ(nobody_leaves_journal(t.pid, 1), 0);
+	CHECK_EQ(ar_journal_check(ctx, t.pid), 0);
+	CHECK_EQ(ar_inject_attach(ctx, t.pid, 0, 0, &inj), 0);
+	CHECK_EQ(ar_inject_detach(inj), 0);
+	CHECK(access(path, F_OK) == 0);
+	CHECK(unlink(path) == 0);
+
+	CHECK_EQ(nobody_leaves_journal(t.pid, 0), 0);
+	snprintf(want, sizeof(want), "an interrupted run of uid 65534 left %s: "
+		 "run `anonremap recover %d` as uid 65534 with "
+		 "XDG_RUNTIME_DIR=" NOBODY_RUN, path, t.pid);
+	CHECK_EQ(ar_journal_check(ctx, t.pid), -EBUSY);
+	CHECK(!strcmp(ar_ctx_errmsg(ctx), want));
+	CHECK_EQ(ar_inject_attach(ctx, t.pid, 0, 0, &inj), -EBUSY);
+	CHECK(!strcmp(ar_ctx_errmsg(ctx), want));
+	CHECK_EQ(ar_journal_open(ctx, t.pid, &j), -EBUSY);
+	CHECK(!strcmp(ar_ctx_errmsg(ctx), want));
+	CHECK(proc_state(t.pid) != 'T');
+	CHECK(unlink(path) == 0);
+	CHECK(rmdir(NOBODY_RUN "/anonremap") == 0);
+	CHECK(!made_run || rmdir(NOBODY_RUN) == 0);
+	CHECK_EQ(tgt_verify(&t), 0);
 	CHECK_EQ(tgt_quit(&t), 0);
 }
 
@@ -1073,6 +1166,7 @@ int main(int argc, char **argv)
 	RUN(refuse_seccomp_deny);
 	RUN(refuse_seccomp_kill);
 	RUN(refuse_while_journal);
+	RUN_AS_ROOT(refuse_other_users_journal);
 	ar_ctx_free(ctx);
 	return tap_done();
 }
