@@ -285,16 +285,21 @@ static int move_all(struct heal *h, int back)
 {
 	const uint64_t start = h->js->run_start, dst = h->js->dst;
 	const uint64_t descs = h->data + DESC_OFF;
-	size_t cap = batch_cap(h);
-	uint64_t moves, lo, hi, zero = 0;
+	/* Where the moves lie in the target: recover finds them there. */
+	const uint64_t moves = descs + batch_cap(h) * sizeof(struct ar_sysdesc);
+	/*
+	 * A batch has one move per source at most: as many entries here
+	 * (a calloc of the whole cap, 1.6 MiB, cost 1.7 ms a stop).
+	 */
+	size_t cap = batch_cap(h) < h->js->nsrc ? batch_cap(h) : h->js->nsrc;
+	uint64_t lo, hi, zero = 0;
 	struct ar_sysdesc *d;
 	struct uffdio_move *mv;
 	size_t i = 0, eagain = 0;
 	int err = 0;
 
-	moves = descs + cap * sizeof(*d);
-	d = calloc(cap, sizeof(*d));
-	mv = calloc(cap, sizeof(*mv));
+	d = calloc(cap ? cap : 1, sizeof(*d));
+	mv = calloc(cap ? cap : 1, sizeof(*mv));
 	if (!d || !mv) {
 		err = ar_fail(h->ctx, ENOMEM, "out of memory");
 		goto out;
