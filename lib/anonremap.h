@@ -73,12 +73,11 @@ void ar_proc_summary(const struct ar_proc *proc, struct ar_summary *sum);
 /* Why a run cannot be repaired as it is. */
 enum ar_blocker {
 	AR_BLOCK_SHARED = 1u << 0,	/* pages shared with another process */
-	AR_BLOCK_MLOCKED = 1u << 1,	/* VmFlags lo */
+	/* 1u << 1 was AR_BLOCK_MLOCKED: mlocked runs are healed now */
 	AR_BLOCK_UFFD = 1u << 2,	/* VmFlags um, uw or ui */
 	AR_BLOCK_GUARD = 1u << 3,	/* guard region (MADV_GUARD_INSTALL) */
 };
-#define AR_BLOCK_ALL (AR_BLOCK_SHARED | AR_BLOCK_MLOCKED | AR_BLOCK_UFFD | \
-		      AR_BLOCK_GUARD)
+#define AR_BLOCK_ALL (AR_BLOCK_SHARED | AR_BLOCK_UFFD | AR_BLOCK_GUARD)
 
 /* Short stable name of one AR_BLOCK_* bit ("shared", "mlocked", ...). */
 const char *ar_blocker_name(unsigned int blocker);

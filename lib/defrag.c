@@ -157,8 +157,6 @@ static const char *blocker_reason(unsigned int blockers)
 {
 	if (blockers & AR_BLOCK_SHARED)
 		return "pages shared with another process (a fork)";
-	if (blockers & AR_BLOCK_MLOCKED)
-		return "mlocked";
 	if (blockers & AR_BLOCK_UFFD)
 		return "registered with the process's own userfaultfd";
 	return "holds guard regions";
