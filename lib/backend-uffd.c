@@ -848,9 +848,7 @@ int ar_uffd_recover(struct ar_inject *inj, enum ar_recovery *how)
 			/* dst is over the run already: its lock, the fd left. */
 			if (!err)
 				err = ar_heal_relock(inj, h.js->run_start,
-						     h.js->run_end -
-						     h.js->run_start,
-						     h.js->advice);
+						     run_len(&h), h.js->advice);
 			if (!err)
 				err = close_uffd(&h);
 			break;

@@ -102,7 +102,8 @@ int ar_heal_check_calls(struct ar_inject *inj, int prot, int mflags,
 			uint64_t advice, const char *name,
 			const struct ar_call_check *extra, size_t nextra)
 {
-	struct ar_call_check calls[18 + AR_ARRAY_SIZE(advices)];
+	/* mmap, munmap, mremap, mlock2, mlock, prctl; madvises; 16 extra */
+	struct ar_call_check calls[6 + AR_ARRAY_SIZE(advices) + 16];
 	size_t n = 0;
 
 	if (nextra > 16)
