@@ -51,7 +51,7 @@ static const struct colinfo run_cols[] = {
 	[RCOL_RSS] = { "RSS", 5, SCOLS_FL_RIGHT, "resident bytes" },
 	[RCOL_THP] = { "THP", 5, SCOLS_FL_RIGHT, "bytes in PMD-mapped huge pages (AnonHugePages)" },
 	[RCOL_SWAP] = { "SWAP", 5, SCOLS_FL_RIGHT, "bytes swapped out" },
-	[RCOL_BLOCKERS] = { "BLOCKERS", 0.2, 0, "what would block a repair: shared, mlocked, uffd, guard, pinned" },
+	[RCOL_BLOCKERS] = { "BLOCKERS", 0.2, 0, "what would block a repair: shared, uffd, guard, pinned" },
 };
 
 #define NCOLS(a) (sizeof(a) / sizeof((a)[0]))
@@ -319,15 +319,15 @@ static void proc_row(struct libscols_table *tb, const struct report *r,
 	}
 }
 
-/* "shared,mlocked" or "-" */
+/* "shared,uffd" or "-" */
 static void blockers_string(char *buf, size_t len, unsigned int blockers)
 {
 	unsigned int bit;
 	size_t used = 0;
 
 	buf[0] = '\0';
-	for (bit = 1; bit & AR_BLOCK_ALL; bit <<= 1) {
-		if (!(blockers & bit))
+	for (bit = 1; bit <= AR_BLOCK_ALL; bit <<= 1) {
+		if (!(blockers & bit & AR_BLOCK_ALL))
 			continue;
 		used += snprintf(buf + used, len - used, "%s%s", used ? "," : "",
 				 ar_blocker_name(bit));
@@ -461,8 +461,8 @@ static void json_run(struct json *j, const struct ar_run *run)
 	json_u64(j, "thp_bytes", run->thp_bytes);
 	json_u64(j, "swap_bytes", run->swap_bytes);
 	json_open(j, "blockers", '[');
-	for (bit = 1; bit & AR_BLOCK_ALL; bit <<= 1)
-		if (run->blockers & bit)
+	for (bit = 1; bit <= AR_BLOCK_ALL; bit <<= 1)
+		if (run->blockers & bit & AR_BLOCK_ALL)
 			json_string(j, NULL, ar_blocker_name(bit));
 	json_close(j, ']');
 	json_close(j, '}');

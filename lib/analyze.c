@@ -34,13 +34,8 @@ static bool is_split(const struct ar_vma *a, const struct ar_vma *b)
 
 static unsigned int vmflag_blockers(uint64_t vmflags)
 {
-	unsigned int b = 0;
-
-	if (vmflags & AR_VMF(LO))
-		b |= AR_BLOCK_MLOCKED;
-	if (vmflags & (AR_VMF(UM) | AR_VMF(UW) | AR_VMF(UI)))
-		b |= AR_BLOCK_UFFD;
-	return b;
+	return vmflags & (AR_VMF(UM) | AR_VMF(UW) | AR_VMF(UI)) ?
+	       AR_BLOCK_UFFD : 0;
 }
 
 static void account_vma(struct ar_run *run, const struct ar_vma *vma)

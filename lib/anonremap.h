@@ -10,6 +10,7 @@
 #define ANONREMAP_H
 
 #include <stddef.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -73,15 +74,15 @@ void ar_proc_summary(const struct ar_proc *proc, struct ar_summary *sum);
 /* Why a run cannot be repaired as it is. */
 enum ar_blocker {
 	AR_BLOCK_SHARED = 1u << 0,	/* pages shared with another process */
-	AR_BLOCK_MLOCKED = 1u << 1,	/* VmFlags lo */
+	/* 1u << 1 was AR_BLOCK_MLOCKED: mlocked runs are healed now */
 	AR_BLOCK_UFFD = 1u << 2,	/* VmFlags um, uw or ui */
 	AR_BLOCK_GUARD = 1u << 3,	/* guard region (MADV_GUARD_INSTALL) */
 	AR_BLOCK_PINNED = 1u << 4,	/* io_uring fixed buffers */
 };
-#define AR_BLOCK_ALL (AR_BLOCK_SHARED | AR_BLOCK_MLOCKED | AR_BLOCK_UFFD | \
-		      AR_BLOCK_GUARD | AR_BLOCK_PINNED)
+#define AR_BLOCK_ALL (AR_BLOCK_SHARED | AR_BLOCK_UFFD | AR_BLOCK_GUARD | \
+		      AR_BLOCK_PINNED)
 
-/* Short stable name of one AR_BLOCK_* bit ("shared", "mlocked", ...). */
+/* Short stable name of one AR_BLOCK_* bit ("shared", "uffd", ...). */
 const char *ar_blocker_name(unsigned int blocker);
 
 struct ar_run {
@@ -168,6 +169,14 @@ struct ar_defrag_opts {
 	/* Called after each part healed, with VMAs done and to do in all. */
 	void (*progress)(void *arg, size_t done, size_t total);
 	void *progress_arg;
+	/*
+	 * When not NULL: once *stop is nonzero (a signal handler of the
+	 * caller's sets it), no new stop begins.  The stop under way ends as
+	 * every stop does, its runs healed or moved back, never half done;
+	 * with must, what was healed is split back; the runs left are not
+	 * tried, and ar_defrag() fails with -EINTR.
+	 */
+	volatile sig_atomic_t *stop;
 };
 
 enum ar_run_fate {

@@ -14,6 +14,9 @@
  * unmapped once copied.  For a MADV_HUGEPAGE run, the destination is
  * switched to MADV_NOHUGEPAGE while 2 MiB blocks that were not fully
  * populated are written, so a fault cannot fill them with a huge page.
+ * An mlocked run's destination is locked on fault from the start, so
+ * that its pages are locked as they are written, and locked as the run
+ * was once over it (see ar_heal_needs_relock()).
  *
  * Crash safety: one journal record before the destination is mapped.  A
  * source is unmapped only once all of it is in dst, in address order, so
@@ -338,6 +341,9 @@ static int finish(struct copy *c)
 				   MREMAP_FIXED | MREMAP_MAYMOVE,
 				   c->js->run_start, 0);
 	if (!err)
+		err = ar_heal_relock(c->inj, c->js->run_start, len,
+				     c->js->advice);
+	if (!err)
 		err = jwrite(c, AR_JP_READY, 0);
 	return err;
 }
@@ -414,6 +420,10 @@ static int put_back(struct copy *c, size_t m)
 			      "the run's front is where the journal says",
 			      c->pid);
 	}
+	/* Again when resumed: the front may not have been locked yet. */
+	if (!err)
+		err = ar_heal_relock(c->inj, c->js->run_start, head,
+				     c->js->advice);
 	if (!err &&
 	    ar_heal_range_state(&l, c->js->dst + head, c->js->dst + len) !=
 	    AR_RANGE_FREE)
@@ -481,7 +491,10 @@ static int resume(struct copy *c, int go_on, enum ar_recovery *how)
 	    ar_heal_range_state(&l, c->js->dst, c->js->dst + len) ==
 	    AR_RANGE_FREE) {
 		*how = AR_RECOVERY_FINISHED;	/* dst was moved over the run */
-		err = jwrite(c, AR_JP_READY, 0);
+		err = ar_heal_relock(c->inj, c->js->run_start, len,
+				     c->js->advice);
+		if (!err)
+			err = jwrite(c, AR_JP_READY, 0);
 		goto out;
 	}
 	if ((err = sources_done(c, &l, &m)))

@@ -9,6 +9,9 @@
  * whole), register it, move each source VMA into it in one batch, then
  * unregister it and mremap it over the run.  Moving sets each page's index
  * and anon_vma to the destination's, so the result is one mergeable VMA.
+ * UFFDIO_MOVE refuses to move between a locked VMA and one that is not:
+ * an mlocked run's destination is locked on fault, which leaves it empty,
+ * then locked as the run was once over it (see ar_heal_needs_relock()).
  *
  * Every step is journaled first.  A failure moves back what was moved (the
  * run itself is registered for that, as a move's destination must be);
@@ -33,7 +36,7 @@
 #define DESC_OFF 4096		/* descriptors, then their uffdio_moves */
 #define SEQ_SIZE 8		/* before DESC_OFF: the batch written */
 #define FINISH_OFF 1024		/* dst_over_run()'s descriptors */
-_Static_assert(FINISH_OFF + 3 * sizeof(struct ar_sysdesc) <=
+_Static_assert(FINISH_OFF + 4 * sizeof(struct ar_sysdesc) <=
 	       DESC_OFF - SEQ_SIZE, "dst_over_run()'s batch overlaps");
 #define MAX_BATCH 16384
 #define MAX_EAGAIN 100		/* EAGAINs in a row without progress */
@@ -461,37 +464,42 @@ static int has_pages(struct heal *h, uint64_t start, uint64_t len)
 }
 
 /*
- * Unregister dst, mremap it over the run and close the fd, in one batch:
- * alone, each injected call costs a round trip to the target, tens of
- * microseconds of a stop that may be bounded.  Its descriptors lie between
- * the ioctl argument and the moves' batch, which recover may still read.
+ * Unregister dst, mremap it over the run, lock it as the run was (see
+ * ar_heal_needs_relock()) and close the fd, in one batch: alone, each
+ * injected call costs a round trip to the target, tens of microseconds of
+ * a stop that may be bounded.  Its descriptors lie between the ioctl
+ * argument and the moves' batch, which recover may still read.
  */
 static int dst_over_run(struct heal *h)
 {
-	static const char *const what[] = {
-		"UFFDIO_UNREGISTER", "mremap", "close"
-	};
 	const uint64_t len = run_len(h), range = h->data + CTL_OFF;
 	const struct uffdio_range r = { h->js->dst, len };
-	struct ar_sysdesc d[] = {
+	const char *what[4] = { "UFFDIO_UNREGISTER", "mremap" };
+	struct ar_sysdesc d[4] = {
 		{ .nr = SYS_ioctl,
 		  .args = { (uint64_t)h->js->uffd, UFFDIO_UNREGISTER, range } },
 		{ .nr = SYS_mremap,
 		  .args = { h->js->dst, len, len,
 			    MREMAP_FIXED | MREMAP_MAYMOVE, h->js->run_start } },
-		{ .nr = SYS_close, .args = { (uint64_t)h->js->uffd } },
 	};
-	size_t done;
+	size_t n = 2, done;
 	int err = ar_inject_write(h->inj, range, &r, sizeof(r));
 
+	if (ar_heal_needs_relock(h->js->advice)) {
+		what[n] = "mlock of the healed run";
+		d[n++] = (struct ar_sysdesc){
+			.nr = SYS_mlock, .args = { h->js->run_start, len } };
+	}
+	what[n] = "close";
+	d[n++] = (struct ar_sysdesc){
+		.nr = SYS_close, .args = { (uint64_t)h->js->uffd } };
 	if (!err)
-		err = ar_inject_batch(h->inj, h->data + FINISH_OFF, d,
-				      AR_ARRAY_SIZE(d), &done);
+		err = ar_inject_batch(h->inj, h->data + FINISH_OFF, d, n, &done);
 	if (err)
 		return err;
 	/* Closing twice is harmless, as in close_uffd(). */
-	if (done == AR_ARRAY_SIZE(d) ||
-	    (done == 2 && (long)d[2].result == -EBADF && h->recovering)) {
+	if (done == n ||
+	    (done == n - 1 && (long)d[n - 1].result == -EBADF && h->recovering)) {
 		h->js->uffd = -1;
 		return 0;
 	}
@@ -501,7 +509,8 @@ static int dst_over_run(struct heal *h)
 
 /*
  * Every page is at dst: make dst the run, close the fd.  When recovering,
- * dst gone means the mremap was done already.
+ * dst gone means the mremap was done already: what came after it is done
+ * again.
  */
 static int finish(struct heal *h)
 {
@@ -519,7 +528,8 @@ static int finish(struct heal *h)
 				      (unsigned long long)h->js->run_end);
 		return err ? err : dst_over_run(h);
 	}
-	return close_uffd(h);
+	err = ar_heal_relock(h->inj, h->js->run_start, len, h->js->advice);
+	return err ? err : close_uffd(h);
 }
 
 static int any_moved(const struct heal *h)
@@ -643,6 +653,7 @@ static int check_calls(struct heal *h, const char *name)
 		{ NULL, SYS_close, { 0 } },
 	};
 
+	/* ar_heal_check_calls() adds mlock2 and mlock for an mlocked run. */
 	return ar_heal_check_calls(h->inj, (int)h->js->prot,
 				   (int)h->js->mflags, h->js->advice, name,
 				   uffd_calls, AR_ARRAY_SIZE(uffd_calls));
@@ -840,7 +851,10 @@ int ar_uffd_recover(struct ar_inject *inj, enum ar_recovery *how)
 		*how = AR_RECOVERY_FINISHED;
 		err = ar_inject_vma_at(inj, h.js->dst, NULL);
 		if (err <= 0) {
-			/* dst is over the run already: only the fd is left. */
+			/* dst is over the run already: its lock, the fd left. */
+			if (!err)
+				err = ar_heal_relock(inj, h.js->run_start,
+						     run_len(&h), h.js->advice);
 			if (!err)
 				err = close_uffd(&h);
 			break;

@@ -157,8 +157,6 @@ static const char *blocker_reason(unsigned int blockers)
 {
 	if (blockers & AR_BLOCK_SHARED)
 		return "pages shared with another process (a fork)";
-	if (blockers & AR_BLOCK_MLOCKED)
-		return "mlocked";
 	if (blockers & AR_BLOCK_UFFD)
 		return "registered with the process's own userfaultfd";
 	if (blockers & AR_BLOCK_PINNED)
@@ -539,6 +537,7 @@ struct session {
 	size_t done, total;	/* VMAs, for progress */
 	size_t run_done;	/* VMAs of the run under way healed or kept */
 	bool failed;		/* a run failed: --must tries no more */
+	bool interrupted;	/* opts->stop was set */
 	/* Under --max-pause, as the last stop measured them: */
 	uint64_t stopping_ns;	/* from SIGSTOP until the moves began */
 	/*
@@ -1236,6 +1235,13 @@ static int defrag_stopped(struct ar_ctx *ctx, pid_t pid,
 		struct ar_proc *pre = NULL;	/* the part, read before the stop */
 		struct ar_inject *inj;
 
+		if (!rollback && opts->stop && *opts->stop) {
+			s.interrupted = true;
+			if (!opts->must)
+				break;
+			s.failed = true;	/* what was healed goes back */
+			continue;
+		}
 		if (!rollback && opts->max_pause_ms) {
 			part_end = plan_part(&s, running);
 			if (!part_end)
@@ -1287,6 +1293,11 @@ static int defrag_stopped(struct ar_ctx *ctx, pid_t pid,
 			s.part_vmas /= 4;
 	}
 	forget_healed(&s);
+	if (s.interrupted && !ret)
+		ret = ar_fail(ctx, EINTR, "interrupted by a signal: no new stop "
+			      "was begun, the process runs%s",
+			      opts->must ? ", what was healed was split back "
+			      "(--must)" : "");
 	if (ret && s.plan_in_stop)
 		plan_after_failure(&s);
 	*reportp = s.r;

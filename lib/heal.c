@@ -20,6 +20,9 @@
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE 0x100000
 #endif
+#ifndef MLOCK_ONFAULT
+#define MLOCK_ONFAULT 1
+#endif
 #ifndef PR_SET_VMA
 #define PR_SET_VMA 0x53564d41
 #define PR_SET_VMA_ANON_NAME 0
@@ -62,7 +65,9 @@ uint64_t ar_heal_advice_of(uint64_t vmflags)
 	       (vmflags & AR_VMF(DC) ? AR_ADV_DONTFORK : 0) |
 	       (vmflags & AR_VMF(DD) ? AR_ADV_DONTDUMP : 0) |
 	       (vmflags & AR_VMF(WF) ? AR_ADV_WIPEONFORK : 0) |
-	       (vmflags & AR_VMF(MG) ? AR_ADV_MERGEABLE : 0);
+	       (vmflags & AR_VMF(MG) ? AR_ADV_MERGEABLE : 0) |
+	       (vmflags & AR_VMF(LO) ? AR_ADV_MLOCK : 0) |
+	       (vmflags & AR_VMF(LF) ? AR_ADV_MLOCK_ONFAULT : 0);
 }
 
 int ar_heal_prot_of(const char *perms)
@@ -97,7 +102,8 @@ int ar_heal_check_calls(struct ar_inject *inj, int prot, int mflags,
 			uint64_t advice, const char *name,
 			const struct ar_call_check *extra, size_t nextra)
 {
-	struct ar_call_check calls[16 + AR_ARRAY_SIZE(advices)];
+	/* mmap, munmap, mremap, mlock2, mlock, prctl; madvises; 16 extra */
+	struct ar_call_check calls[6 + AR_ARRAY_SIZE(advices) + 16];
 	size_t n = 0;
 
 	if (nextra > 16)
@@ -114,6 +120,12 @@ int ar_heal_check_calls(struct ar_inject *inj, int prot, int mflags,
 			calls[n++] = (struct ar_call_check){
 				"madvise", SYS_madvise,
 				{ 0, 0, (uint64_t)advices[i].advice } };
+	if (advice & AR_ADV_MLOCK)
+		calls[n++] = (struct ar_call_check){
+			"mlock2(MLOCK_ONFAULT)", SYS_mlock2,
+			{ 0, 0, MLOCK_ONFAULT } };
+	if (ar_heal_needs_relock(advice))
+		calls[n++] = (struct ar_call_check){ NULL, SYS_mlock, { 0 } };
 	if (is_anon_name(name))
 		calls[n++] = (struct ar_call_check){
 			"prctl(PR_SET_VMA)", SYS_prctl,
@@ -121,6 +133,47 @@ int ar_heal_check_calls(struct ar_inject *inj, int prot, int mflags,
 	for (size_t i = 0; i < nextra; i++)
 		calls[n++] = extra[i];
 	return ar_inject_check_calls(inj, calls, n);
+}
+
+/*
+ * Lock the empty destination on fault, as UFFDIO_MOVE needs it when the
+ * run is locked.  The process's RLIMIT_MEMLOCK must then allow the run's
+ * size twice over, unless it has CAP_IPC_LOCK.
+ */
+static int lock_dst(struct ar_inject *inj, uint64_t dst, uint64_t len)
+{
+	long r;
+	int err = ar_inject_call(inj, &r, SYS_mlock2, dst, len, MLOCK_ONFAULT,
+				 0, 0, 0);
+
+	if (err)
+		return err;
+	if (r == -ENOMEM || r == -EPERM)
+		return ar_fail_errno(ar_inject_ctx(inj), (int)-r, "process %d "
+				     "may not lock %llu more bytes while its "
+				     "mlocked run moves (RLIMIT_MEMLOCK, no "
+				     "CAP_IPC_LOCK): run left as it was",
+				     ar_inject_pid(inj),
+				     (unsigned long long)len);
+	if (r < 0)
+		return ar_fail_errno(ar_inject_ctx(inj), (int)-r,
+				     "mlock2(MLOCK_ONFAULT) of the destination "
+				     "in process %d", ar_inject_pid(inj));
+	return 0;
+}
+
+bool ar_heal_needs_relock(uint64_t advice)
+{
+	return (advice & AR_ADV_MLOCK) && !(advice & AR_ADV_MLOCK_ONFAULT);
+}
+
+int ar_heal_relock(struct ar_inject *inj, uint64_t addr, uint64_t len,
+		   uint64_t advice)
+{
+	if (!ar_heal_needs_relock(advice))
+		return 0;
+	return ar_heal_call(inj, "mlock of the healed run", NULL, SYS_mlock,
+			    addr, len, 0, 0, 0, 0);
 }
 
 int ar_heal_map_dst(struct ar_inject *inj, uint64_t dst, uint64_t len,
@@ -131,6 +184,8 @@ int ar_heal_map_dst(struct ar_inject *inj, uint64_t dst, uint64_t len,
 
 	if (!err)
 		err = ar_heal_advise(inj, dst, len, advice);
+	if (!err && (advice & AR_ADV_MLOCK))
+		err = lock_dst(inj, dst, len);
 	if (err)
 		return err;
 	/* Only "[anon:NAME]" is a name; "[heap]" and the like follow the address. */
@@ -160,7 +215,6 @@ int ar_heal_check_run(struct ar_ctx *ctx, const struct ar_heal_run *run,
 		int flag;
 		const char *why;
 	} refuse[] = {
-		{ AR_VMF_LO, "mlocked" }, { AR_VMF_LF, "mlocked on fault" },
 		{ AR_VMF_UM, "armed by the process's own userfaultfd" },
 		{ AR_VMF_UW, "armed by the process's own userfaultfd" },
 		{ AR_VMF_UI, "armed by the process's own userfaultfd" },

@@ -6,6 +6,7 @@
 #ifndef ANONREMAP_HEAL_H
 #define ANONREMAP_HEAL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "inject.h"
@@ -61,8 +62,9 @@ enum ar_heal_check {
 
 /*
  * The refusals that need nothing but the run's flags and protections:
- * mlocked, uffd-armed, shared, growsdown, sealed, hugetlb and the like.
- * 0, or -EPERM / -EINVAL with the reason in ctx.
+ * uffd-armed, shared, growsdown, sealed, hugetlb and the like (mlocked
+ * runs are the backend's to refuse).  0, or -EPERM / -EINVAL with the
+ * reason in ctx.
  */
 int ar_heal_check_run(struct ar_ctx *ctx, const struct ar_heal_run *run,
 		      unsigned int checks);
@@ -71,7 +73,10 @@ int ar_heal_check_run(struct ar_ctx *ctx, const struct ar_heal_run *run,
 int ar_heal_check_mempolicy(struct ar_ctx *ctx, pid_t pid,
 			    const struct ar_heal_run *run);
 
-/* madvise() flags a destination must get to match the run (journaled). */
+/*
+ * What a destination must get to match the run (journaled): madvise()
+ * flags, and its mlock.
+ */
 enum ar_heal_advice {
 	AR_ADV_HUGEPAGE = 1u << 0,
 	AR_ADV_NOHUGEPAGE = 1u << 1,
@@ -79,6 +84,15 @@ enum ar_heal_advice {
 	AR_ADV_DONTDUMP = 1u << 3,
 	AR_ADV_WIPEONFORK = 1u << 4,
 	AR_ADV_MERGEABLE = 1u << 5,
+	/*
+	 * The run is mlocked (VmFlags lo): the destination is locked on
+	 * fault from the start (UFFDIO_MOVE refuses to move between a
+	 * locked VMA and one that is not, and the pages must stay locked
+	 * while they are there); unless the run was locked on fault too
+	 * (lf), what ends over the run is then locked plainly.
+	 */
+	AR_ADV_MLOCK = 1u << 6,
+	AR_ADV_MLOCK_ONFAULT = 1u << 7,
 };
 
 /* AR_ADV_* bits for a run's AR_VMF() flags. */
@@ -91,20 +105,33 @@ int ar_heal_advise(struct ar_inject *inj, uint64_t addr, uint64_t len,
 		   uint64_t advice);
 
 /*
- * Map the destination at the free address dst, give it advice and the
- * anonymous name of name ("[anon:NAME]"; others follow the address).  The
- * name is passed through scratch, an address in the injector's data area.
+ * Map the destination at the free address dst, give it advice (with
+ * AR_ADV_MLOCK, lock it on fault: it stays empty) and the anonymous name
+ * of name ("[anon:NAME]"; others follow the address).  The name is passed
+ * through scratch, an address in the injector's data area.
  */
 int ar_heal_map_dst(struct ar_inject *inj, uint64_t dst, uint64_t len,
 		    int prot, int mflags, uint64_t advice, const char *name,
 		    uint64_t scratch);
 
 /*
+ * A destination locked on fault (ar_heal_map_dst()) was moved over
+ * [addr, addr + len): whether the run it replaced was locked plainly, so
+ * that it must be mlock()ed again, which clears VM_LOCKONFAULT.  Its pages
+ * are all there already (a plain mlock populated them): it only walks them.
+ */
+bool ar_heal_needs_relock(uint64_t advice);
+
+/* That mlock(), when ar_heal_needs_relock(advice); idempotent. */
+int ar_heal_relock(struct ar_inject *inj, uint64_t addr, uint64_t len,
+		   uint64_t advice);
+
+/*
  * Refuse up front (-EPERM naming the call) when the process's seccomp
  * filters would deny, or kill it on, a call a backend makes for a run:
- * mmap of the destination with prot and mflags, madvise of advice, naming
- * it (when name is "[anon:...]"), munmap, mremap back, and the backend's
- * own extra calls.
+ * mmap of the destination with prot and mflags, madvise and mlock of
+ * advice, naming it (when name is "[anon:...]"), munmap, mremap back, and
+ * the backend's own extra calls.
  */
 int ar_heal_check_calls(struct ar_inject *inj, int prot, int mflags,
 			uint64_t advice, const char *name,

@@ -341,8 +341,6 @@ AR_EXPORT const char *ar_blocker_name(unsigned int blocker)
 	switch (blocker) {
 	case AR_BLOCK_SHARED:
 		return "shared";
-	case AR_BLOCK_MLOCKED:
-		return "mlocked";
 	case AR_BLOCK_UFFD:
 		return "uffd";
 	case AR_BLOCK_GUARD:

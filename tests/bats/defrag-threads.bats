@@ -243,6 +243,32 @@ nobody_killed_defrag() {
 	TJOB=
 }
 
+# heal_mlocked TARGET-ARGS [DEFRAG-OPTS...]: an mlocked target, threads
+# running, heals; its first VMA keeps its VmFlags and is all Locked.
+heal_mlocked() {
+	start_target -w 2 $1
+	shift
+	start=$("$ANONREMAP" stat -v -J "$TPID" | jq -r '.processes[0].runs_detail[0].start')
+	flags=$(vma_field "$TPID" "$start" VmFlags)
+	[[ " $flags " == *" lo "* ]]
+	run "$ANONREMAP" defrag -J "$@" "$TPID"
+	[ "$status" -eq 0 ]
+	[ "$(jq -r '.runs[0].fate' <<<"$output")" = healed ]
+	parts=$(jq '.runs[0].vmas_after' <<<"$output")
+	[ "$("$ANONREMAP" stat -J "$TPID" | jq .processes[0].splits)" -eq $((parts - 1)) ]
+	[ "$(vma_field "$TPID" "$start" VmFlags)" = "$flags" ]
+	[ "$(vma_field "$TPID" "$start" Locked)" = "$(vma_field "$TPID" "$start" Rss)" ]
+	target_says verify
+	[ "$REPLY" = "VERIFIED errors=0" ]
+	stop_target
+	TJOB=
+}
+
+@test "mlocked, threads running, whole or in --max-pause parts: stays mlocked, pages intact" {
+	heal_mlocked "-r 2000 -l"
+	heal_mlocked "-r 3000 -z 7 -L" --max-pause 5
+}
+
 @test "a seccomp filter denying userfaultfd: refused up front, target untouched" {
 	for mode in deny kill move-kill; do
 		start_target -w 1 -r 100 -s "$mode"

@@ -162,11 +162,80 @@ rss_kb() {
 }
 
 @test "without --must, blocked runs are skipped and reported" {
-	start_fragment --mlock reverse:50
+	start_fragment --uffd reverse:50
 	run "$ANONREMAP" defrag -J "$FPID"
 	[ "$status" -eq 0 ]
-	[ "$(jq -r '.runs[0].fate + ": " + .runs[0].reason' <<<"$output")" = "skipped: mlocked" ]
+	[ "$(jq -r '.runs[0].fate + ": " + .runs[0].reason' <<<"$output")" = "skipped: registered with the process's own userfaultfd" ]
 	[ "$(splits_of "$FPID")" -eq 49 ]
+	verify_fragment
+}
+
+# run_starts PID: the start of each run of PID, one a line
+run_starts() {
+	"$ANONREMAP" stat -v -J "$1" | jq -r '.processes[0].runs_detail[].start'
+}
+
+# mlocked_heals [--backend B] FRAGMENT-ARGS...: every run heals, each
+# healed VMA has the VmFlags its first VMA had (lo, and lf when locked on
+# fault) and is all Locked, every page intact.
+mlocked_heals() {
+	local backend=() a flags=()
+	if [ "$1" = --backend ]; then
+		backend=(--backend "$2")
+		shift 2
+	fi
+	start_fragment "$@"
+	mapfile -t starts < <(run_starts "$FPID")
+	[ "${#starts[@]}" -eq "$EXPECT_RUNS" ]
+	[ "$("$ANONREMAP" stat -v -J "$FPID" | jq '[.processes[0].runs_detail[].blockers[]] | length')" -eq 0 ]
+	for a in "${starts[@]}"; do
+		flags+=("$(vma_field "$FPID" "$a" VmFlags)")
+		[[ " ${flags[-1]} " == *" lo "* ]]
+	done
+	run "$ANONREMAP" defrag -J "${backend[@]}" "$FPID"
+	[ "$status" -eq 0 ]
+	[ "$(jq -r '[.runs[].fate] | unique | join(",")' <<<"$output")" = healed ]
+	[ "$(splits_of "$FPID")" -eq 0 ]
+	for i in "${!starts[@]}"; do
+		a=${starts[$i]}
+		echo "$a: $(vma_field "$FPID" "$a" VmFlags), Size $(vma_field "$FPID" "$a" Size), Locked $(vma_field "$FPID" "$a" Locked)"
+		[ "$(vma_field "$FPID" "$a" VmFlags)" = "${flags[$i]}" ]
+		[ "$(vma_field "$FPID" "$a" Locked)" = "$(vma_field "$FPID" "$a" Size)" ]
+	done
+	verify_fragment
+}
+
+@test "mlocked runs heal and stay mlocked (lo, all Locked), THP ones too" {
+	mlocked_heals --mlock reverse:50 thp:2
+	[[ " $(vma_field "$FPID" "${starts[0]}" VmFlags) " != *" lf "* ]]
+}
+
+@test "runs locked on fault (MLOCK_ONFAULT) heal and stay so (lo lf)" {
+	mlocked_heals --mlock-onfault reverse:50 interleave:31
+	[[ " $(vma_field "$FPID" "${starts[0]}" VmFlags) " == *" lo lf "* ]]
+}
+
+@test "--backend copy heals mlocked runs; they stay mlocked" {
+	mlocked_heals --backend copy --mlock reverse:50 thp:2
+	[[ " $(vma_field "$FPID" "${starts[0]}" VmFlags) " != *" lf "* ]]
+}
+
+@test "an mlocked run the process may not lock twice over fails, untouched and still locked" {
+	command -v setpriv >/dev/null || skip "no setpriv"
+	# Without CAP_IPC_LOCK, RLIMIT_MEMLOCK counts; 200K are locked.
+	printf '#!/bin/sh\nexec setpriv --inh-caps=-ipc_lock --bounding-set=-ipc_lock "%s" "$@"\n' \
+		"$FRAGMENT" >"$BATS_TEST_TMPDIR/fragment"
+	chmod +x "$BATS_TEST_TMPDIR/fragment"
+	FRAGMENT=$BATS_TEST_TMPDIR/fragment start_fragment --mlock reverse:50
+	prlimit --pid "$FPID" --memlock=307200:307200
+	a=$(run_starts "$FPID")
+	before=$(cat /proc/$FPID/maps)
+	run "$ANONREMAP" defrag -J "$FPID"
+	[ "$status" -eq 1 ]
+	[ "$(jq -r .runs[0].fate <<<"$output")" = failed ]
+	[[ "$(jq -r .runs[0].reason <<<"$output")" == *"may not lock 204800 more bytes while its mlocked run moves (RLIMIT_MEMLOCK, no CAP_IPC_LOCK): run left as it was"* ]]
+	[ "$(cat /proc/$FPID/maps)" = "$before" ]
+	[[ " $(vma_field "$FPID" "$a" VmFlags) " == *" lo "* ]]
 	verify_fragment
 }
 

@@ -61,3 +61,18 @@ strace_attach() {
 		sleep 0.1
 	done
 }
+
+# vma_field PID ADDR FIELD: FIELD (VmFlags, Locked, Rss, Size...) of the
+# VMA of PID that holds ADDR, as its smaps shows it, blanks squeezed.
+vma_field() {
+	local addr=$(($2)) re='^([0-9a-f]+)-([0-9a-f]+) ' line in=0
+	while IFS= read -r line; do
+		if [[ $line =~ $re ]]; then
+			in=$(( 16#${BASH_REMATCH[1]} <= addr && addr < 16#${BASH_REMATCH[2]} ))
+		elif (( in )) && [[ $line == "$3:"* ]]; then
+			echo ${line#*:}
+			return 0
+		fi
+	done <"/proc/$1/smaps"
+	return 1
+}

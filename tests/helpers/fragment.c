@@ -4,7 +4,8 @@
  *
  *   fragment [--fork | --fork-exit | --fork-exit-after N |
  *             --fork-live-after N | --fork-half]
- *            [--mlock] [--uffd] [--guard] [--timeout SEC] PATTERN...
+ *            [--mlock | --mlock-onfault] [--uffd] [--guard] [--timeout SEC]
+ *            PATTERN...
  *
  * PATTERN is one of
  *   reverse:N      N pages moved one by one in reverse order: N VMAs, 1 run
@@ -24,7 +25,10 @@
  * below them: they come first in address order); --fork-live-after N
  * keeps the child instead, then writes every page again: all pages are
  * the process's own, yet the anon_vma of the first N patterns has a fork
- * child, so MREMAP_RELOCATE_ANON cannot relocate them.  --guard turns the first page written into a guard region
+ * child, so MREMAP_RELOCATE_ANON cannot relocate them.  --mlock locks
+ * every page written (mlock), --mlock-onfault the same way with
+ * mlock2(MLOCK_ONFAULT) (VmFlags lo and lf).  --guard turns the first
+ * page written into a guard region
  * (MADV_GUARD_INSTALL, Linux 6.13), exit 77 where the kernel lacks it.
  * --fork-half keeps a child too, but hides every odd-numbered page (the
  * first mapping of an interleave pattern) from it with MADV_DONTFORK,
@@ -312,13 +316,13 @@ static void pattern_named(size_t n)
 	}
 }
 
-static void apply_mlock(void)
+static void apply_mlock(unsigned int flags)
 {
 	size_t i;
 
 	for (i = 0; i < npages; i++)
-		if (pages[i].addr && mlock(pages[i].addr, pages[i].len))
-			die("mlock");
+		if (pages[i].addr && mlock2(pages[i].addr, pages[i].len, flags))
+			die("mlock2");
 }
 
 #ifndef MADV_GUARD_INSTALL
@@ -489,7 +493,7 @@ static pid_t fork_live_child(void)
 int main(int argc, char **argv)
 {
 	bool do_fork = false, do_fork_exit = false, do_fork_half = false;
-	bool do_mlock = false;
+	int mlock_flags = -1;	/* mlock2() flags, -1: none */
 	int fork_exit_after = -1, fork_live_after = -1, built = 0;
 	bool do_uffd = false, do_guard = false;
 	unsigned int timeout = 600;
@@ -512,7 +516,9 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--fork-half"))
 			do_fork = do_fork_half = true;
 		else if (!strcmp(argv[i], "--mlock"))
-			do_mlock = true;
+			mlock_flags = 0;
+		else if (!strcmp(argv[i], "--mlock-onfault"))
+			mlock_flags = MLOCK_ONFAULT;
 		else if (!strcmp(argv[i], "--uffd"))
 			do_uffd = true;
 		else if (!strcmp(argv[i], "--guard"))
@@ -522,7 +528,7 @@ int main(int argc, char **argv)
 		else {
 			fprintf(stderr, "usage: fragment [--fork | --fork-exit | "
 				"--fork-exit-after N | --fork-live-after N | "
-				"--fork-half] [--mlock] "
+				"--fork-half] [--mlock | --mlock-onfault] "
 				"[--uffd] [--guard] [--timeout SEC] "
 				"PATTERN...\n");
 			return 2;
@@ -541,8 +547,8 @@ int main(int argc, char **argv)
 	}
 	if (fork_live_after >= 0)
 		rewrite_pages();
-	if (do_mlock)
-		apply_mlock();
+	if (mlock_flags >= 0)
+		apply_mlock((unsigned int)mlock_flags);
 	if (do_uffd)
 		apply_uffd();
 	if (do_guard)

@@ -3,7 +3,8 @@
  * A live target for the injection tests: it fragments a region of its own
  * memory, then keeps checking it while something outside defragments it.
  *
- *   target [-w WORKERS] [-r PAGES | -H CHUNKS] [-z K] [-s deny|kill|move-kill]
+ *   target [-w WORKERS] [-r PAGES | -H CHUNKS] [-z K] [-l | -L]
+ *          [-s deny|kill|mlock2-kill|move-kill]
  *
  *  -r PAGES   PAGES pages placed in reverse order with mremap: PAGES VMAs
  *  -H CHUNKS  CHUNKS 2 MiB THP chunks placed in reverse order
@@ -12,8 +13,9 @@
  *             pages of the region forever, each page with a pattern that
  *             names its address and generation
  *  -s MODE    a seccomp filter: deny makes userfaultfd fail with EPERM,
- *             kill kills the process on it, move-kill kills it on
- *             ioctl(UFFDIO_MOVE) only (a filter that looks at arguments)
+ *             kill kills the process on it, mlock2-kill on mlock2,
+ *             move-kill on ioctl(UFFDIO_MOVE) only (a filter that looks
+ *             at arguments)
  *  -V         start a process that shares our memory without being a
  *             thread (clone(CLONE_VM)), as a vfork() child does
  *  -u UID     run as UID (dumpable), once set up
@@ -21,6 +23,8 @@
  *  -a         give the region attributes a defrag must keep: a name
  *             ([anon:frag], where the kernel has them), MADV_DONTDUMP,
  *             MADV_DONTFORK, MADV_WIPEONFORK
+ *  -l         mlock the region (which also fills its holes with zeros)
+ *  -L         mlock2(MLOCK_ONFAULT) the region: holes stay holes
  *  -T         a thread that keeps creating short-lived threads
  *  -m         bind the region to NUMA node 0 (mbind MPOL_BIND)
  *  -n         leave no free file descriptor (RLIMIT_NOFILE), so that a
@@ -622,11 +626,16 @@ static void install_seccomp(const char *mode)
 {
 	uint32_t action = !strcmp(mode, "deny") ? SECCOMP_RET_ERRNO | EPERM :
 			  SECCOMP_RET_KILL_PROCESS;
-	/* deny, kill: userfaultfd(); move-kill: only ioctl(UFFDIO_MOVE). */
+	uint32_t nr = !strcmp(mode, "mlock2-kill") ? SYS_mlock2 :
+		      SYS_userfaultfd;
+	/*
+	 * deny, kill: userfaultfd(); mlock2-kill: mlock2(); move-kill: only
+	 * ioctl(UFFDIO_MOVE).
+	 */
 	struct sock_filter nr_filter[] = {
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
 			 offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_userfaultfd, 0, 1),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nr, 0, 1),
 		BPF_STMT(BPF_RET | BPF_K, action),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	};
@@ -662,13 +671,13 @@ int main(int argc, char **argv)
 	struct worker *wk;
 	char line[64];
 	int opt, shared = 0, nodump = 0, nofds = 0, bind = 0, churn = 0;
-	int attrs = 0, vm_sharer = 0, pin = 0;
+	int attrs = 0, vm_sharer = 0, lock = -1, pin = 0;
 	size_t rseq_at = SIZE_MAX;
 	pthread_t churner;
 	uid_t uid = 0;
 	pid_t child = 0;
 
-	while ((opt = getopt(argc, argv, "w:r:H:z:s:fu:DnmTaVq:P")) != -1) {
+	while ((opt = getopt(argc, argv, "w:r:H:z:s:fu:DnmTaVlLq:P")) != -1) {
 		switch (opt) {
 		case 'w': nworkers = (unsigned)atoi(optarg); break;
 		case 'r': rpages = strtoul(optarg, NULL, 0); break;
@@ -683,11 +692,13 @@ int main(int argc, char **argv)
 		case 'T': churn = 1; break;
 		case 'a': attrs = 1; break;
 		case 'V': vm_sharer = 1; break;
+		case 'l': lock = 0; break;
+		case 'L': lock = MLOCK_ONFAULT; break;
 		case 'q': rseq_at = strtoul(optarg, NULL, 0); break;
 		case 'P': pin = 1; break;
 		default:
 			fprintf(stderr, "usage: target [-w N] [-r PAGES | -H CHUNKS] "
-				"[-z K] [-s deny|kill|move-kill] [-f] [-u UID] [-D] [-n] [-m] [-T] [-a] [-V] [-q K] [-P]\n");
+				"[-z K] [-l | -L] [-s deny|kill|mlock2-kill|move-kill] [-f] [-u UID] [-D] [-n] [-m] [-T] [-a] [-V] [-q K] [-P]\n");
 			return 2;
 		}
 	}
@@ -705,6 +716,8 @@ int main(int argc, char **argv)
 	if (attrs && prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, region,
 			   npages * PAGE, "frag") && errno != EINVAL)
 		die("prctl");
+	if (lock >= 0 && mlock2(region, npages * PAGE, (unsigned int)lock))
+		die("mlock2");
 	if (bind) {
 		unsigned long node0 = 1;
 

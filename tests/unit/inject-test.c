@@ -620,12 +620,13 @@ static void heal_and_check(const char *args, unsigned int flags,
 	struct ar_heal_stats st;
 	struct tgt t;
 	char before[256], after[256];
-	long kb, thp_before = 0, thp_after;
+	long kb, thp_before = 0, thp_after, locked;
 	double pause;
 
 	CHECK(tgt_start(&t, args) == 0);
 	CHECK_EQ(count_vmas(t.pid, t.start, t.end), vmas_before);
 	CHECK(vma_flags(t.pid, t.start, before, sizeof(before), &kb) == 0);
+	locked = smaps_kb(t.pid, t.start, t.end, "Locked:");
 	if (thp) {
 		thp_before = smaps_kb(t.pid, t.start, t.end, "AnonHugePages:");
 		CHECK(thp_before > 0);
@@ -636,6 +637,7 @@ static void heal_and_check(const char *args, unsigned int flags,
 	if (strcmp(before, after))
 		printf("# VmFlags before:%s# VmFlags after: %s", before, after);
 	CHECK(!strcmp(before, after));
+	CHECK_EQ(smaps_kb(t.pid, t.start, t.end, "Locked:"), locked);
 	thp_after = smaps_kb(t.pid, t.start, t.end, "AnonHugePages:");
 	if (thp)
 		CHECK_EQ(thp_after, thp_before);
@@ -708,18 +710,35 @@ static void uffd_heals_thp_whole(void)
 }
 
 /*
+ * An mlocked run heals and stays mlocked: VmFlags "lo" without "lf", and
+ * all of it Locked (compared in heal_and_check()), THP ones whole.
+ */
+static void uffd_keeps_mlock(void)
+{
+	heal_and_check("-r 300 -l -w 2", 0, 300, 0);
+	heal_and_check("-H 4 -l -w 2", 0, 4, 1);
+}
+
+/* Locked on fault (mlock2(MLOCK_ONFAULT)): "lo lf", and holes stay holes. */
+static void uffd_keeps_mlock_onfault(void)
+{
+	heal_and_check("-r 300 -z 7 -L -w 2", 0, 300, 0);
+}
+
+/*
  * --must's rollback: a run healed with UFFDIO_MOVE is split back into the
  * VMAs it was, THP ones too, while the target's threads write; every page
  * in place.
  */
 static void uffd_split_back(const char *args)
 {
-	char maps[2][16384];
-	long healed = 0;
+	char maps[2][16384], before[256], after[256];
+	long healed = 0, kb;
 	struct tgt t;
 
 	CHECK(tgt_start(&t, args) == 0);
 	CHECK(maps_of(t.pid, t.start, t.end, maps[0], sizeof(maps[0])) == 0);
+	CHECK(vma_flags(t.pid, t.start, before, sizeof(before), &kb) == 0);
 	CHECK_EQ(heal_then_split(ctx, t.pid, t.start, t.end, ar_uffd_heal,
 				 &healed), 0);
 	CHECK_EQ(healed, 1);
@@ -727,6 +746,8 @@ static void uffd_split_back(const char *args)
 	if (strcmp(maps[0], maps[1]))
 		printf("# before:\n%s# after:\n%s", maps[0], maps[1]);
 	CHECK(!strcmp(maps[0], maps[1]));
+	CHECK(vma_flags(t.pid, t.start, after, sizeof(after), &kb) == 0);
+	CHECK(!strcmp(before, after));
 	CHECK_EQ(tgt_verify(&t), 0);
 	CHECK_EQ(tgt_quit(&t), 0);
 }
@@ -734,6 +755,11 @@ static void uffd_split_back(const char *args)
 static void uffd_split_back_reversed(void)
 {
 	uffd_split_back("-r 300 -z 9 -w 2");
+}
+
+static void uffd_split_back_mlocked(void)
+{
+	uffd_split_back("-r 300 -l -w 2");
 }
 
 static void uffd_split_back_thp(void)
@@ -891,12 +917,16 @@ static void kill9_loop(const char *args, int iterations, int can_heal)
 	srand((unsigned int)getpid());
 	for (int it = 0; it < iterations; it++) {
 		enum ar_recovery how = AR_RECOVERY_NOTHING;
+		char before[256], after[256];
 		struct ar_journal *j;
 		unsigned int phase = 0;
-		long vmas;
+		long vmas, kb, locked;
 		int err;
 
 		CHECK(tgt_start(&t, args) == 0);
+		CHECK(vma_flags(t.pid, t.start, before, sizeof(before),
+				&kb) == 0);
+		locked = smaps_kb(t.pid, t.start, t.end, "Locked:");
 		fflush(stdout);
 		child = fork();
 		CHECK(child >= 0);
@@ -923,6 +953,12 @@ static void kill9_loop(const char *args, int iterations, int can_heal)
 		CHECK(how != AR_RECOVERY_UNDONE || vmas == pages);
 		healed += vmas == 1;
 		untouched += vmas == pages;
+		CHECK(vma_flags(t.pid, t.start, after, sizeof(after), &kb) == 0);
+		if (strcmp(before, after))
+			printf("# VmFlags before:%s# VmFlags after: %s", before,
+			       after);
+		CHECK(!strcmp(before, after));
+		CHECK_EQ(smaps_kb(t.pid, t.start, t.end, "Locked:"), locked);
 		CHECK(proc_state(t.pid) != 'T');
 		CHECK_EQ(tgt_verify(&t), 0);
 		CHECK_EQ(tgt_quit(&t), 0);
@@ -946,6 +982,70 @@ static void kill9_then_recover(void)
 static void kill9_during_undo_then_recover(void)
 {
 	kill9_loop("-r 300 -f -w 2", 10, 0);
+}
+
+/* Healed or undone, an mlocked run stays mlocked (compared in the loop). */
+static void kill9_mlocked_then_recover(void)
+{
+	kill9_loop("-r 300 -l -w 2", 10, 1);
+	kill9_loop("-r 300 -f -l -w 2", 10, 0);
+}
+
+/*
+ * The tool died after the batch that puts dst over an mlocked run ran its
+ * mremap but before its mlock: the run is one VMA locked on fault ("lo
+ * lf"), the journal still says moving, dst is gone.  A child of ours
+ * leaves exactly that and dies attached; recover locks the run plainly
+ * again.
+ */
+static void recover_relocks_healed_run(void)
+{
+	char before[256], after[256];
+	struct tgt t;
+	enum ar_recovery how = AR_RECOVERY_NOTHING;
+	long kb, len;
+	pid_t child;
+	int status;
+
+	CHECK(tgt_start(&t, "-r 100 -l -w 2") == 0);
+	len = (long)(t.end - t.start);
+	CHECK_EQ(heal_region(ctx, &t, 0, NULL, NULL), 0);
+	CHECK_EQ(count_vmas(t.pid, t.start, t.end), 1);
+	CHECK(vma_flags(t.pid, t.start, before, sizeof(before), &kb) == 0);
+	fflush(stdout);
+	child = fork();
+	CHECK(child >= 0);
+	if (!child) {
+		struct ar_journal_state *js;
+		struct ar_inject *inj;
+		long r = -1;
+
+		if (ar_inject_attach(ctx, t.pid, 0, 0, &inj) ||
+		    ar_inject_call(inj, &r, SYS_mlock2, t.start, (uint64_t)len,
+				   1 /* MLOCK_ONFAULT */, 0, 0, 0) || r)
+			_exit(1);
+		js = ar_journal_state(ar_inject_journal(inj));
+		js->run_start = t.start;
+		js->run_end = t.end;
+		js->dst = PAGE;		/* below mmap_min_addr: never mapped */
+		js->uffd = -1;
+		js->advice = AR_ADV_MLOCK;
+		js->phase = AR_JP_UFFD_MOVING;
+		_exit(ar_journal_write(ar_inject_journal(inj), js, 0) ? 1 : 0);
+	}
+	CHECK_EQ(waitpid(child, &status, 0), child);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK(vma_flags(t.pid, t.start, after, sizeof(after), &kb) == 0);
+	printf("# left by the dead tool:%s", after);
+	CHECK(strstr(after, " lo lf "));
+	CHECK_EQ(ar_recover(ctx, t.pid, &how), 0);
+	CHECK_EQ(how, AR_RECOVERY_FINISHED);
+	CHECK(vma_flags(t.pid, t.start, after, sizeof(after), &kb) == 0);
+	CHECK(!strcmp(before, after));
+	CHECK_EQ(smaps_kb(t.pid, t.start, t.end, "Locked:"), len / 1024);
+	CHECK(proc_state(t.pid) != 'T');
+	CHECK_EQ(tgt_verify(&t), 0);
+	CHECK_EQ(tgt_quit(&t), 0);
 }
 
 /*
@@ -1086,6 +1186,13 @@ static void heal_refused_by_seccomp_args(void)
 			       "kill it on ioctl(UFFDIO_MOVE)");
 }
 
+/* An mlocked run: the filter is read for mlock2 too. */
+static void heal_refused_by_seccomp_mlock2(void)
+{
+	heal_refused_untouched("-r 50 -l -s mlock2-kill", -EPERM,
+			       "mlock2(MLOCK_ONFAULT)");
+}
+
 /* A NUMA policy cannot be carried to the new VMA: refused. */
 static void heal_refused_mempolicy(void)
 {
@@ -1138,8 +1245,11 @@ int main(int argc, char **argv)
 	RUN(uffd_heals_1000_reversed);
 	RUN(uffd_heals_holes);
 	RUN(uffd_heals_thp_whole);
+	RUN(uffd_keeps_mlock);
+	RUN(uffd_keeps_mlock_onfault);
 	RUN(uffd_split_back_reversed);
 	RUN(uffd_split_back_thp);
+	RUN(uffd_split_back_mlocked);
 	RUN(uffd_keeps_attributes);
 	RUN(uffd_steps_over_unseen_moves);
 	RUN(uffd_two_runs_one_session);
@@ -1148,11 +1258,14 @@ int main(int argc, char **argv)
 	RUN(uffd_failure_moves_back);
 	RUN(heal_refused_by_seccomp);
 	RUN(heal_refused_by_seccomp_args);
+	RUN(heal_refused_by_seccomp_mlock2);
 	RUN(signals_held_and_resent);
 	RUN(heal_refused_mempolicy);
 	RUN(heal_unexpected_errno);
 	RUN(kill9_then_recover);
 	RUN(kill9_during_undo_then_recover);
+	RUN(kill9_mlocked_then_recover);
+	RUN(recover_relocks_healed_run);
 	RUN(killed_while_attached_no_journal);
 	RUN(recover_dead_process);
 	RUN(uffd_probe_here);
