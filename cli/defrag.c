@@ -3,6 +3,7 @@
 #include <argp.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -258,6 +259,41 @@ static const struct argp_child common_children[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+/*
+ * While the defrag runs, SIGINT, SIGTERM and SIGHUP (a closed terminal)
+ * ask it to begin no new stop, so that the process is never left stopped
+ * by a tool that died in a stop; SIGPIPE is ignored (a write fails
+ * instead).  old[] gets the dispositions to put back.
+ */
+static const int stop_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGPIPE };
+#define NSTOP_SIGNALS (sizeof(stop_signals) / sizeof(stop_signals[0]))
+
+static void catch_stop_signals(struct sigaction old[])
+{
+	struct sigaction sa = { .sa_flags = SA_RESTART };
+
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < NSTOP_SIGNALS; i++) {
+		sa.sa_handler = stop_signals[i] == SIGPIPE ? SIG_IGN :
+				on_stop_signal;
+		sigaction(stop_signals[i], &sa, &old[i]);
+	}
+}
+
+static void restore_stop_signals(const struct sigaction old[])
+{
+	for (size_t i = 0; i < NSTOP_SIGNALS; i++)
+		sigaction(stop_signals[i], &old[i], NULL);
+}
+
 int cmd_defrag(int argc, char **argv)
 {
 	static const struct argp argp = {
@@ -273,6 +309,7 @@ int cmd_defrag(int argc, char **argv)
 		common_children, NULL, NULL
 	};
 	struct defrag_args a = { .opts.backend = AR_BACKEND_AUTO };
+	struct sigaction old_actions[NSTOP_SIGNALS];
 	struct ar_defrag_report *report = NULL;
 	struct ar_ctx *ctx = cli_ctx();
 	int ret, status;
@@ -280,7 +317,10 @@ int cmd_defrag(int argc, char **argv)
 	argp_parse(&argp, argc, argv, ARGP_NO_HELP, NULL, &a);
 	if (isatty(STDERR_FILENO))
 		a.opts.progress = show_progress;
+	a.opts.stop = &stop_requested;
+	catch_stop_signals(old_actions);
 	ret = ar_defrag(ctx, a.pid, &a.opts, &report);
+	restore_stop_signals(old_actions);
 	/*
 	 * Refused before anything was done (the process could not be
 	 * stopped, say): the error says it all, in one line; JSON still

@@ -61,3 +61,44 @@ splits_of() {
 	[ "$(splits_of "$FPID")" -eq 0 ]
 	verify_fragment
 }
+
+@test "SIGINT, SIGTERM or SIGHUP during a defrag: no new stop, the process runs, no journal" {
+	for sig in INT TERM HUP; do
+		start_fragment reverse:3000
+		"$ANONREMAP" defrag -J --max-pause 1 "$FPID" >"$BATS_TEST_TMPDIR/out" 2>&1 &
+		tool=$!
+		while [ ! -e "/run/anonremap/$FPID.journal" ] &&
+		      kill -0 "$tool" 2>/dev/null; do
+			sleep 0.001
+		done
+		sleep 0.05
+		kill -$sig "$tool"
+		rc=0
+		wait "$tool" || rc=$?
+		echo "# SIG$sig: exit $rc: $(tail -1 "$BATS_TEST_TMPDIR/out")" >&3
+		[ "$rc" -eq 1 ]
+		grep -q "interrupted by a signal: no new stop was begun, the process runs" "$BATS_TEST_TMPDIR/out"
+		[ "$(ps -o stat= -p "$FPID" | cut -c1)" = S ]
+		[ ! -e "/run/anonremap/$FPID.journal" ]
+		verify_fragment
+		stop_fragment
+	done
+}
+
+@test "--must interrupted: what was healed is split back" {
+	start_fragment reverse:2000 reverse:2000
+	before=$(cat /proc/$FPID/maps)
+	"$ANONREMAP" defrag --must --max-pause 1 "$FPID" >"$BATS_TEST_TMPDIR/out" 2>&1 &
+	tool=$!
+	while [ ! -e "/run/anonremap/$FPID.journal" ] && kill -0 "$tool" 2>/dev/null; do
+		sleep 0.001
+	done
+	sleep 0.1
+	kill -INT "$tool"
+	rc=0
+	wait "$tool" || rc=$?
+	[ "$rc" -eq 1 ]
+	grep -q "what was healed was split back (--must)" "$BATS_TEST_TMPDIR/out"
+	[ "$(cat /proc/$FPID/maps)" = "$before" ]
+	verify_fragment
+}
