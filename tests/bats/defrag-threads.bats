@@ -68,6 +68,15 @@ same_refusal() {
 	[ "$("$ANONREMAP" stat -J "$TPID" | jq .processes[0].splits)" -eq 99 ]
 }
 
+# verify_target: every page as the target's threads last wrote it, then
+# the target quits cleanly (no anomaly seen).
+verify_target() {
+	target_says verify
+	[ "$REPLY" = "VERIFIED errors=0" ]
+	stop_target
+	TJOB=
+}
+
 teardown() {
 	[ -n "${TJOB:-}" ] && kill -9 "$TJOB" 2>/dev/null
 	[ -n "${MADE_DIR:-}" ] && rm -rf "$MADE_DIR"
@@ -104,10 +113,7 @@ nobody_killed_defrag() {
 	[ "$status" -eq 0 ]
 	[[ "$output" == "pid $TPID (target): 1999 splits in 1 runs → 0;"* ]]
 	[ "$("$ANONREMAP" stat -J "$TPID" | jq .processes[0].splits)" -eq 0 ]
-	target_says verify
-	[ "$REPLY" = "VERIFIED errors=0" ]
-	stop_target
-	TJOB=
+	verify_target
 }
 
 @test "a large run (10 000 splits), threads running: VMAs as --dry-run said" {
@@ -121,10 +127,7 @@ nobody_killed_defrag() {
 	[ "$(jq .vmas_after <<<"$output")" -eq "$predicted" ]
 	[ "$("$ANONREMAP" stat -J "$TPID" | jq .processes[0].vmas)" -eq "$predicted" ]
 	[ "$("$ANONREMAP" stat -J "$TPID" | jq .processes[0].splits)" -eq 0 ]
-	target_says verify
-	[ "$REPLY" = "VERIFIED errors=0" ]
-	stop_target
-	TJOB=
+	verify_target
 }
 
 @test "--max-pause with threads running: parts healed in many stops, pages intact" {
@@ -135,10 +138,7 @@ nobody_killed_defrag() {
 	[ "$(jq -r '.runs[0].fate' <<<"$output")" = healed ]
 	parts=$(jq '.runs[0].vmas_after' <<<"$output")
 	[ "$("$ANONREMAP" stat -J "$TPID" | jq .processes[0].splits)" -eq $((parts - 1)) ]
-	target_says verify
-	[ "$REPLY" = "VERIFIED errors=0" ]
-	stop_target
-	TJOB=
+	verify_target
 }
 
 @test "--max-pause a process cannot be stopped within: said, with what a stop costs" {
@@ -155,10 +155,7 @@ nobody_killed_defrag() {
 	run "$ANONREMAP" defrag --max-pause 1 "$TPID"
 	[ "$status" -eq 0 ]
 	[[ "${lines[1]}" == "  --max-pause 1: "*" stops took longer; stopping, checking and resuming the process ("*" threads) alone took "*" ms at best" ]]
-	target_says verify
-	[ "$REPLY" = "VERIFIED errors=0" ]
-	stop_target
-	TJOB=
+	verify_target
 }
 
 @test "a VMA holding a thread's rseq area stays in place; the rest heals (uffd-move, copy, --max-pause)" {
@@ -178,10 +175,7 @@ nobody_killed_defrag() {
 		if [[ "$args" != --max-pause* ]]; then
 			[ "$(jq '.processes[0].splits' <<<"$output")" -eq 2 ]
 		fi
-		target_says verify
-		[ "$REPLY" = "VERIFIED errors=0" ]
-		stop_target
-		TJOB=
+		verify_target
 	done
 }
 
@@ -192,10 +186,7 @@ nobody_killed_defrag() {
 	[[ "$(jq -r '.runs[0].reason' <<<"$output")" == *"rseq area of thread $TPID"* ]]
 	[ "$(jq '.runs[0].vmas_after' <<<"$output")" -eq 50 ]
 	[ "$("$ANONREMAP" stat -J "$TPID" | jq .processes[0].splits)" -eq 49 ]
-	target_says verify
-	[ "$REPLY" = "VERIFIED errors=0" ]
-	stop_target
-	TJOB=
+	verify_target
 }
 
 @test "pinned pages (io_uring fixed buffers): seen in stat, skipped by every backend, refused by --must" {
@@ -214,10 +205,7 @@ nobody_killed_defrag() {
 		[[ "$output" == *"nothing moved (--must)"* ]]
 	done
 	[ "$("$ANONREMAP" stat -J "$TPID" | jq .processes[0].splits)" -eq 99 ]
-	target_says verify
-	[ "$REPLY" = "VERIFIED errors=0" ]
-	stop_target
-	TJOB=
+	verify_target
 }
 
 @test "holes and THP in a multi-threaded target" {
@@ -226,10 +214,7 @@ nobody_killed_defrag() {
 		run "$ANONREMAP" defrag "$TPID"
 		[ "$status" -eq 0 ]
 		[ "$("$ANONREMAP" stat -J "$TPID" | jq .processes[0].splits)" -eq 0 ]
-		target_says verify
-		[ "$REPLY" = "VERIFIED errors=0" ]
-		stop_target
-		TJOB=
+		verify_target
 	done
 }
 
@@ -237,10 +222,7 @@ nobody_killed_defrag() {
 	start_target -w 1 -r 50
 	refused_as_nobody "anonremap: pid $TPID: permission denied: reading its memory map needs ptrace read access: process $TPID runs as uid 0 (effective 0, saved 0), we are uid 65534 without CAP_SYS_PTRACE" \
 		defrag "defrag --dry-run" "defrag --must" stat
-	target_says verify
-	[ "$REPLY" = "VERIFIED errors=0" ]
-	stop_target
-	TJOB=
+	verify_target
 }
 
 # heal_mlocked TARGET-ARGS [DEFRAG-OPTS...]: an mlocked target, threads
@@ -258,10 +240,7 @@ heal_mlocked() {
 	[ "$("$ANONREMAP" stat -J "$TPID" | jq .processes[0].splits)" -eq $((parts - 1)) ]
 	[ "$(vma_field "$TPID" "$start" VmFlags)" = "$flags" ]
 	[ "$(vma_field "$TPID" "$start" Locked)" = "$(vma_field "$TPID" "$start" Rss)" ]
-	target_says verify
-	[ "$REPLY" = "VERIFIED errors=0" ]
-	stop_target
-	TJOB=
+	verify_target
 }
 
 @test "mlocked, threads running, whole or in --max-pause parts: stays mlocked, pages intact" {
@@ -281,10 +260,7 @@ heal_mlocked() {
 		[ "${lines[1]}" = "  note: process $TPID has seccomp filters: whether they allow the calls a defrag makes is known only once it is stopped" ]
 		kill -0 "$TPID"
 		[ "$("$ANONREMAP" stat -J "$TPID" | jq .processes[0].splits)" -eq 99 ]
-		target_says verify
-		[ "$REPLY" = "VERIFIED errors=0" ]
-		stop_target
-		TJOB=
+		verify_target
 	done
 }
 
@@ -295,10 +271,7 @@ heal_mlocked() {
 	run env XDG_RUNTIME_DIR="$rundir" setpriv --reuid=nobody --regid=nogroup \
 		--clear-groups "$ANONREMAP" defrag "$TPID"
 	echo "$output"
-	target_says verify
-	[ "$REPLY" = "VERIFIED errors=0" ]
-	stop_target
-	TJOB=
+	verify_target
 	rm -rf "$rundir"
 	[ "$status" -eq 0 ]
 
@@ -307,10 +280,7 @@ heal_mlocked() {
 		defrag "defrag --dry-run" "defrag --must" stat
 	run "$ANONREMAP" defrag "$TPID"		# root may: CAP_SYS_PTRACE
 	[ "$status" -eq 0 ]
-	target_says verify
-	[ "$REPLY" = "VERIFIED errors=0" ]
-	stop_target
-	TJOB=
+	verify_target
 }
 
 # sigcont_then_kill ROUNDS DELAY: ROUNDS times, defrag a multi-threaded
@@ -332,10 +302,7 @@ sigcont_then_kill() {
 		out=$("$ANONREMAP" recover "$TPID" 2>&1) && rc=0 || rc=$?
 		echo "# round $i: $out" >&3
 		[ "$rc" -eq 0 ] || [[ "$out" == *"nothing to recover"* ]]
-		target_says verify
-		[ "$REPLY" = "VERIFIED errors=0" ]
-		stop_target
-		TJOB=
+		verify_target
 	done
 }
 
@@ -367,10 +334,7 @@ sigcont_then_kill() {
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[ ! -e "$JOURNAL" ]
-	target_says verify
-	[ "$REPLY" = "VERIFIED errors=0" ]
-	stop_target
-	TJOB=
+	verify_target
 }
 
 @test "--dry-run and --must refuse up front what the stop refuses, with the same reason" {
@@ -406,8 +370,5 @@ sigcont_then_kill() {
 		--regid=nogroup --clear-groups
 	rm -rf "$rundir"
 	[ "$REFUSAL" = "anonremap: process $TPID runs under a seccomp filter, and reading it (PTRACE_SECCOMP_GET_FILTER) needs CAP_SYS_ADMIN, which we lack" ]
-	target_says verify
-	[ "$REPLY" = "VERIFIED errors=0" ]
-	stop_target
-	TJOB=
+	verify_target
 }
