@@ -1306,9 +1306,6 @@ static int defrag_stopped(struct ar_ctx *ctx, pid_t pid,
 	/* Runs left planned: the defrag stopped, or --must gave up. */
 	not_tried(p, s.run, s.run_done, ret ? ctx->errmsg :
 		  "an earlier run failed (--must)");
-	for (i = 0; i < p->n; i++)
-		if (p->out[i].fate == AR_RUN_PLANNED)
-			p->out[i].fate = AR_RUN_SKIPPED;
 	p->out = NULL;
 	if (!ret)
 		for (i = 0; i < s.r->nruns; i++)
