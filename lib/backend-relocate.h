@@ -48,8 +48,7 @@ int ar_relocate_split(struct ar_inject *inj, const struct ar_heal_run *run,
 
 /*
  * The refusals of ar_relocate_heal() that need no access to the process:
- * mlocked runs, and those of ar_heal_check_run() (read-only runs can be
- * healed).
+ * those of ar_heal_check_run() (read-only and mlocked runs can be healed).
  */
 int ar_relocate_check_run(struct ar_ctx *ctx, const struct ar_heal_run *run);
 

@@ -405,8 +405,8 @@ static void copy_refuses_shared(void)
 }
 
 /*
- * The same refusals as uffd-move, minus "not writable"; mlocked runs are
- * healed, except by relocate (untested there).
+ * The same refusals as uffd-move, minus "not writable"; every backend
+ * heals mlocked runs.
  */
 static void copy_check_run_refusals(void)
 {
@@ -421,9 +421,7 @@ static void copy_check_run_refusals(void)
 	CHECK_EQ(ar_copy_check_run(ctx, &hr), 0);
 	hr.vmflags = AR_VMF(LO) | AR_VMF(LF);
 	CHECK_EQ(ar_copy_check_run(ctx, &hr), 0);
-	CHECK_EQ(ar_relocate_check_run(ctx, &hr), -EPERM);
-	CHECK(strstr(ar_ctx_errmsg(ctx), "mlocked runs are not healed by the "
-		     "relocate backend yet"));
+	CHECK_EQ(ar_relocate_check_run(ctx, &hr), 0);
 	hr.perms = "rw-p";
 	CHECK_EQ(ar_uffd_check_run(ctx, &hr), 0);
 	hr.vmflags = AR_VMF(UM);
