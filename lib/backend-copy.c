@@ -69,23 +69,6 @@ struct copy {
 	struct ar_heal_stats *st;
 };
 
-static int jwrite(struct copy *c, uint32_t phase, int with_src)
-{
-	c->js->phase = phase;
-	return c->j ? ar_journal_write(c->j, c->js, with_src) : 0;
-}
-
-static uint64_t run_len(const struct copy *c)
-{
-	return c->js->run_end - c->js->run_start;
-}
-
-/* Where byte addr of the run is in dst. */
-static uint64_t dst_of(const struct copy *c, uint64_t addr)
-{
-	return c->js->dst + (addr - c->js->run_start);
-}
-
 static int read_pagemap(struct copy *c, uint64_t addr, size_t n)
 {
 	size_t done = 0;
@@ -219,7 +202,7 @@ static int thp_mode(struct copy *c, int nohuge)
 
 	if (c->nohuge == nohuge)
 		return 0;
-	err = ar_heal_advise(c->inj, c->js->dst, run_len(c),
+	err = ar_heal_advise(c->inj, c->js->dst, ar_js_len(c->js),
 			     nohuge ? AR_ADV_NOHUGEPAGE : AR_ADV_HUGEPAGE);
 	if (!err)
 		c->nohuge = nohuge;
@@ -238,8 +221,8 @@ static int write_pages(struct copy *c, uint64_t addr, size_t i, size_t k)
 		err = thp_mode(c, b < c->nblocks && c->sparse[b]);
 	}
 	if (!err)
-		err = ar_inject_write(c->inj, dst_of(c, at), c->buf + i * PAGE,
-				      (k - i) * PAGE);
+		err = ar_inject_write(c->inj, ar_js_dst(c->js, at),
+				      c->buf + i * PAGE, (k - i) * PAGE);
 	c->st->moves += k - i;
 	return err;
 }
@@ -327,7 +310,7 @@ static int copy_sources(struct copy *c, size_t from)
 /* Every page is in dst: give it its final attributes, move it over the run. */
 static int finish(struct copy *c)
 {
-	uint64_t len = run_len(c);
+	uint64_t len = ar_js_len(c->js);
 	int err = 0;
 
 	if (c->js->prot != c->js->prot_after)
@@ -344,7 +327,7 @@ static int finish(struct copy *c)
 		err = ar_heal_relock(c->inj, c->js->run_start, len,
 				     c->js->advice);
 	if (!err)
-		err = jwrite(c, AR_JP_READY, 0);
+		err = ar_journal_step(c->j, c->js, AR_JP_READY, 0);
 	return err;
 }
 
@@ -353,7 +336,7 @@ static int read_layout(struct copy *c, struct ar_heal_layout *l)
 {
 	const uint64_t ranges[2][2] = {
 		{ c->js->run_start, c->js->run_end },
-		{ c->js->dst, c->js->dst + run_len(c) },
+		{ c->js->dst, c->js->dst + ar_js_len(c->js) },
 	};
 
 	return ar_heal_layout_read(c->ctx, c->pid, ranges, 2, l);
@@ -392,12 +375,14 @@ static int sources_done(struct copy *c, const struct ar_heal_layout *l,
  */
 static int put_back(struct copy *c, size_t m)
 {
-	uint64_t len = run_len(c), head = c->js->src[m].start - c->js->run_start;
+	uint64_t len = ar_js_len(c->js);
+	uint64_t head = c->js->src[m].start - c->js->run_start;
 	struct ar_heal_layout l = { 0 };
 	int err;
 
 	c->js->batch_first = (uint32_t)m;
-	if ((err = jwrite(c, AR_JP_COPY_BACK, 0)) || (err = read_layout(c, &l)))
+	if ((err = ar_journal_step(c->j, c->js, AR_JP_COPY_BACK, 0)) ||
+	    (err = read_layout(c, &l)))
 		goto out;
 	if (ar_heal_range_state(&l, c->js->dst, c->js->dst + len) ==
 	    AR_RANGE_EXACT) {
@@ -429,7 +414,7 @@ static int put_back(struct copy *c, size_t m)
 	    AR_RANGE_FREE)
 		err = ar_inject_munmap(c->inj, c->js->dst + head, len - head);
 	if (!err)
-		err = jwrite(c, AR_JP_READY, 0);
+		err = ar_journal_step(c->j, c->js, AR_JP_READY, 0);
 out:
 	ar_heal_layout_free(&l);
 	return err;
@@ -438,13 +423,13 @@ out:
 /* Nothing was unmapped: drop dst if it is there. */
 static int drop_dst(struct copy *c, const struct ar_heal_layout *l)
 {
-	uint64_t len = run_len(c);
+	uint64_t len = ar_js_len(c->js);
 	int err = 0;
 
 	if (ar_heal_range_state(l, c->js->dst, c->js->dst + len) !=
 	    AR_RANGE_FREE)
 		err = ar_inject_munmap(c->inj, c->js->dst, len);
-	return err ? err : jwrite(c, AR_JP_READY, 0);
+	return err ? err : ar_journal_step(c->j, c->js, AR_JP_READY, 0);
 }
 
 /*
@@ -454,7 +439,7 @@ static int drop_dst(struct copy *c, const struct ar_heal_layout *l)
  */
 static int resume(struct copy *c, int go_on, enum ar_recovery *how)
 {
-	uint64_t len = run_len(c);
+	uint64_t len = ar_js_len(c->js);
 	struct ar_heal_layout l = { 0 };
 	size_t m = 0;
 	int err = read_layout(c, &l);
@@ -494,7 +479,7 @@ static int resume(struct copy *c, int go_on, enum ar_recovery *how)
 		err = ar_heal_relock(c->inj, c->js->run_start, len,
 				     c->js->advice);
 		if (!err)
-			err = jwrite(c, AR_JP_READY, 0);
+			err = ar_journal_step(c->j, c->js, AR_JP_READY, 0);
 		goto out;
 	}
 	if ((err = sources_done(c, &l, &m)))
@@ -646,9 +631,9 @@ int ar_copy_heal(struct ar_inject *inj, const struct ar_heal_run *run,
 	    (err = scan_run(&c)) ||
 	    (err = ar_inject_find_gap(inj, run->end - run->start, HUGE,
 				      run->start % HUGE, &c.js->dst)) ||
-	    (err = jwrite(&c, AR_JP_COPY_DST, 1)))
+	    (err = ar_journal_step(c.j, c.js, AR_JP_COPY_DST, 1)))
 		goto out;
-	err = ar_heal_map_dst(inj, c.js->dst, run_len(&c), (int)c.js->prot,
+	err = ar_heal_map_dst(inj, c.js->dst, ar_js_len(c.js), (int)c.js->prot,
 			      (int)c.js->mflags, c.js->advice, run->name,
 			      c.data + CTL_OFF);
 	if (!err) {

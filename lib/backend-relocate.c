@@ -45,23 +45,6 @@ struct reloc {
 	struct ar_heal_stats *st;
 };
 
-static int jwrite(struct reloc *r, uint32_t phase, int with_src)
-{
-	r->js->phase = phase;
-	return r->j ? ar_journal_write(r->j, r->js, with_src) : 0;
-}
-
-static uint64_t run_len(const struct reloc *r)
-{
-	return r->js->run_end - r->js->run_start;
-}
-
-/* Where byte addr of the run is at dst. */
-static uint64_t dst_of(const struct reloc *r, uint64_t addr)
-{
-	return r->js->dst + (addr - r->js->run_start);
-}
-
 /* Where a source of the run waits in the scratch slot of an undo. */
 static uint64_t slot_of(const struct reloc *r, uint64_t addr)
 {
@@ -97,13 +80,21 @@ static int read_layout(struct reloc *r, struct ar_heal_layout *l)
 
 	if (r->js->dst) {
 		ranges[n][0] = r->js->dst;
-		ranges[n++][1] = r->js->dst + run_len(r);
+		ranges[n++][1] = r->js->dst + ar_js_len(r->js);
 	}
 	if (r->js->batch) {
 		ranges[n][0] = r->js->batch;
 		ranges[n++][1] = r->js->batch + slot_len(r);
 	}
 	return ar_heal_layout_read(r->ctx, r->pid, ranges, n, l);
+}
+
+/* Whether nothing is mapped at dst any more. */
+static bool dst_free(const struct reloc *r, const struct ar_heal_layout *l)
+{
+	return ar_heal_range_state(l, r->js->dst,
+				   r->js->dst + ar_js_len(r->js)) ==
+	       AR_RANGE_FREE;
 }
 
 /* Whether anything is mapped in the undo's scratch slot. */
@@ -179,7 +170,8 @@ static int move_sources(struct reloc *r, size_t from)
 		const struct ar_jsrc *s = &r->js->src[i];
 
 		d[i - from] = mremap_desc(s->start, s->end - s->start,
-					  dst_of(r, s->start), r->js->mflags);
+					  ar_js_dst(r->js, s->start),
+					  r->js->mflags);
 	}
 	err = run_moves(r, d, n, &done);
 	free(d);
@@ -193,7 +185,7 @@ static int move_sources(struct reloc *r, size_t from)
  */
 static int move_back(struct reloc *r)
 {
-	const uint64_t dst = r->js->dst, end = dst + run_len(r);
+	const uint64_t dst = r->js->dst, end = dst + ar_js_len(r->js);
 	struct ar_heal_layout l = { 0 };
 	struct ar_sysdesc *d = NULL;
 	size_t first, n = 0, done;
@@ -250,9 +242,7 @@ static int outcome(struct reloc *r)
 			break;
 		at = l.v[i][1];
 	}
-	if (at < end || !n ||
-	    ar_heal_range_state(&l, r->js->dst, r->js->dst + run_len(r)) !=
-	    AR_RANGE_FREE) {
+	if (at < end || !n || !dst_free(r, &l)) {
 		err = ar_fail(r->ctx, EIO, "process %d: the run %#llx-%#llx is "
 			      "not whole after the moves", r->pid,
 			      (unsigned long long)start,
@@ -269,12 +259,12 @@ out:
 /* Every source is at dst: the journaled last stage, then the result. */
 static int finish(struct reloc *r)
 {
-	int err = jwrite(r, AR_JP_RELOC_BACK, 0);
+	int err = ar_journal_step(r->j, r->js, AR_JP_RELOC_BACK, 0);
 
 	if (!err)
 		err = move_back(r);
 	if (!err)
-		err = jwrite(r, AR_JP_READY, 0);
+		err = ar_journal_step(r->j, r->js, AR_JP_READY, 0);
 	return err ? err : outcome(r);
 }
 
@@ -290,7 +280,7 @@ static int undo_moves(struct reloc *r, const struct ar_heal_layout *l,
 		      size_t *n)
 {
 	const struct ar_jsrc *s = &r->js->src[i];
-	const uint64_t len = s->end - s->start, at = dst_of(r, s->start);
+	const uint64_t len = s->end - s->start, at = ar_js_dst(r->js, s->start);
 	const uint64_t slot = slot_of(r, s->start);
 	enum ar_heal_range in_place = ar_heal_range_state(l, s->start, s->end);
 
@@ -329,7 +319,7 @@ static int undo(struct reloc *r)
 	if (!r->js->batch)
 		err = ar_inject_find_gap(r->inj, slot_len(r), HUGE, 0,
 					 &r->js->batch);
-	if (err || (err = jwrite(r, AR_JP_RELOC_UNDO, 0)) ||
+	if (err || (err = ar_journal_step(r->j, r->js, AR_JP_RELOC_UNDO, 0)) ||
 	    (err = read_layout(r, &l)))
 		goto out;
 	if (!(d = alloc_descs(r, 2 * r->js->nsrc))) {
@@ -350,15 +340,13 @@ static int undo(struct reloc *r)
 		err = run_moves(r, d, n, &done);
 	if (!err)
 		err = read_layout(r, &l);
-	if (!err &&
-	    (ar_heal_range_state(&l, r->js->dst, r->js->dst + run_len(r)) !=
-	     AR_RANGE_FREE || slot_used(r, &l)))
+	if (!err && (!dst_free(r, &l) || slot_used(r, &l)))
 		err = ar_fail(r->ctx, EIO, "process %d: memory left at %#llx "
 			      "or %#llx after moving the sources back", r->pid,
 			      (unsigned long long)r->js->dst,
 			      (unsigned long long)r->js->batch);
 	if (!err)
-		err = jwrite(r, AR_JP_READY, 0);
+		err = ar_journal_step(r->j, r->js, AR_JP_READY, 0);
 out:
 	free(d);
 	ar_heal_layout_free(&l);
@@ -418,7 +406,7 @@ static int begin(struct reloc *r, const struct ar_heal_run *run)
 	return set_run(r, run) ?:
 	       ar_inject_find_gap(r->inj, run->end - run->start, HUGE,
 				  run->start % HUGE, &r->js->dst) ?:
-	       jwrite(r, AR_JP_RELOC_MOVING, 1);
+	       ar_journal_step(r->j, r->js, AR_JP_RELOC_MOVING, 1);
 }
 
 /*
@@ -559,7 +547,7 @@ static int split_pieces(struct reloc *r)
 		int jerr;
 
 		memcpy(msg, r->ctx->errmsg, sizeof(msg));
-		jerr = jwrite(r, AR_JP_READY, 0);
+		jerr = ar_journal_step(r->j, r->js, AR_JP_READY, 0);
 		if (!err)
 			err = jerr;
 		else
@@ -591,7 +579,8 @@ int ar_relocate_split(struct ar_inject *inj, const struct ar_heal_run *run,
 		goto out;
 	r.js->mflags = MREMAP_MUST_RELOCATE_ANON;
 	err = ar_inject_find_gap(inj, slot_len(&r), HUGE, 0, &r.js->batch) ?:
-	      jwrite(&r, AR_JP_RELOC_SPLIT, 1) ?: split_pieces(&r);
+	      ar_journal_step(r.j, r.js, AR_JP_RELOC_SPLIT, 1) ?:
+	      split_pieces(&r);
 	if (err == -EIO)
 		err = give_up(&r, err, false);	/* a piece may be in the slot */
 out:
@@ -621,8 +610,9 @@ static int sources_moved(struct reloc *r, size_t *m)
 		const struct ar_jsrc *s = &r->js->src[i];
 
 		if (ar_heal_range_state(&l, s->start, s->end) != AR_RANGE_EXACT ||
-		    ar_heal_range_state(&l, dst_of(r, s->start),
-					dst_of(r, s->end)) != AR_RANGE_FREE)
+		    ar_heal_range_state(&l, ar_js_dst(r->js, s->start),
+					ar_js_dst(r->js, s->end)) !=
+		    AR_RANGE_FREE)
 			err = ar_fail(r->ctx, EBADMSG, "process %d: source "
 				      "%#llx-%#llx is not as the journal left "
 				      "it", r->pid,

@@ -55,17 +55,6 @@ struct heal {
 	struct ar_heal_stats *st;
 };
 
-static int jwrite(struct heal *h, uint32_t phase, int with_src)
-{
-	h->js->phase = phase;
-	return h->j ? ar_journal_write(h->j, h->js, with_src) : 0;
-}
-
-static uint64_t run_len(const struct heal *h)
-{
-	return h->js->run_end - h->js->run_start;
-}
-
 static int call_ok(struct heal *h, const char *what, long *ret, long nr,
 		   uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
 		   uint64_t a5, uint64_t a6)
@@ -156,18 +145,19 @@ static int has_pages(struct heal *h, uint64_t start, uint64_t len);
  */
 static int map_dst(struct heal *h, const char *name)
 {
-	int err = ar_heal_map_dst(h->inj, h->js->dst, run_len(h),
+	int err = ar_heal_map_dst(h->inj, h->js->dst, ar_js_len(h->js),
 				  (int)h->js->prot, (int)h->js->mflags,
 				  h->js->advice, name, h->data + CTL_OFF);
 
-	if (!err && (err = has_pages(h, h->js->dst, run_len(h))) > 0)
+	if (!err && (err = has_pages(h, h->js->dst, ar_js_len(h->js))) > 0)
 		err = ar_fail(h->ctx, EEXIST, "the new destination %#llx-%#llx "
 			      "in process %d holds pages before any move "
 			      "(a kernel anomaly): run left as it was",
 			      (unsigned long long)h->js->dst,
-			      (unsigned long long)(h->js->dst + run_len(h)),
+			      (unsigned long long)(h->js->dst +
+						   ar_js_len(h->js)),
 			      h->js->pid);
-	return err ? err : uffd_register(h, h->js->dst, run_len(h));
+	return err ? err : uffd_register(h, h->js->dst, ar_js_len(h->js));
 }
 
 /*
@@ -345,8 +335,9 @@ static int move_all(struct heal *h, int back)
 		h->js->first_lo = lo;
 		h->js->batch_seq++;
 		/* Journal, then invalidate, write, validate, run. */
-		if ((err = jwrite(h, back ? AR_JP_UFFD_UNDO : AR_JP_UFFD_MOVING,
-				  0)) ||
+		if ((err = ar_journal_step(h->j, h->js, back ?
+					   AR_JP_UFFD_UNDO : AR_JP_UFFD_MOVING,
+					   0)) ||
 		    (err = ar_inject_write(h->inj, descs - SEQ_SIZE, &zero,
 					   SEQ_SIZE)) ||
 		    (err = ar_inject_write(h->inj, moves, mv, n * sizeof(*mv))) ||
@@ -472,7 +463,7 @@ static int has_pages(struct heal *h, uint64_t start, uint64_t len)
  */
 static int dst_over_run(struct heal *h)
 {
-	const uint64_t len = run_len(h), range = h->data + CTL_OFF;
+	const uint64_t len = ar_js_len(h->js), range = h->data + CTL_OFF;
 	const struct uffdio_range r = { h->js->dst, len };
 	const char *what[4] = { "UFFDIO_UNREGISTER", "mremap" };
 	struct ar_sysdesc d[4] = {
@@ -514,7 +505,7 @@ static int dst_over_run(struct heal *h)
  */
 static int finish(struct heal *h)
 {
-	uint64_t len = run_len(h);
+	uint64_t len = ar_js_len(h->js);
 	int err = h->recovering ? ar_inject_vma_at(h->inj, h->js->dst, NULL) : 1;
 
 	if (err < 0)
@@ -572,7 +563,7 @@ static int take_strays(struct heal *h)
  */
 static int undo(struct heal *h)
 {
-	uint64_t len = run_len(h);
+	uint64_t len = ar_js_len(h->js);
 	int err = ar_inject_vma_at(h->inj, h->js->dst, NULL);
 
 	if (err > 0 && !before_moves(h))
@@ -581,7 +572,7 @@ static int undo(struct heal *h)
 		for (size_t i = 0; i < h->js->nsrc; i++)
 			h->js->src[i].moved = h->moved[i];
 		h->js->nbatch = 0;
-		err = jwrite(h, AR_JP_UFFD_UNDO, 1);
+		err = ar_journal_step(h->j, h->js, AR_JP_UFFD_UNDO, 1);
 		/*
 		 * Registering the run makes it a valid move destination
 		 * (again, harmlessly, when an undo resumes).
@@ -620,7 +611,7 @@ static int undo(struct heal *h)
 	if (!err)
 		err = close_uffd(h);
 	if (!err)
-		err = jwrite(h, AR_JP_READY, 0);
+		err = ar_journal_step(h->j, h->js, AR_JP_READY, 0);
 	return err;
 }
 
@@ -711,7 +702,7 @@ int ar_uffd_heal(struct ar_inject *inj, const struct ar_heal_run *run,
 		err = ar_inject_find_gap(inj, run->end - run->start, HUGE,
 					 run->start % HUGE, &h.js->dst);
 	if (!err)
-		err = jwrite(&h, AR_JP_UFFD_DST, 1);
+		err = ar_journal_step(h.j, h.js, AR_JP_UFFD_DST, 1);
 	if (err)
 		goto out;
 	err = open_uffd(&h);
@@ -854,7 +845,8 @@ int ar_uffd_recover(struct ar_inject *inj, enum ar_recovery *how)
 			/* dst is over the run already: its lock, the fd left. */
 			if (!err)
 				err = ar_heal_relock(inj, h.js->run_start,
-						     run_len(&h), h.js->advice);
+						     ar_js_len(h.js),
+						     h.js->advice);
 			if (!err)
 				err = close_uffd(&h);
 			break;

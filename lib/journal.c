@@ -483,6 +483,13 @@ int ar_journal_write(struct ar_journal *j, const struct ar_journal_state *st,
 	return 0;
 }
 
+int ar_journal_step(struct ar_journal *j, struct ar_journal_state *st,
+		    uint32_t phase, int with_src)
+{
+	st->phase = phase;
+	return j ? ar_journal_write(j, st, with_src) : 0;
+}
+
 int ar_journal_write_threads(struct ar_journal *j,
 			     const struct ar_jthread *threads, size_t n)
 {

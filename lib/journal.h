@@ -130,6 +130,27 @@ int ar_journal_create(struct ar_ctx *ctx, pid_t pid,
 /* Write st (and, when src is set, the source list) durably. */
 int ar_journal_write(struct ar_journal *j, const struct ar_journal_state *st,
 		     int with_src);
+
+/*
+ * A backend's next step: phase in st, then st written to j as above, when
+ * there is a journal (a backend driven without one, as by the unit tests,
+ * only keeps st).
+ */
+int ar_journal_step(struct ar_journal *j, struct ar_journal_state *st,
+		    uint32_t phase, int with_src);
+
+/* The length of the run st records. */
+static inline uint64_t ar_js_len(const struct ar_journal_state *st)
+{
+	return st->run_end - st->run_start;
+}
+
+/* Where byte addr of the run st records is at st->dst. */
+static inline uint64_t ar_js_dst(const struct ar_journal_state *st,
+				 uint64_t addr)
+{
+	return st->dst + (addr - st->run_start);
+}
 /*
  * Record the registers of the threads about to be parked, before any
  * record that refers to them: the next ar_journal_write() makes them part
