@@ -32,7 +32,8 @@
  *  -f         fork a child that sleeps holding the second half of the
  *             region (those pages stay shared: workers leave them alone)
  *  -P         pin the first half of the region as io_uring fixed buffers
- *             (FOLL_PIN, as DMA would): UFFDIO_MOVE refuses such pages;
+ *             (FOLL_PIN, as DMA would), after an empty slot (a sparse
+ *             table's "<none>" in fdinfo): UFFDIO_MOVE refuses such pages;
  *             exit 77 where io_uring is not available
  *  -q K       move the main thread's struct rseq to the start of page K
  *             of the region (unregistering glibc's): the kernel writes it
@@ -438,14 +439,14 @@ static void move_rseq(size_t j)
 
 /*
  * Register the first half of the region with a new io_uring as fixed
- * buffers, one iovec per page, which pins them for as long as the ring
- * lives (the whole run of the target).
+ * buffers, one iovec per page after an empty slot, which pins them for as
+ * long as the ring lives (the whole run of the target).
  */
 static void pin_first_half(void)
 {
 	struct io_uring_params params;
 	size_t n = npages / 2;
-	struct iovec *iov = calloc(n ? n : 1, sizeof(*iov));
+	struct iovec *iov = calloc(n + 1, sizeof(*iov));
 	int fd;
 
 	memset(&params, 0, sizeof(params));
@@ -461,10 +462,11 @@ static void pin_first_half(void)
 		 PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd,
 		 IORING_OFF_SQ_RING) == MAP_FAILED)
 		die("mmap of the io_uring");
+	/* Slot 0 left empty, as in a sparse table: fdinfo says "<none>". */
 	for (size_t j = 0; j < n; j++)
-		iov[j] = (struct iovec){ region + j * PAGE, PAGE };
+		iov[j + 1] = (struct iovec){ region + j * PAGE, PAGE };
 	if (syscall(SYS_io_uring_register, fd, IORING_REGISTER_BUFFERS, iov,
-		    (unsigned int)n))
+		    (unsigned int)n + 1))
 		die("io_uring_register");
 	free(iov);
 }
