@@ -337,6 +337,30 @@ sigcont_then_kill() {
 	verify_target
 }
 
+@test "our own journal under another runtime directory: defrag and recover name the one to use" {
+	start_target -w 1 -r 3000 -u 65534
+	nobody_killed_defrag
+	rundir=$(mktemp -d)
+	chown nobody "$rundir"
+	for xdg in "XDG_RUNTIME_DIR=$rundir" "-u XDG_RUNTIME_DIR"; do
+		for cmd in defrag "defrag --dry-run" recover; do
+			run env $xdg setpriv --reuid=nobody --regid=nogroup \
+				--clear-groups "$ANONREMAP" $cmd "$TPID"
+			echo "$output"
+			[ "$status" -eq 1 ]
+			[ "${lines[-1]}" = "anonremap: an interrupted run left $JOURNAL: run \`anonremap recover $TPID\` with XDG_RUNTIME_DIR=$RUNTIME_DIR" ]
+		done
+	done
+	rm -rf "$rundir"
+	[ -e "$JOURNAL" ]
+	run env XDG_RUNTIME_DIR="$RUNTIME_DIR" setpriv --reuid=nobody \
+		--regid=nogroup --clear-groups "$ANONREMAP" recover "$TPID"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ ! -e "$JOURNAL" ]
+	verify_target
+}
+
 @test "--dry-run and --must refuse up front what the stop refuses, with the same reason" {
 	start_target -w 1 -r 100
 	strace_attach "$TPID"
