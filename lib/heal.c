@@ -486,7 +486,7 @@ int ar_recover(struct ar_ctx *ctx, pid_t pid, enum ar_recovery *how)
 	*how = AR_RECOVERY_NOTHING;
 	err = ar_journal_open(ctx, pid, &j);
 
-	if (err == -EBADMSG && !ar_journal_path(path, sizeof(path), pid)) {
+	if (err == -ENODATA && !ar_journal_path(path, sizeof(path), pid)) {
 		/* Died before the first record: nothing was changed. */
 		unlink(path);
 		kill(pid, SIGCONT);

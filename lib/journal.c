@@ -114,6 +114,7 @@ int ar_proc_starttime(pid_t pid, uint64_t *starttime)
 
 static int load(struct ar_journal *j)
 {
+	static const char no_magic[8];
 	struct jdisk d;
 	struct ar_journal_state *st = &j->st;
 	ssize_t n = pread(j->fd, &d, sizeof(d), 0);
@@ -121,11 +122,17 @@ static int load(struct ar_journal *j)
 
 	if (n < 0)
 		return ar_fail_errno(j->ctx, errno, "cannot read %s", j->path);
+	/*
+	 * The header is written whole, after the thread records: before the
+	 * first one, the file is empty or begins with zeros.
+	 */
+	if (n < (ssize_t)sizeof(d.magic) || !memcmp(d.magic, no_magic, 8))
+		return ar_fail(j->ctx, ENODATA, "%s holds no record", j->path);
 	if (n < (ssize_t)JDISK_V1_SIZE || memcmp(d.magic, JMAGIC, 8) ||
 	    (d.size != sizeof(d) && d.size != JDISK_V1_SIZE &&
 	     d.size != JDISK_V2_SIZE) ||
 	    n < (ssize_t)d.size)
-		return ar_fail(j->ctx, EBADMSG, "%s is empty or not a journal "
+		return ar_fail(j->ctx, EBADMSG, "%s is damaged or not a journal "
 			       "of this version", j->path);
 	if (d.size < sizeof(d))
 		memset((char *)&d + d.size, 0, sizeof(d) - d.size);

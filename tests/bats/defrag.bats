@@ -340,6 +340,32 @@ mlocked_heals() {
 	[ "$status" -eq 2 ]
 }
 
+# recover_removes: recover of $FPID succeeds and removes $journal.
+recover_removes() {
+	run "$ANONREMAP" recover "$FPID"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ ! -e "$journal" ]
+}
+
+@test "recover keeps a damaged journal, and removes one its tool left before the first record" {
+	start_fragment reverse:5
+	journal=/run/anonremap/$FPID.journal
+	mkdir -p /run/anonremap
+	{ printf 'ARJRNL1\0'; head -c 4088 /dev/zero | tr '\0' x; } >"$journal"
+	run "$ANONREMAP" recover "$FPID"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[ "$output" = "anonremap: $journal is damaged or not a journal of this version" ]
+	[ -e "$journal" ]
+	: >"$journal"
+	recover_removes
+	# Thread records, without the header that would count them.
+	{ head -c 4096 /dev/zero; head -c 64 /dev/zero | tr '\0' t; } >"$journal"
+	recover_removes
+	verify_fragment
+}
+
 # kill9_rounds FROM_MS TO_MS DEFRAG_OPTION... -- FRAGMENT_ARGS...: six
 # rounds of: start the helper, defrag it, kill -9 the tool a random FROM_MS
 # to TO_MS after its journal appears (it attaches: counting from there,
