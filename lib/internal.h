@@ -137,6 +137,14 @@ enum ar_access {
 };
 
 /*
+ * Why kernel.yama.ptrace_scope scope refuses mode access (attaching; it
+ * has no say over reading), in words into why; false when it does not.
+ * Scope 3 refuses even CAP_SYS_PTRACE.
+ */
+bool ar_yama_why_not(int scope, enum ar_access mode, bool cap_sys_ptrace,
+		     char *why, size_t len);
+
+/*
  * Why we may not have mode access to process pid, as far as can be told
  * from outside (CAP_SYS_PTRACE, ptrace_scope, uids, gids, dumpable), in
  * words into why; false when nothing explains it.
