@@ -37,6 +37,8 @@ int ar_fail_errno(struct ar_ctx *ctx, int err, const char *fmt, ...)
 /* A parsed smaps file and its analysis (maps.c fills, analyze.c derives). */
 struct ar_proc {
 	struct ar_summary sum;
+	/* Its start time (/proc/PID/stat): which process had the pid. */
+	uint64_t starttime;
 	struct ar_vma *vmas;	/* see grow_vma_table() */
 	size_t nvmas, vmas_cap;
 	bool vmas_mapped;	/* vmas is a mapping, not an allocation */
