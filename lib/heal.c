@@ -136,25 +136,51 @@ int ar_heal_check_calls(struct ar_inject *inj, int prot, int mflags,
 }
 
 /*
+ * Process pid's RLIMIT_MEMLOCK and what it has locked, in kB, in words
+ * ("" when unknown): /proc/PID/limits and VmLck, which anyone may read.
+ */
+static void memlock_words(pid_t pid, char *buf, size_t size)
+{
+	char path[64], text[4096];
+	unsigned long long limit, locked;
+	const char *v;
+
+	buf[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/limits", (int)pid);
+	if (ar_read_small_file(path, text, sizeof(text)) <= 0 ||
+	    !(v = strstr(text, "\nMax locked memory")) ||
+	    sscanf(v, "\nMax locked memory %llu", &limit) != 1 ||
+	    ar_read_status(pid, pid, text, sizeof(text)) <= 0 ||
+	    !(v = ar_status_field(text, "VmLck")) ||
+	    sscanf(v, "%llu", &locked) != 1)
+		return;
+	snprintf(buf, size, " %llu kB, %llu kB locked already", limit / 1024,
+		 locked);
+}
+
+/*
  * Lock the empty destination on fault, as UFFDIO_MOVE needs it when the
  * run is locked.  The process's RLIMIT_MEMLOCK must then allow the run's
  * size twice over, unless it has CAP_IPC_LOCK.
  */
 static int lock_dst(struct ar_inject *inj, uint64_t dst, uint64_t len)
 {
+	char limit[96];
 	long r;
 	int err = ar_inject_call(inj, &r, SYS_mlock2, dst, len, MLOCK_ONFAULT,
 				 0, 0, 0);
 
 	if (err)
 		return err;
-	if (r == -ENOMEM || r == -EPERM)
-		return ar_fail_errno(ar_inject_ctx(inj), (int)-r, "process %d "
-				     "may not lock %llu more bytes while its "
-				     "mlocked run moves (RLIMIT_MEMLOCK, no "
-				     "CAP_IPC_LOCK): run left as it was",
-				     ar_inject_pid(inj),
-				     (unsigned long long)len);
+	if (r == -ENOMEM || r == -EPERM) {
+		memlock_words(ar_inject_pid(inj), limit, sizeof(limit));
+		return ar_fail(ar_inject_ctx(inj), (int)-r, "process %d may "
+			       "not lock the %llu kB more that its mlocked run "
+			       "needs while it moves (RLIMIT_MEMLOCK%s; no "
+			       "CAP_IPC_LOCK): run left as it was",
+			       ar_inject_pid(inj),
+			       (unsigned long long)len / 1024, limit);
+	}
 	if (r < 0)
 		return ar_fail_errno(ar_inject_ctx(inj), (int)-r,
 				     "mlock2(MLOCK_ONFAULT) of the destination "
