@@ -98,18 +98,29 @@ static bool is_anon_name(const char *name)
 	       name[strlen(name) - 1] == ']';
 }
 
+/*
+ * A process under mlockall(MCL_FUTURE) locks each new mapping, and fills a
+ * locked one at once unless it is inaccessible or locked on fault: a
+ * locked run's destination is mapped PROT_NONE, locked on fault, and only
+ * then given the run's protections, so that it stays empty.
+ */
+static int dst_map_prot(int prot, uint64_t advice)
+{
+	return advice & AR_ADV_MLOCK ? PROT_NONE : prot;
+}
+
 int ar_heal_check_calls(struct ar_inject *inj, int prot, int mflags,
 			uint64_t advice, const char *name,
 			const struct ar_call_check *extra, size_t nextra)
 {
-	/* mmap, munmap, mremap, mlock2, mlock, prctl; madvises; 16 extra */
-	struct ar_call_check calls[6 + AR_ARRAY_SIZE(advices) + 16];
+	/* mmap munmap mremap mlock2 mprotect mlock prctl, madvises, 16 extra */
+	struct ar_call_check calls[7 + AR_ARRAY_SIZE(advices) + 16];
 	size_t n = 0;
 
 	if (nextra > 16)
 		return ar_fail(ar_inject_ctx(inj), EINVAL, "too many calls");
 	calls[n++] = (struct ar_call_check){
-		NULL, SYS_mmap, { 0, 0, (uint64_t)prot,
+		NULL, SYS_mmap, { 0, 0, (uint64_t)dst_map_prot(prot, advice),
 				  (uint64_t)(mflags | MAP_FIXED_NOREPLACE),
 				  (uint64_t)-1, 0 } };
 	calls[n++] = (struct ar_call_check){ NULL, SYS_munmap, { 0 } };
@@ -120,10 +131,13 @@ int ar_heal_check_calls(struct ar_inject *inj, int prot, int mflags,
 			calls[n++] = (struct ar_call_check){
 				"madvise", SYS_madvise,
 				{ 0, 0, (uint64_t)advices[i].advice } };
-	if (advice & AR_ADV_MLOCK)
+	if (advice & AR_ADV_MLOCK) {
 		calls[n++] = (struct ar_call_check){
 			"mlock2(MLOCK_ONFAULT)", SYS_mlock2,
 			{ 0, 0, MLOCK_ONFAULT } };
+		calls[n++] = (struct ar_call_check){
+			NULL, SYS_mprotect, { 0, 0, (uint64_t)prot } };
+	}
 	if (ar_heal_needs_relock(advice))
 		calls[n++] = (struct ar_call_check){ NULL, SYS_mlock, { 0 } };
 	if (is_anon_name(name))
@@ -206,12 +220,15 @@ int ar_heal_map_dst(struct ar_inject *inj, uint64_t dst, uint64_t len,
 		    int prot, int mflags, uint64_t advice, const char *name,
 		    uint64_t scratch)
 {
-	int err = ar_inject_mmap(inj, dst, len, prot, mflags);
+	int err = ar_inject_mmap(inj, dst, len, dst_map_prot(prot, advice),
+				 mflags);
 
 	if (!err)
 		err = ar_heal_advise(inj, dst, len, advice);
-	if (!err && (advice & AR_ADV_MLOCK))
-		err = lock_dst(inj, dst, len);
+	if (!err && (advice & AR_ADV_MLOCK) && !(err = lock_dst(inj, dst, len)))
+		err = ar_heal_call(inj, "mprotect of the destination", NULL,
+				   SYS_mprotect, dst, len, (uint64_t)prot, 0, 0,
+				   0);
 	if (err)
 		return err;
 	/* Only "[anon:NAME]" is a name; "[heap]" and the like follow the address. */

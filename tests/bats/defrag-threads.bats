@@ -246,6 +246,9 @@ heal_mlocked() {
 @test "mlocked, threads running, whole or in --max-pause parts: stays mlocked, pages intact" {
 	heal_mlocked "-r 2000 -l"
 	heal_mlocked "-r 3000 -z 7 -L" --max-pause 5
+	# mlockall(MCL_FUTURE) would lock and fill a destination at once.
+	heal_mlocked "-r 2000 -M"
+	heal_mlocked "-r 2000 -M" --backend copy
 }
 
 @test "a seccomp filter denying userfaultfd: refused up front, target untouched" {

@@ -3,7 +3,7 @@
  * A live target for the injection tests: it fragments a region of its own
  * memory, then keeps checking it while something outside defragments it.
  *
- *   target [-w WORKERS] [-r PAGES | -H CHUNKS] [-z K] [-l | -L]
+ *   target [-w WORKERS] [-r PAGES | -H CHUNKS] [-z K] [-l | -L | -M]
  *          [-s deny|kill|mlock2-kill|move-kill]
  *
  *  -r PAGES   PAGES pages placed in reverse order with mremap: PAGES VMAs
@@ -25,6 +25,8 @@
  *             MADV_DONTFORK, MADV_WIPEONFORK
  *  -l         mlock the region (which also fills its holes with zeros)
  *  -L         mlock2(MLOCK_ONFAULT) the region: holes stay holes
+ *  -M         mlockall(MCL_CURRENT | MCL_FUTURE), as real-time programs
+ *             do: every mapping made later is locked and filled at once
  *  -T         a thread that keeps creating short-lived threads
  *  -m         bind the region to NUMA node 0 (mbind MPOL_BIND)
  *  -n         leave no free file descriptor (RLIMIT_NOFILE), so that a
@@ -673,13 +675,13 @@ int main(int argc, char **argv)
 	struct worker *wk;
 	char line[64];
 	int opt, shared = 0, nodump = 0, nofds = 0, bind = 0, churn = 0;
-	int attrs = 0, vm_sharer = 0, lock = -1, pin = 0;
+	int attrs = 0, vm_sharer = 0, lock = -1, lock_all = 0, pin = 0;
 	size_t rseq_at = SIZE_MAX;
 	pthread_t churner;
 	uid_t uid = 0;
 	pid_t child = 0;
 
-	while ((opt = getopt(argc, argv, "w:r:H:z:s:fu:DnmTaVlLq:P")) != -1) {
+	while ((opt = getopt(argc, argv, "w:r:H:z:s:fu:DnmTaVlLMq:P")) != -1) {
 		switch (opt) {
 		case 'w': nworkers = (unsigned)atoi(optarg); break;
 		case 'r': rpages = strtoul(optarg, NULL, 0); break;
@@ -696,11 +698,12 @@ int main(int argc, char **argv)
 		case 'V': vm_sharer = 1; break;
 		case 'l': lock = 0; break;
 		case 'L': lock = MLOCK_ONFAULT; break;
+		case 'M': lock_all = 1; break;
 		case 'q': rseq_at = strtoul(optarg, NULL, 0); break;
 		case 'P': pin = 1; break;
 		default:
 			fprintf(stderr, "usage: target [-w N] [-r PAGES | -H CHUNKS] "
-				"[-z K] [-l | -L] [-s deny|kill|mlock2-kill|move-kill] [-f] [-u UID] [-D] [-n] [-m] [-T] [-a] [-V] [-q K] [-P]\n");
+				"[-z K] [-l | -L | -M] [-s deny|kill|mlock2-kill|move-kill] [-f] [-u UID] [-D] [-n] [-m] [-T] [-a] [-V] [-q K] [-P]\n");
 			return 2;
 		}
 	}
@@ -720,6 +723,8 @@ int main(int argc, char **argv)
 		die("prctl");
 	if (lock >= 0 && mlock2(region, npages * PAGE, (unsigned int)lock))
 		die("mlock2");
+	if (lock_all && mlockall(MCL_CURRENT | MCL_FUTURE))
+		die("mlockall");
 	if (bind) {
 		unsigned long node0 = 1;
 
