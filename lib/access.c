@@ -53,30 +53,34 @@ bool ar_have_cap(int cap)
 	return v == CAP_SET;
 }
 
-/* Yama only looks at attaching; reading /proc files is not its business. */
-static bool yama_forbids(enum ar_access mode, char *why, size_t len)
+bool ar_yama_why_not(int scope, enum ar_access mode, bool cap_sys_ptrace,
+		     char *why, size_t len)
 {
-	char scope[16];
-	int s;
-
-	if (mode == AR_ACCESS_READ ||
-	    ar_read_small_file("/proc/sys/kernel/yama/ptrace_scope", scope,
-			       sizeof(scope)) <= 0)
+	if (mode == AR_ACCESS_READ)
 		return false;
-	s = atoi(scope);
-	if (s == 3)
+	if (scope == 3)
 		snprintf(why, len, "ptrace is disabled "
-			 "(kernel.yama.ptrace_scope=3)");
-	else if (s == 2)
+			 "(kernel.yama.ptrace_scope=3), even with "
+			 "CAP_SYS_PTRACE");
+	else if (scope == 2 && !cap_sys_ptrace)
 		snprintf(why, len, "kernel.yama.ptrace_scope=2 allows ptrace "
 			 "only with CAP_SYS_PTRACE, which we lack");
-	else if (s == 1 && mode == AR_ACCESS_REFUSED)
+	else if (scope == 1 && mode == AR_ACCESS_REFUSED && !cap_sys_ptrace)
 		snprintf(why, len, "kernel.yama.ptrace_scope=1 allows ptrace "
 			 "only of descendants without CAP_SYS_PTRACE, which we "
 			 "lack");
 	else
 		return false;
 	return true;
+}
+
+static bool yama_forbids(enum ar_access mode, bool cap, char *why, size_t len)
+{
+	char scope[16];
+
+	return ar_read_small_file("/proc/sys/kernel/yama/ptrace_scope", scope,
+				  sizeof(scope)) > 0 &&
+	       ar_yama_why_not(atoi(scope), mode, cap, why, len);
 }
 
 /*
@@ -105,13 +109,14 @@ bool ar_access_why_not(pid_t pid, enum ar_access mode, char *why, size_t len)
 	bool attach = mode != AR_ACCESS_READ;
 	uid_t uid = attach ? getuid() : geteuid();
 	gid_t gid = attach ? getgid() : getegid();
+	bool cap = ar_have_cap(CAP_SYS_PTRACE);
 	char buf[4096], path[64];
 	struct stat sb;
 
-	if (ar_have_cap(CAP_SYS_PTRACE))
-		return false;
-	if (yama_forbids(mode, why, len))
+	if (yama_forbids(mode, cap, why, len))
 		return true;
+	if (cap)
+		return false;
 	if (ar_read_status(pid, pid, buf, sizeof(buf)) > 0 &&
 	    (ids_differ(buf, "Uid", uid, pid, why, len) ||
 	     ids_differ(buf, "Gid", gid, pid, why, len)))

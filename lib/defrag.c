@@ -1253,7 +1253,7 @@ static int defrag_stopped(struct ar_ctx *ctx, pid_t pid,
 		}
 		ret = ar_inject_attach_known(ctx, pid, 0, flags,
 					     running->vmas, running->nvmas,
-					     &inj);
+					     running->starttime, &inj);
 		if (ret) {
 			ar_proc_free(pre);
 			break;

@@ -98,18 +98,29 @@ static bool is_anon_name(const char *name)
 	       name[strlen(name) - 1] == ']';
 }
 
+/*
+ * A process under mlockall(MCL_FUTURE) locks each new mapping, and fills a
+ * locked one at once unless it is inaccessible or locked on fault: a
+ * locked run's destination is mapped PROT_NONE, locked on fault, and only
+ * then given the run's protections, so that it stays empty.
+ */
+static int dst_map_prot(int prot, uint64_t advice)
+{
+	return advice & AR_ADV_MLOCK ? PROT_NONE : prot;
+}
+
 int ar_heal_check_calls(struct ar_inject *inj, int prot, int mflags,
 			uint64_t advice, const char *name,
 			const struct ar_call_check *extra, size_t nextra)
 {
-	/* mmap, munmap, mremap, mlock2, mlock, prctl; madvises; 16 extra */
-	struct ar_call_check calls[6 + AR_ARRAY_SIZE(advices) + 16];
+	/* mmap munmap mremap mlock2 mprotect mlock prctl, madvises, 16 extra */
+	struct ar_call_check calls[7 + AR_ARRAY_SIZE(advices) + 16];
 	size_t n = 0;
 
 	if (nextra > 16)
 		return ar_fail(ar_inject_ctx(inj), EINVAL, "too many calls");
 	calls[n++] = (struct ar_call_check){
-		NULL, SYS_mmap, { 0, 0, (uint64_t)prot,
+		NULL, SYS_mmap, { 0, 0, (uint64_t)dst_map_prot(prot, advice),
 				  (uint64_t)(mflags | MAP_FIXED_NOREPLACE),
 				  (uint64_t)-1, 0 } };
 	calls[n++] = (struct ar_call_check){ NULL, SYS_munmap, { 0 } };
@@ -120,10 +131,13 @@ int ar_heal_check_calls(struct ar_inject *inj, int prot, int mflags,
 			calls[n++] = (struct ar_call_check){
 				"madvise", SYS_madvise,
 				{ 0, 0, (uint64_t)advices[i].advice } };
-	if (advice & AR_ADV_MLOCK)
+	if (advice & AR_ADV_MLOCK) {
 		calls[n++] = (struct ar_call_check){
 			"mlock2(MLOCK_ONFAULT)", SYS_mlock2,
 			{ 0, 0, MLOCK_ONFAULT } };
+		calls[n++] = (struct ar_call_check){
+			NULL, SYS_mprotect, { 0, 0, (uint64_t)prot } };
+	}
 	if (ar_heal_needs_relock(advice))
 		calls[n++] = (struct ar_call_check){ NULL, SYS_mlock, { 0 } };
 	if (is_anon_name(name))
@@ -136,25 +150,51 @@ int ar_heal_check_calls(struct ar_inject *inj, int prot, int mflags,
 }
 
 /*
+ * Process pid's RLIMIT_MEMLOCK and what it has locked, in kB, in words
+ * ("" when unknown): /proc/PID/limits and VmLck, which anyone may read.
+ */
+static void memlock_words(pid_t pid, char *buf, size_t size)
+{
+	char path[64], text[4096];
+	unsigned long long limit, locked;
+	const char *v;
+
+	buf[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/limits", (int)pid);
+	if (ar_read_small_file(path, text, sizeof(text)) <= 0 ||
+	    !(v = strstr(text, "\nMax locked memory")) ||
+	    sscanf(v, "\nMax locked memory %llu", &limit) != 1 ||
+	    ar_read_status(pid, pid, text, sizeof(text)) <= 0 ||
+	    !(v = ar_status_field(text, "VmLck")) ||
+	    sscanf(v, "%llu", &locked) != 1)
+		return;
+	snprintf(buf, size, " %llu kB, %llu kB locked already", limit / 1024,
+		 locked);
+}
+
+/*
  * Lock the empty destination on fault, as UFFDIO_MOVE needs it when the
  * run is locked.  The process's RLIMIT_MEMLOCK must then allow the run's
  * size twice over, unless it has CAP_IPC_LOCK.
  */
 static int lock_dst(struct ar_inject *inj, uint64_t dst, uint64_t len)
 {
+	char limit[96];
 	long r;
 	int err = ar_inject_call(inj, &r, SYS_mlock2, dst, len, MLOCK_ONFAULT,
 				 0, 0, 0);
 
 	if (err)
 		return err;
-	if (r == -ENOMEM || r == -EPERM)
-		return ar_fail_errno(ar_inject_ctx(inj), (int)-r, "process %d "
-				     "may not lock %llu more bytes while its "
-				     "mlocked run moves (RLIMIT_MEMLOCK, no "
-				     "CAP_IPC_LOCK): run left as it was",
-				     ar_inject_pid(inj),
-				     (unsigned long long)len);
+	if (r == -ENOMEM || r == -EPERM) {
+		memlock_words(ar_inject_pid(inj), limit, sizeof(limit));
+		return ar_fail(ar_inject_ctx(inj), (int)-r, "process %d may "
+			       "not lock the %llu kB more that its mlocked run "
+			       "needs while it moves (RLIMIT_MEMLOCK%s; no "
+			       "CAP_IPC_LOCK): run left as it was",
+			       ar_inject_pid(inj),
+			       (unsigned long long)len / 1024, limit);
+	}
 	if (r < 0)
 		return ar_fail_errno(ar_inject_ctx(inj), (int)-r,
 				     "mlock2(MLOCK_ONFAULT) of the destination "
@@ -180,12 +220,15 @@ int ar_heal_map_dst(struct ar_inject *inj, uint64_t dst, uint64_t len,
 		    int prot, int mflags, uint64_t advice, const char *name,
 		    uint64_t scratch)
 {
-	int err = ar_inject_mmap(inj, dst, len, prot, mflags);
+	int err = ar_inject_mmap(inj, dst, len, dst_map_prot(prot, advice),
+				 mflags);
 
 	if (!err)
 		err = ar_heal_advise(inj, dst, len, advice);
-	if (!err && (advice & AR_ADV_MLOCK))
-		err = lock_dst(inj, dst, len);
+	if (!err && (advice & AR_ADV_MLOCK) && !(err = lock_dst(inj, dst, len)))
+		err = ar_heal_call(inj, "mprotect of the destination", NULL,
+				   SYS_mprotect, dst, len, (uint64_t)prot, 0, 0,
+				   0);
 	if (err)
 		return err;
 	/* Only "[anon:NAME]" is a name; "[heap]" and the like follow the address. */
@@ -486,7 +529,7 @@ int ar_recover(struct ar_ctx *ctx, pid_t pid, enum ar_recovery *how)
 	*how = AR_RECOVERY_NOTHING;
 	err = ar_journal_open(ctx, pid, &j);
 
-	if (err == -EBADMSG && !ar_journal_path(path, sizeof(path), pid)) {
+	if (err == -ENODATA && !ar_journal_path(path, sizeof(path), pid)) {
 		/* Died before the first record: nothing was changed. */
 		unlink(path);
 		kill(pid, SIGCONT);

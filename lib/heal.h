@@ -106,9 +106,10 @@ int ar_heal_advise(struct ar_inject *inj, uint64_t addr, uint64_t len,
 
 /*
  * Map the destination at the free address dst, give it advice (with
- * AR_ADV_MLOCK, lock it on fault: it stays empty) and the anonymous name
- * of name ("[anon:NAME]"; others follow the address).  The name is passed
- * through scratch, an address in the injector's data area.
+ * AR_ADV_MLOCK, lock it on fault: it stays empty, even in a process under
+ * mlockall(MCL_FUTURE), as it gets prot only once so locked) and the
+ * anonymous name of name ("[anon:NAME]"; others follow the address).  The
+ * name is passed through scratch, an address in the injector's data area.
  */
 int ar_heal_map_dst(struct ar_inject *inj, uint64_t dst, uint64_t len,
 		    int prot, int mflags, uint64_t advice, const char *name,

@@ -105,6 +105,7 @@ struct ar_inject {
 	int pinned;
 	struct ar_journal *journal;
 	struct map_copy map;	/* read before the stop: see find_gap */
+	uint64_t starttime;	/* of the process meant; 0: whichever */
 	struct ar_inject_stats st;
 };
 
@@ -1525,6 +1526,7 @@ int ar_inject_preflight(struct ar_ctx *ctx, pid_t pid, bool *filtered)
  */
 static int stop_and_seize(struct ar_inject *inj)
 {
+	uint64_t starttime;
 	char path[64];
 	int err;
 
@@ -1534,6 +1536,14 @@ static int stop_and_seize(struct ar_inject *inj)
 			ar_fail(inj->ctx, ESRCH, "no process %d", inj->pid) :
 			ar_fail_errno(inj->ctx, errno, "pidfd_open(%d)",
 				      inj->pid);
+	/*
+	 * The pidfd names the process the caller meant only if that one
+	 * still had the pid after pidfd_open: a later process is let be.
+	 */
+	if (inj->starttime && (ar_proc_starttime(inj->pid, &starttime) ||
+			       starttime != inj->starttime))
+		return ar_fail(inj->ctx, ESRCH, "process %d exited (its pid "
+			       "is another process's now)", inj->pid);
 	inj->was_stopped = stopped_state(inj->pid);
 	inj->st.stopped_since_ns = ar_now_ns();
 	if (sys_pidfd_send_signal(inj->pidfd, SIGSTOP))
@@ -1590,12 +1600,13 @@ static struct thread *choose_thread(struct ar_inject *inj)
 int ar_inject_attach(struct ar_ctx *ctx, pid_t pid, pid_t tid,
 		     unsigned int flags, struct ar_inject **injp)
 {
-	return ar_inject_attach_known(ctx, pid, tid, flags, NULL, 0, injp);
+	return ar_inject_attach_known(ctx, pid, tid, flags, NULL, 0, 0, injp);
 }
 
 int ar_inject_attach_known(struct ar_ctx *ctx, pid_t pid, pid_t tid,
 			   unsigned int flags, const struct ar_vma *vmas,
-			   size_t n, struct ar_inject **injp)
+			   size_t n, uint64_t starttime,
+			   struct ar_inject **injp)
 {
 	struct ar_inject *inj = inject_new(ctx, pid);
 	struct ar_journal_state *js;
@@ -1604,6 +1615,7 @@ int ar_inject_attach_known(struct ar_ctx *ctx, pid_t pid, pid_t tid,
 	*injp = NULL;
 	if (!inj)
 		return ar_fail(ctx, ENOMEM, "out of memory");
+	inj->starttime = starttime;
 	err = precheck(ctx, pid);
 	if (err) {
 		free(inj);
@@ -1742,6 +1754,7 @@ int ar_inject_attach_journal(struct ar_ctx *ctx, struct ar_journal *j,
 		return ar_fail(ctx, ESRCH, "process %d of the journal is gone",
 			       js->pid);
 	}
+	inj->starttime = js->starttime;
 	err = precheck(ctx, js->pid);
 	if (err) {
 		free(inj);

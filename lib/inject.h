@@ -90,11 +90,15 @@ int ar_inject_preflight(struct ar_ctx *ctx, pid_t pid, bool *filtered);
  * while it ran (vmas[0..n-1], in address order): scratch and destination
  * ranges are picked from that copy instead of a fresh read of
  * /proc/PID/maps (milliseconds at 10 000 VMAs), and, as always, used only
- * once the kernel confirms them free.  NULL vmas: read it.
+ * once the kernel confirms them free.  NULL vmas: read it.  starttime,
+ * unless 0, is the start time of the process the caller read: should pid
+ * name another one now (it exited, its pid was reused), ESRCH before
+ * anything is done to it.
  */
 int ar_inject_attach_known(struct ar_ctx *ctx, pid_t pid, pid_t tid,
 			   unsigned int flags, const struct ar_vma *vmas,
-			   size_t n, struct ar_inject **injp);
+			   size_t n, uint64_t starttime,
+			   struct ar_inject **injp);
 
 /*
  * A call to check against the target's seccomp filters: the arguments a

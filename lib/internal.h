@@ -37,6 +37,8 @@ int ar_fail_errno(struct ar_ctx *ctx, int err, const char *fmt, ...)
 /* A parsed smaps file and its analysis (maps.c fills, analyze.c derives). */
 struct ar_proc {
 	struct ar_summary sum;
+	/* Its start time (/proc/PID/stat): which process had the pid. */
+	uint64_t starttime;
 	struct ar_vma *vmas;	/* see grow_vma_table() */
 	size_t nvmas, vmas_cap;
 	bool vmas_mapped;	/* vmas is a mapping, not an allocation */
@@ -135,6 +137,14 @@ enum ar_access {
 				   target may be our descendant, so
 				   ptrace_scope=1 is blamed only now */
 };
+
+/*
+ * Why kernel.yama.ptrace_scope scope refuses mode access (attaching; it
+ * has no say over reading), in words into why; false when it does not.
+ * Scope 3 refuses even CAP_SYS_PTRACE.
+ */
+bool ar_yama_why_not(int scope, enum ar_access mode, bool cap_sys_ptrace,
+		     char *why, size_t len);
 
 /*
  * Why we may not have mode access to process pid, as far as can be told

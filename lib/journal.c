@@ -114,6 +114,7 @@ int ar_proc_starttime(pid_t pid, uint64_t *starttime)
 
 static int load(struct ar_journal *j)
 {
+	static const char no_magic[8];
 	struct jdisk d;
 	struct ar_journal_state *st = &j->st;
 	ssize_t n = pread(j->fd, &d, sizeof(d), 0);
@@ -121,11 +122,17 @@ static int load(struct ar_journal *j)
 
 	if (n < 0)
 		return ar_fail_errno(j->ctx, errno, "cannot read %s", j->path);
+	/*
+	 * The header is written whole, after the thread records: before the
+	 * first one, the file is empty or begins with zeros.
+	 */
+	if (n < (ssize_t)sizeof(d.magic) || !memcmp(d.magic, no_magic, 8))
+		return ar_fail(j->ctx, ENODATA, "%s holds no record", j->path);
 	if (n < (ssize_t)JDISK_V1_SIZE || memcmp(d.magic, JMAGIC, 8) ||
 	    (d.size != sizeof(d) && d.size != JDISK_V1_SIZE &&
 	     d.size != JDISK_V2_SIZE) ||
 	    n < (ssize_t)d.size)
-		return ar_fail(j->ctx, EBADMSG, "%s is empty or not a journal "
+		return ar_fail(j->ctx, EBADMSG, "%s is damaged or not a journal "
 			       "of this version", j->path);
 	if (d.size < sizeof(d))
 		memset((char *)&d + d.size, 0, sizeof(d) - d.size);
@@ -300,15 +307,30 @@ static int journal_places(struct ar_ctx *ctx, pid_t pid, struct places *pl)
 }
 
 /*
- * The journal at path is another user's (or root's): only `recover` run
- * as its owner, with the runtime directory that holds it, will find it.
+ * The journal at path is an interrupted run's: only `recover` run as its
+ * owner, with the runtime directory that holds it, will find it.  here:
+ * path is where our own recover looks (place 0).
  */
-static int refuse_foreign(struct ar_ctx *ctx, const char *path, pid_t pid,
-			  uid_t owner)
+static int refuse_journal(struct ar_ctx *ctx, const char *path, pid_t pid,
+			  uid_t owner, bool here)
 {
 	const char *sub = strstr(path, "/anonremap/");
+	bool root_dir = !strncmp(path, ROOT_DIR "/", strlen(ROOT_DIR) + 1);
 
-	if (!owner || !sub || !strncmp(path, ROOT_DIR "/", strlen(ROOT_DIR) + 1))
+	if (owner == geteuid()) {
+		if (here || !owner || !sub)
+			return ar_fail(ctx, EBUSY, "an interrupted run left %s: "
+				       "run `anonremap recover %d` first",
+				       path, pid);
+		if (root_dir)
+			return ar_fail(ctx, EBUSY, "an interrupted run left %s: "
+				       "run `anonremap recover %d` with "
+				       "XDG_RUNTIME_DIR unset", path, pid);
+		return ar_fail(ctx, EBUSY, "an interrupted run left %s: run "
+			       "`anonremap recover %d` with XDG_RUNTIME_DIR=%.*s",
+			       path, pid, (int)(sub - path), path);
+	}
+	if (!owner || !sub || root_dir)
 		return ar_fail(ctx, EBUSY, "an interrupted run of uid %u left "
 			       "%s: run `anonremap recover %d` as uid %u",
 			       owner, path, pid, owner);
@@ -321,11 +343,12 @@ static int refuse_foreign(struct ar_ctx *ctx, const char *path, pid_t pid,
  * What path holds for process pid, as ar_journal_create() must know it:
  * 0 when nothing we can see, or a journal of an older process that had
  * the pid (*stale set); -EBUSY naming the file when a live tool holds
- * it or an interrupted run left it (recover first).  Locked while read:
- * a tool at work is never mistaken for a dead one.
+ * it or an interrupted run left it (recover first, and how).  here: path
+ * is where our own recover looks.  Locked while read: a tool at work is
+ * never mistaken for a dead one.
  */
 static int look_at(struct ar_ctx *ctx, const char *path, pid_t pid,
-		   bool *stale)
+		   bool here, bool *stale)
 {
 	struct ar_journal *old;
 	struct stat sb;
@@ -347,10 +370,9 @@ static int look_at(struct ar_ctx *ctx, const char *path, pid_t pid,
 			return 0;
 	}
 	/* A journal left empty or damaged is an interrupted run's too. */
-	if (stat(path, &sb) == 0 && sb.st_uid != geteuid())
-		return refuse_foreign(ctx, path, pid, sb.st_uid);
-	return ar_fail(ctx, EBUSY, "an interrupted run left %s: run "
-		       "`anonremap recover %d` first", path, pid);
+	return refuse_journal(ctx, path, pid,
+			      stat(path, &sb) == 0 ? sb.st_uid : geteuid(),
+			      here);
 }
 
 /*
@@ -363,7 +385,7 @@ static int look_all(struct ar_ctx *ctx, const struct places *pl, pid_t pid,
 	bool stale;
 
 	for (size_t i = first; i < pl->n; i++) {
-		int err = look_at(ctx, pl->path[i], pid, &stale);
+		int err = look_at(ctx, pl->path[i], pid, !i, &stale);
 
 		if (err)
 			return err;
@@ -420,19 +442,28 @@ int ar_journal_create(struct ar_ctx *ctx, pid_t pid, struct ar_journal **jp)
 
 int ar_journal_open(struct ar_ctx *ctx, pid_t pid, struct ar_journal **jp)
 {
+	char msg[sizeof(ctx->errmsg)];
 	struct places pl;
-	int err = journal_places(ctx, pid, &pl);
+	int first, err = journal_places(ctx, pid, &pl);
 
 	*jp = NULL;
 	if (err)
 		return err;
 	err = open_path(ctx, pl.path[0], pid, jp);
-	if (err != -ENOENT)
+	if (err != -ENOENT && err != -EACCES && err != -EPERM)
 		return err;
-	/* Not ours: say whose it is, if another user's run left one. */
+	/*
+	 * None where we look (or a directory we may not enter: root's,
+	 * when we have no XDG_RUNTIME_DIR): say whose one elsewhere is, and
+	 * how to recover with it.
+	 */
+	memcpy(msg, ctx->errmsg, sizeof(msg));
+	first = err;
 	err = look_all(ctx, &pl, pid, 1, false);
-	return err ? err : ar_fail(ctx, ENOENT, "no journal for process %d "
-				   "(%s)", pid, pl.path[0]);
+	if (err)
+		return err;
+	memcpy(ctx->errmsg, msg, sizeof(msg));
+	return first;
 }
 
 int ar_journal_write(struct ar_journal *j, const struct ar_journal_state *st,

@@ -166,7 +166,8 @@ void ar_journal_close(struct ar_journal *j);
 struct ar_journal_state *ar_journal_state(struct ar_journal *j);
 /*
  * Open an existing journal of pid, lock it and read it: -ENOENT when none,
- * -EBUSY when a live tool holds it, -EBADMSG when empty or damaged.  When
+ * -EBUSY when a live tool holds it, -ENODATA when it holds no record yet
+ * (its tool died before the first), -EBADMSG when damaged.  When
  * we have none but another user's interrupted run left one elsewhere
  * (see ar_journal_check()): -EBUSY naming it and its owner, who alone
  * may use it.

@@ -7,7 +7,8 @@
  * a copy would leave the pin on the old page, where the process's later
  * I/O would go unseen.  Linux shows no pin to another process, except that
  * an io_uring lists its registered buffers in the fdinfo of its fd
- * ("UserBufs:", then "N: 0xADDR/LEN" each).  A process with an io_uring
+ * ("UserBufs:", then "N: 0xADDR/LEN" each, or "N: <none>" for a slot
+ * that a sparse table leaves empty).  A process with an io_uring
  * has its rings mapped ("anon_inode:[io_uring]" in maps), unless it made
  * them with IORING_SETUP_NO_MMAP: only then are its fds looked at.
  */
@@ -64,10 +65,13 @@ static void read_user_bufs(int dirfd, int fd, struct ar_proc *proc)
 		}
 		if (!in_bufs)
 			continue;
-		if (sscanf(line, " %*u: 0x%llx/%llu", &addr, &len) != 2)
+		/* "N: 0xADDR/LEN", or "N: <none>": a slot left empty. */
+		if (sscanf(line, " %*u: 0x%llx/%llu", &addr, &len) == 2) {
+			if (len)
+				block_pinned(proc, addr, len);
+		} else if (!strstr(line, ": <none>")) {
 			break;
-		if (len)
-			block_pinned(proc, addr, len);
+		}
 	}
 	fclose(f);
 }

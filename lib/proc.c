@@ -37,12 +37,14 @@ size_t ar_max_map_count(struct ar_ctx *ctx)
 /*
  * Refuse what has no user address space: zombies and kernel threads.  The
  * comm comes between the first '(' and the last ')', and may hold either;
- * when comm is not NULL it is filled from there.
+ * when comm is not NULL it is filled from there (and starttime, when not
+ * NULL, from field 22).
  */
 static int check_state(struct ar_ctx *ctx, int dirfd, pid_t pid, char *comm,
-		       size_t comm_size)
+		       size_t comm_size, uint64_t *starttime)
 {
 	char buf[1024], state;
+	unsigned long long start;
 	unsigned long flags;
 	char *open, *close;
 	int n = ar_read_small_file_at(dirfd, "stat", buf, sizeof(buf));
@@ -55,7 +57,9 @@ static int check_state(struct ar_ctx *ctx, int dirfd, pid_t pid, char *comm,
 	open = strchr(buf, '(');
 	close = strrchr(buf, ')');
 	if (!open || !close || close < open ||
-	    sscanf(close + 1, " %c %*d %*d %*d %*d %*d %lu", &state, &flags) != 2)
+	    sscanf(close + 1, " %c %*d %*d %*d %*d %*d %lu %*u %*u %*u %*u %*u "
+		   "%*u %*d %*d %*d %*d %*d %*d %llu", &state, &flags,
+		   &start) != 3)
 		return ar_fail(ctx, EIO, "pid %d: cannot parse /proc/%d/stat",
 			       (int)pid, (int)pid);
 	if (state == 'Z' || state == 'X')
@@ -65,6 +69,8 @@ static int check_state(struct ar_ctx *ctx, int dirfd, pid_t pid, char *comm,
 			       "pid %d: kernel thread has no user memory", (int)pid);
 	if (comm)
 		snprintf(comm, comm_size, "%.*s", (int)(close - open - 1), open + 1);
+	if (starttime)
+		*starttime = start;
 	return 0;
 }
 
@@ -164,7 +170,8 @@ int ar_proc_read_part(struct ar_ctx *ctx, pid_t pid, unsigned int flags,
 	ret = proc_alloc(ctx, &proc);
 	if (ret)
 		goto out;
-	ret = check_state(ctx, dirfd, pid, proc->sum.comm, sizeof(proc->sum.comm));
+	ret = check_state(ctx, dirfd, pid, proc->sum.comm, sizeof(proc->sum.comm),
+			  &proc->starttime);
 	if (ret)
 		goto out;
 	proc->sum.pid = pid;
@@ -176,7 +183,7 @@ int ar_proc_read_part(struct ar_ctx *ctx, pid_t pid, unsigned int flags,
 		goto out;
 	if (!proc->nvmas) {
 		/* Exited or became a zombie while we read. */
-		ret = check_state(ctx, dirfd, pid, NULL, 0);
+		ret = check_state(ctx, dirfd, pid, NULL, 0, NULL);
 		if (!ret)
 			ret = ar_fail(ctx, ESRCH, "pid %d: process has no memory map"
 				      " (exiting)", (int)pid);

@@ -246,6 +246,9 @@ heal_mlocked() {
 @test "mlocked, threads running, whole or in --max-pause parts: stays mlocked, pages intact" {
 	heal_mlocked "-r 2000 -l"
 	heal_mlocked "-r 3000 -z 7 -L" --max-pause 5
+	# mlockall(MCL_FUTURE) would lock and fill a destination at once.
+	heal_mlocked "-r 2000 -M"
+	heal_mlocked "-r 2000 -M" --backend copy
 }
 
 @test "a seccomp filter denying userfaultfd: refused up front, target untouched" {
@@ -328,6 +331,30 @@ sigcont_then_kill() {
 		[ "$status" -eq 1 ]
 		[ "${lines[-1]}" = "anonremap: an interrupted run of uid 65534 left $JOURNAL: run \`anonremap recover $TPID\` as uid 65534 with XDG_RUNTIME_DIR=$RUNTIME_DIR" ]
 	done
+	[ -e "$JOURNAL" ]
+	run env XDG_RUNTIME_DIR="$RUNTIME_DIR" setpriv --reuid=nobody \
+		--regid=nogroup --clear-groups "$ANONREMAP" recover "$TPID"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ ! -e "$JOURNAL" ]
+	verify_target
+}
+
+@test "our own journal under another runtime directory: defrag and recover name the one to use" {
+	start_target -w 1 -r 3000 -u 65534
+	nobody_killed_defrag
+	rundir=$(mktemp -d)
+	chown nobody "$rundir"
+	for xdg in "XDG_RUNTIME_DIR=$rundir" "-u XDG_RUNTIME_DIR"; do
+		for cmd in defrag "defrag --dry-run" recover; do
+			run env $xdg setpriv --reuid=nobody --regid=nogroup \
+				--clear-groups "$ANONREMAP" $cmd "$TPID"
+			echo "$output"
+			[ "$status" -eq 1 ]
+			[ "${lines[-1]}" = "anonremap: an interrupted run left $JOURNAL: run \`anonremap recover $TPID\` with XDG_RUNTIME_DIR=$RUNTIME_DIR" ]
+		done
+	done
+	rm -rf "$rundir"
 	[ -e "$JOURNAL" ]
 	run env XDG_RUNTIME_DIR="$RUNTIME_DIR" setpriv --reuid=nobody \
 		--regid=nogroup --clear-groups "$ANONREMAP" recover "$TPID"

@@ -3,7 +3,7 @@
  * A live target for the injection tests: it fragments a region of its own
  * memory, then keeps checking it while something outside defragments it.
  *
- *   target [-w WORKERS] [-r PAGES | -H CHUNKS] [-z K] [-l | -L]
+ *   target [-w WORKERS] [-r PAGES | -H CHUNKS] [-z K] [-l | -L | -M]
  *          [-s deny|kill|mlock2-kill|move-kill]
  *
  *  -r PAGES   PAGES pages placed in reverse order with mremap: PAGES VMAs
@@ -25,6 +25,8 @@
  *             MADV_DONTFORK, MADV_WIPEONFORK
  *  -l         mlock the region (which also fills its holes with zeros)
  *  -L         mlock2(MLOCK_ONFAULT) the region: holes stay holes
+ *  -M         mlockall(MCL_CURRENT | MCL_FUTURE), as real-time programs
+ *             do: every mapping made later is locked and filled at once
  *  -T         a thread that keeps creating short-lived threads
  *  -m         bind the region to NUMA node 0 (mbind MPOL_BIND)
  *  -n         leave no free file descriptor (RLIMIT_NOFILE), so that a
@@ -32,7 +34,8 @@
  *  -f         fork a child that sleeps holding the second half of the
  *             region (those pages stay shared: workers leave them alone)
  *  -P         pin the first half of the region as io_uring fixed buffers
- *             (FOLL_PIN, as DMA would): UFFDIO_MOVE refuses such pages;
+ *             (FOLL_PIN, as DMA would), after an empty slot (a sparse
+ *             table's "<none>" in fdinfo): UFFDIO_MOVE refuses such pages;
  *             exit 77 where io_uring is not available
  *  -q K       move the main thread's struct rseq to the start of page K
  *             of the region (unregistering glibc's): the kernel writes it
@@ -438,14 +441,14 @@ static void move_rseq(size_t j)
 
 /*
  * Register the first half of the region with a new io_uring as fixed
- * buffers, one iovec per page, which pins them for as long as the ring
- * lives (the whole run of the target).
+ * buffers, one iovec per page after an empty slot, which pins them for as
+ * long as the ring lives (the whole run of the target).
  */
 static void pin_first_half(void)
 {
 	struct io_uring_params params;
 	size_t n = npages / 2;
-	struct iovec *iov = calloc(n ? n : 1, sizeof(*iov));
+	struct iovec *iov = calloc(n + 1, sizeof(*iov));
 	int fd;
 
 	memset(&params, 0, sizeof(params));
@@ -461,10 +464,11 @@ static void pin_first_half(void)
 		 PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd,
 		 IORING_OFF_SQ_RING) == MAP_FAILED)
 		die("mmap of the io_uring");
+	/* Slot 0 left empty, as in a sparse table: fdinfo says "<none>". */
 	for (size_t j = 0; j < n; j++)
-		iov[j] = (struct iovec){ region + j * PAGE, PAGE };
+		iov[j + 1] = (struct iovec){ region + j * PAGE, PAGE };
 	if (syscall(SYS_io_uring_register, fd, IORING_REGISTER_BUFFERS, iov,
-		    (unsigned int)n))
+		    (unsigned int)n + 1))
 		die("io_uring_register");
 	free(iov);
 }
@@ -671,13 +675,13 @@ int main(int argc, char **argv)
 	struct worker *wk;
 	char line[64];
 	int opt, shared = 0, nodump = 0, nofds = 0, bind = 0, churn = 0;
-	int attrs = 0, vm_sharer = 0, lock = -1, pin = 0;
+	int attrs = 0, vm_sharer = 0, lock = -1, lock_all = 0, pin = 0;
 	size_t rseq_at = SIZE_MAX;
 	pthread_t churner;
 	uid_t uid = 0;
 	pid_t child = 0;
 
-	while ((opt = getopt(argc, argv, "w:r:H:z:s:fu:DnmTaVlLq:P")) != -1) {
+	while ((opt = getopt(argc, argv, "w:r:H:z:s:fu:DnmTaVlLMq:P")) != -1) {
 		switch (opt) {
 		case 'w': nworkers = (unsigned)atoi(optarg); break;
 		case 'r': rpages = strtoul(optarg, NULL, 0); break;
@@ -694,11 +698,12 @@ int main(int argc, char **argv)
 		case 'V': vm_sharer = 1; break;
 		case 'l': lock = 0; break;
 		case 'L': lock = MLOCK_ONFAULT; break;
+		case 'M': lock_all = 1; break;
 		case 'q': rseq_at = strtoul(optarg, NULL, 0); break;
 		case 'P': pin = 1; break;
 		default:
 			fprintf(stderr, "usage: target [-w N] [-r PAGES | -H CHUNKS] "
-				"[-z K] [-l | -L] [-s deny|kill|mlock2-kill|move-kill] [-f] [-u UID] [-D] [-n] [-m] [-T] [-a] [-V] [-q K] [-P]\n");
+				"[-z K] [-l | -L | -M] [-s deny|kill|mlock2-kill|move-kill] [-f] [-u UID] [-D] [-n] [-m] [-T] [-a] [-V] [-q K] [-P]\n");
 			return 2;
 		}
 	}
@@ -718,6 +723,8 @@ int main(int argc, char **argv)
 		die("prctl");
 	if (lock >= 0 && mlock2(region, npages * PAGE, (unsigned int)lock))
 		die("mlock2");
+	if (lock_all && mlockall(MCL_CURRENT | MCL_FUTURE))
+		die("mlockall");
 	if (bind) {
 		unsigned long node0 = 1;
 

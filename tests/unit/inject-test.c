@@ -331,6 +331,33 @@ static void refuse_zombie(void)
 	CHECK(strstr(ar_ctx_errmsg(ctx), "zombie"));
 }
 
+/*
+ * The process a defrag read, known by its start time: should its pid name
+ * another process by the time of a stop (it exited, the pid was reused),
+ * that one is not stopped.
+ */
+static void refuse_other_process_with_pid(void)
+{
+	struct ar_inject *inj;
+	struct ar_proc *proc;
+	uint64_t st;
+	struct tgt t;
+
+	CHECK(tgt_start(&t, "-r 10 -w 1") == 0);
+	CHECK_EQ(ar_proc_read(ctx, t.pid, 0, &proc), 0);
+	st = proc->starttime;
+	ar_proc_free(proc);
+	CHECK_EQ(ar_inject_attach_known(ctx, t.pid, 0, AR_INJECT_NO_JOURNAL,
+					NULL, 0, st + 1, &inj), -ESRCH);
+	CHECK(strstr(ar_ctx_errmsg(ctx), "another process"));
+	CHECK(proc_state(t.pid) != 'T');
+	CHECK_EQ(ar_inject_attach_known(ctx, t.pid, 0, AR_INJECT_NO_JOURNAL,
+					NULL, 0, st, &inj), 0);
+	CHECK_EQ(ar_inject_detach(inj), 0);
+	CHECK_EQ(tgt_verify(&t), 0);
+	CHECK_EQ(tgt_quit(&t), 0);
+}
+
 static void refuse_traced(void)
 {
 	struct ar_inject *inj;
@@ -1272,6 +1299,7 @@ int main(int argc, char **argv)
 	RUN(refuse_self);
 	RUN(refuse_kernel_thread);
 	RUN(refuse_zombie);
+	RUN(refuse_other_process_with_pid);
 	RUN(refuse_traced);
 	RUN(refuse_mm_sharer);
 	RUN_AS_ROOT(refuse_other_uid);
