@@ -44,6 +44,8 @@ splits_of() {
 	[ "$status" -eq 0 ]
 	[[ "$output" == *$'\r'"defrag: "*"/2000 VMAs"* ]]
 	[[ "$output" == *"/2000 VMAs"$'\r\033[K'* ]]
+	verify_fragment
+	stop_fragment
 	# Not on a pipe.
 	start_fragment reverse:200
 	run "$ANONREMAP" defrag "$FPID"
