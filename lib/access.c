@@ -40,6 +40,17 @@ int ar_read_status(pid_t pid, pid_t tid, char *buf, size_t size)
 	return ar_read_small_file(path, buf, size);
 }
 
+char ar_thread_state(pid_t pid, pid_t tid)
+{
+	char path[64], buf[512], *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
+	if (ar_read_small_file(path, buf, sizeof(buf)) < 0 ||
+	    !(p = strrchr(buf, ')')) || p[1] != ' ')
+		return 0;
+	return p[2];
+}
+
 bool ar_have_cap(int cap)
 {
 	cap_flag_value_t v = CAP_CLEAR;

@@ -507,15 +507,6 @@ int ar_heal_split_by_heals(struct ar_inject *inj,
 	return err;
 }
 
-static int proc_stopped(pid_t pid)
-{
-	char path[64], buf[512], *p;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	return ar_read_small_file(path, buf, sizeof(buf)) > 0 &&
-	       (p = strrchr(buf, ')')) && p[1] == ' ' && p[2] == 'T';
-}
-
 int ar_recover(struct ar_ctx *ctx, pid_t pid, enum ar_recovery *how)
 {
 	struct ar_journal *j;
@@ -543,7 +534,7 @@ int ar_recover(struct ar_ctx *ctx, pid_t pid, enum ar_recovery *how)
 		uint64_t st;
 
 		if (!js->was_stopped && !ar_proc_starttime(pid, &st) &&
-		    st == js->starttime && proc_stopped(pid))
+		    st == js->starttime && ar_thread_state(pid, pid) == 'T')
 			kill(pid, SIGCONT);
 		return ar_journal_remove(j);
 	}

@@ -217,11 +217,9 @@ static int is_stop_signal(int sig)
 
 static int thread_dead(struct ar_inject *inj, pid_t tid)
 {
-	char path[64], buf[512], *p;
+	char state = ar_thread_state(inj->pid, tid);
 
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", inj->pid, tid);
-	return ar_read_small_file(path, buf, sizeof(buf)) < 0 ||
-	       !(p = strrchr(buf, ')')) || p[2] == 'Z' || p[2] == 'X';
+	return !state || state == 'Z' || state == 'X';
 }
 
 /*
@@ -1365,17 +1363,6 @@ static int journal_phase(struct ar_inject *inj, uint32_t phase)
 	return ar_journal_write(inj->journal, js, 0);
 }
 
-static int stopped_state(pid_t pid)
-{
-	char buf[4096];
-	const char *v;
-
-	if (ar_read_status(pid, pid, buf, sizeof(buf)) < 0)
-		return 0;
-	v = ar_status_field(buf, "State");
-	return v && *v == 'T';
-}
-
 /*
  * Whether the process our pidfd names has exited, or has no memory any
  * more (a zombie, or on its way out): nothing of it is left to recover.
@@ -1544,7 +1531,7 @@ static int stop_and_seize(struct ar_inject *inj)
 			       starttime != inj->starttime))
 		return ar_fail(inj->ctx, ESRCH, "process %d exited (its pid "
 			       "is another process's now)", inj->pid);
-	inj->was_stopped = stopped_state(inj->pid);
+	inj->was_stopped = ar_thread_state(inj->pid, inj->pid) == 'T';
 	inj->st.stopped_since_ns = ar_now_ns();
 	if (sys_pidfd_send_signal(inj->pidfd, SIGSTOP))
 		return errno == EPERM ? explain_eperm(inj, EPERM) :

@@ -127,6 +127,11 @@ uint64_t ar_now_ns(void);
 const char *ar_status_field(const char *status, const char *key);
 /* /proc/PID/task/TID/status into buf, as ar_read_small_file(). */
 int ar_read_status(pid_t pid, pid_t tid, char *buf, size_t size);
+/*
+ * The state letter of thread tid of process pid ('R', 'S', 'T', 't', 'Z',
+ * ...: /proc/PID/task/TID/stat), or 0 when it cannot be read (gone).
+ */
+char ar_thread_state(pid_t pid, pid_t tid);
 /* Whether cap (CAP_*) is in our effective set; no when it cannot tell. */
 bool ar_have_cap(int cap);
 
