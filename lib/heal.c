@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <unistd.h>
 
 #include "backend-copy.h"
 #include "backend-relocate.h"
@@ -507,6 +509,40 @@ int ar_heal_split_by_heals(struct ar_inject *inj,
 	return err;
 }
 
+/* The boot time, in seconds since the epoch (/proc/stat btime); 0: unknown. */
+static unsigned long long boot_time(void)
+{
+	unsigned long long btime = 0;
+	char line[256];
+	FILE *f = fopen("/proc/stat", "re");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f) &&
+	       sscanf(line, "btime %llu", &btime) != 1)
+		;
+	fclose(f);
+	return btime;
+}
+
+/*
+ * Whether process pid began well after the file at path was last written:
+ * its pid is then another process's than the one the file was made for.
+ * Start times are known to the second only: a second more is allowed.
+ */
+static bool started_after(pid_t pid, const char *path)
+{
+	unsigned long long btime = boot_time();
+	long ticks = sysconf(_SC_CLK_TCK);
+	uint64_t start;
+	struct stat sb;
+
+	if (!btime || ticks <= 0 || stat(path, &sb) ||
+	    ar_proc_starttime(pid, &start))
+		return false;
+	return btime + start / (uint64_t)ticks > (uint64_t)sb.st_mtime + 1;
+}
+
 int ar_recover(struct ar_ctx *ctx, pid_t pid, enum ar_recovery *how)
 {
 	struct ar_journal *j;
@@ -521,9 +557,13 @@ int ar_recover(struct ar_ctx *ctx, pid_t pid, enum ar_recovery *how)
 	err = ar_journal_open(ctx, pid, &j);
 
 	if (err == -ENODATA && !ar_journal_path(path, sizeof(path), pid)) {
-		/* Died before the first record: nothing was changed. */
+		/*
+		 * Died before the first record: nothing was changed, but the
+		 * process may have been left stopped.  Not one started since.
+		 */
+		if (!started_after(pid, path))
+			kill(pid, SIGCONT);
 		unlink(path);
-		kill(pid, SIGCONT);
 		return 0;
 	}
 	if (err)

@@ -366,6 +366,32 @@ recover_removes() {
 	verify_fragment
 }
 
+# The state letter of process $1 (S, T, ...).
+state_of() {
+	sed 's/.*) \(.\).*/\1/' "/proc/$1/stat"
+}
+
+@test "recover lets a stopped process run after a tool killed before its first record, not one started since" {
+	start_fragment reverse:5
+	journal=/run/anonremap/$FPID.journal
+	mkdir -p /run/anonremap
+	kill -STOP "$FPID"
+	# A journal older than the process: its pid was another process's.
+	: >"$journal"
+	touch -d '-1 hour' "$journal"
+	recover_removes
+	sleep 0.2
+	[ "$(state_of "$FPID")" = T ]
+	: >"$journal"
+	recover_removes
+	for _ in $(seq 50); do
+		[ "$(state_of "$FPID")" != T ] && break
+		sleep 0.1
+	done
+	[ "$(state_of "$FPID")" != T ]
+	verify_fragment
+}
+
 # kill9_rounds FROM_MS TO_MS DEFRAG_OPTION... -- FRAGMENT_ARGS...: six
 # rounds of: start the helper, defrag it, kill -9 the tool a random FROM_MS
 # to TO_MS after its journal appears (it attaches: counting from there,
