@@ -41,6 +41,8 @@ struct backend_ops {
 	int (*split)(struct ar_inject *inj, const struct ar_heal_run *run,
 		     struct ar_heal_stats *st);
 	bool parts_merge;	/* parts of a run healed apart merge */
+	/* An mlocked run's destination is locked beside it while it heals. */
+	bool locks_dst;
 };
 
 static int uffd_split(struct ar_inject *inj, const struct ar_heal_run *run,
@@ -56,13 +58,13 @@ static int copy_split(struct ar_inject *inj, const struct ar_heal_run *run,
 }
 
 static const struct backend_ops uffd_ops = {
-	ar_uffd_check_run, ar_uffd_heal, uffd_split, false,
+	ar_uffd_check_run, ar_uffd_heal, uffd_split, false, true,
 };
 static const struct backend_ops copy_ops = {
-	ar_copy_check_run, ar_copy_heal, copy_split, false,
+	ar_copy_check_run, ar_copy_heal, copy_split, false, true,
 };
 static const struct backend_ops relocate_ops = {
-	ar_relocate_check_run, ar_relocate_heal, ar_relocate_split, true,
+	ar_relocate_check_run, ar_relocate_heal, ar_relocate_split, true, false,
 };
 
 /* NULL for a backend this version cannot drive (see ar_backend_probe()). */
@@ -371,6 +373,40 @@ static int make_plan(struct ar_ctx *ctx, const struct ar_proc *proc,
 	}
 	free(src);
 	return 0;
+}
+
+/*
+ * --dry-run and --must, whole runs in one stop (no --max-pause): an
+ * mlocked run whose destination, locked beside it while it heals, would
+ * pass the process's RLIMIT_MEMLOCK is skipped, as the stop would fail
+ * it.  Under --max-pause each stop locks only a part's worth, which the
+ * plan cannot know.
+ */
+static void memlock_refusals(pid_t pid, const struct ar_proc *proc,
+			     struct plan *p)
+{
+	struct ar_memlock m;
+	char words[96];
+
+	if (!p->ops->locks_dst || ar_memlock_read(pid, &m))
+		return;
+	ar_memlock_words(&m, words, sizeof(words));
+	for (size_t i = 0; i < p->n; i++) {
+		const struct ar_run *r = &p->runs[i];
+		struct ar_defrag_run *o = &p->out[i];
+
+		if (o->fate != AR_RUN_PLANNED ||
+		    !(proc->vmas[r->first_vma].vmflags & AR_VMF(LO)) ||
+		    ar_memlock_allows(&m, r->end - r->start))
+			continue;
+		snprintf(o->reason, sizeof(o->reason), "mlocked: healing it "
+			 "locks %llu kB more while it moves, beyond "
+			 "RLIMIT_MEMLOCK (%s; no CAP_IPC_LOCK)",
+			 (unsigned long long)(r->end - r->start) / 1024, words);
+		o->fate = AR_RUN_SKIPPED;
+		o->vmas_after = o->vmas;
+		p->healable--;
+	}
 }
 
 /* Refuse the whole defrag when --must and a run cannot heal. */
@@ -1415,6 +1451,8 @@ AR_EXPORT int ar_defrag(struct ar_ctx *ctx, pid_t pid,
 		ar_proc_free(proc);
 		return ret;
 	}
+	if ((opts->dry_run || opts->must) && !opts->max_pause_ms)
+		memlock_refusals(pid, proc, &p);
 	if (opts->must)
 		ret = must_refuse(ctx, &p, pid);
 	if (!ret && (opts->dry_run || opts->must) && p.healable)

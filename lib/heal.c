@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/capability.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -151,27 +152,50 @@ int ar_heal_check_calls(struct ar_inject *inj, int prot, int mflags,
 	return ar_inject_check_calls(inj, calls, n);
 }
 
-/*
- * Process pid's RLIMIT_MEMLOCK and what it has locked, in kB, in words
- * ("" when unknown): /proc/PID/limits and VmLck, which anyone may read.
- */
-static void memlock_words(pid_t pid, char *buf, size_t size)
+int ar_memlock_read(pid_t pid, struct ar_memlock *m)
 {
 	char path[64], text[4096];
-	unsigned long long limit, locked;
+	unsigned long long limit, locked, caps;
 	const char *v;
 
-	buf[0] = '\0';
+	memset(m, 0, sizeof(*m));
 	snprintf(path, sizeof(path), "/proc/%d/limits", (int)pid);
 	if (ar_read_small_file(path, text, sizeof(text)) <= 0 ||
-	    !(v = strstr(text, "\nMax locked memory")) ||
-	    sscanf(v, "\nMax locked memory %llu", &limit) != 1 ||
-	    ar_read_status(pid, pid, text, sizeof(text)) <= 0 ||
+	    !(v = strstr(text, "\nMax locked memory")))
+		return -ENODATA;
+	v += strlen("\nMax locked memory");
+	v += strspn(v, " ");
+	if (!strncmp(v, "unlimited", 9))
+		m->unlimited = true;
+	else if (sscanf(v, "%llu", &limit) == 1)
+		m->limit = limit;
+	else
+		return -ENODATA;
+	if (ar_read_status(pid, pid, text, sizeof(text)) <= 0 ||
 	    !(v = ar_status_field(text, "VmLck")) ||
-	    sscanf(v, "%llu", &locked) != 1)
-		return;
-	snprintf(buf, size, " %llu kB, %llu kB locked already", limit / 1024,
-		 locked);
+	    sscanf(v, "%llu", &locked) != 1 ||
+	    !(v = ar_status_field(text, "CapEff")) ||
+	    sscanf(v, "%llx", &caps) != 1)
+		return -ENODATA;
+	m->locked = locked * 1024;
+	m->cap_ipc_lock = caps & (1ULL << CAP_IPC_LOCK);
+	return 0;
+}
+
+bool ar_memlock_allows(const struct ar_memlock *m, uint64_t len)
+{
+	return m->cap_ipc_lock || m->unlimited ||
+	       (m->limit && m->locked + len <= m->limit);
+}
+
+void ar_memlock_words(const struct ar_memlock *m, char *buf, size_t size)
+{
+	if (m->unlimited)
+		snprintf(buf, size, "unlimited");
+	else
+		snprintf(buf, size, "%llu kB, %llu kB locked already",
+			 (unsigned long long)m->limit / 1024,
+			 (unsigned long long)m->locked / 1024);
 }
 
 /*
@@ -181,7 +205,8 @@ static void memlock_words(pid_t pid, char *buf, size_t size)
  */
 static int lock_dst(struct ar_inject *inj, uint64_t dst, uint64_t len)
 {
-	char limit[96];
+	struct ar_memlock m;
+	char limit[96] = "";
 	long r;
 	int err = ar_inject_call(inj, &r, SYS_mlock2, dst, len, MLOCK_ONFAULT,
 				 0, 0, 0);
@@ -189,13 +214,15 @@ static int lock_dst(struct ar_inject *inj, uint64_t dst, uint64_t len)
 	if (err)
 		return err;
 	if (r == -ENOMEM || r == -EPERM) {
-		memlock_words(ar_inject_pid(inj), limit, sizeof(limit));
+		if (!ar_memlock_read(ar_inject_pid(inj), &m))
+			ar_memlock_words(&m, limit, sizeof(limit));
 		return ar_fail(ar_inject_ctx(inj), (int)-r, "process %d may "
 			       "not lock the %llu kB more that its mlocked run "
-			       "needs while it moves (RLIMIT_MEMLOCK%s; no "
+			       "needs while it moves (RLIMIT_MEMLOCK%s%s; no "
 			       "CAP_IPC_LOCK): run left as it was",
 			       ar_inject_pid(inj),
-			       (unsigned long long)len / 1024, limit);
+			       (unsigned long long)len / 1024,
+			       *limit ? " " : "", limit);
 	}
 	if (r < 0)
 		return ar_fail_errno(ar_inject_ctx(inj), (int)-r,

@@ -104,6 +104,23 @@ int ar_heal_prot_of(const char *perms);
 int ar_heal_advise(struct ar_inject *inj, uint64_t addr, uint64_t len,
 		   uint64_t advice);
 
+/* What process pid may lock (RLIMIT_MEMLOCK, soft) and has locked. */
+struct ar_memlock {
+	bool cap_ipc_lock;	/* CAP_IPC_LOCK: no limit applies */
+	bool unlimited;
+	uint64_t limit, locked;	/* bytes */
+};
+
+/*
+ * From /proc/PID/limits and status (VmLck, CapEff), which anyone may
+ * read; -ENODATA when they cannot be read or parsed.
+ */
+int ar_memlock_read(pid_t pid, struct ar_memlock *m);
+/* Whether mlock2() of len bytes more would pass, as the kernel counts. */
+bool ar_memlock_allows(const struct ar_memlock *m, uint64_t len);
+/* m in words: "unlimited", or "L kB, N kB locked already". */
+void ar_memlock_words(const struct ar_memlock *m, char *buf, size_t size);
+
 /*
  * Map the destination at the free address dst, give it advice (with
  * AR_ADV_MLOCK, lock it on fault: it stays empty, even in a process under

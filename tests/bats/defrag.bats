@@ -220,7 +220,7 @@ mlocked_heals() {
 	[[ " $(vma_field "$FPID" "${starts[0]}" VmFlags) " != *" lf "* ]]
 }
 
-@test "an mlocked run the process may not lock twice over fails, untouched and still locked" {
+@test "an mlocked run the process may not lock twice over: foreseen by --dry-run, --must refuses; fails untouched, still locked" {
 	command -v setpriv >/dev/null || skip "no setpriv"
 	# Without CAP_IPC_LOCK, RLIMIT_MEMLOCK counts; 200K are locked.
 	printf '#!/bin/sh\nexec setpriv --inh-caps=-ipc_lock --bounding-set=-ipc_lock "%s" "$@"\n' \
@@ -230,6 +230,19 @@ mlocked_heals() {
 	prlimit --pid "$FPID" --memlock=307200:307200
 	a=$(run_starts "$FPID")
 	before=$(cat /proc/$FPID/maps)
+	# Foreseen by --dry-run and --must; not under --max-pause (parts).
+	why="mlocked: healing it locks 200 kB more while it moves, beyond RLIMIT_MEMLOCK (300 kB, 200 kB locked already; no CAP_IPC_LOCK)"
+	run "$ANONREMAP" defrag --dry-run -J "$FPID"
+	[ "$status" -eq 0 ]
+	[ "$(jq -r .runs[0].fate <<<"$output")" = skipped ]
+	[ "$(jq -r .runs[0].reason <<<"$output")" = "$why" ]
+	[ "$(jq -r .vmas_after <<<"$output")" -eq "$(jq -r .vmas_before <<<"$output")" ]
+	run "$ANONREMAP" defrag --must "$FPID"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"($why): nothing moved (--must)" ]]
+	run "$ANONREMAP" defrag --dry-run -J --max-pause 5 "$FPID"
+	[ "$(jq -r .runs[0].fate <<<"$output")" = planned ]
+	[ "$(cat /proc/$FPID/maps)" = "$before" ]
 	run "$ANONREMAP" defrag -J "$FPID"
 	[ "$status" -eq 1 ]
 	[ "$(jq -r .runs[0].fate <<<"$output")" = failed ]
