@@ -449,11 +449,6 @@ int cmd_recover(int argc, char **argv)
 
 	argp_parse(&argp, argc, argv, ARGP_NO_HELP, NULL, &pid);
 	ret = ar_defrag_recover(ctx, pid, &how);
-	if (ret == -ENOENT) {
-		cli_error("pid %d: nothing to recover: no journal of an "
-			  "interrupted defrag", (int)pid);
-		return EXIT_FAIL;
-	}
 	if (ret) {
 		cli_error("%s", ar_ctx_errmsg(ctx));
 		return EXIT_FAIL;

@@ -229,8 +229,9 @@ static int open_path(struct ar_ctx *ctx, const char *path, pid_t pid,
 	j->fd = open(j->path, O_RDWR | O_CLOEXEC);
 	if (j->fd < 0) {
 		err = errno == ENOENT ?
-			ar_fail(ctx, ENOENT, "no journal for process %d (%s)",
-				pid, j->path) :
+			ar_fail(ctx, ENOENT, "pid %d: nothing to recover: no "
+				"journal of an interrupted defrag (%s)", pid,
+				j->path) :
 			ar_fail_errno(ctx, errno, "cannot open %s", j->path);
 		free(j);
 		return err;

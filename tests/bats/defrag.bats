@@ -348,7 +348,7 @@ mlocked_heals() {
 	start_fragment reverse:5
 	run "$ANONREMAP" recover "$FPID"
 	[ "$status" -eq 1 ]
-	[ "$output" = "anonremap: pid $FPID: nothing to recover: no journal of an interrupted defrag" ]
+	[ "$output" = "anonremap: pid $FPID: nothing to recover: no journal of an interrupted defrag (/run/anonremap/$FPID.journal)" ]
 	run "$ANONREMAP" recover
 	[ "$status" -eq 2 ]
 }
