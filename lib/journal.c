@@ -203,6 +203,38 @@ static int lock(int fd)
 	return flock(fd, LOCK_EX | LOCK_NB) && errno != ENOSYS ? -1 : 0;
 }
 
+/*
+ * A new file at path in dir, locked before it appears there: whoever
+ * looks at it (another tool, recover) never finds it unlocked while we
+ * live, as it would between an open(O_CREAT) and the lock.  Where the
+ * file system has no O_TMPFILE, it is created and locked at once.  -1
+ * with errno (EEXIST: path exists).
+ */
+static int create_locked(const char *dir, const char *path)
+{
+	char fdpath[64];
+	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600), saved;
+
+	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR)) {
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd >= 0 && lock(fd))
+			goto fail;
+		return fd;
+	}
+	if (fd < 0)
+		return -1;
+	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
+	if (lock(fd) ||
+	    linkat(AT_FDCWD, fdpath, AT_FDCWD, path, AT_SYMLINK_FOLLOW))
+		goto fail;
+	return fd;
+fail:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
+}
+
 static struct ar_journal *journal_new(struct ar_ctx *ctx, const char *path)
 {
 	struct ar_journal *j = calloc(1, sizeof(*j));
@@ -427,9 +459,9 @@ int ar_journal_create(struct ar_ctx *ctx, pid_t pid, struct ar_journal **jp)
 		free(j);
 		return err;
 	}
-	j->fd = open(j->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	/* Held while we live: recover knows a live tool from a dead one. */
-	if (j->fd < 0 || lock(j->fd)) {
+	j->fd = create_locked(dir, j->path);
+	if (j->fd < 0) {
 		err = errno == EEXIST || errno == EWOULDBLOCK ?
 			ar_fail(ctx, EBUSY, "another anonremap began working on "
 				"process %d meanwhile (%s)", pid, j->path) :

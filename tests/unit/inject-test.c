@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
@@ -528,6 +529,50 @@ static void refuse_while_journal(void)
 	CHECK_EQ(ar_journal_state(j2)->starttime, starttime);
 	CHECK_EQ(ar_journal_remove(j2), 0);
 	CHECK_EQ(tgt_quit(&t), 0);
+}
+
+/*
+ * A journal is locked before it can be seen: a child creates and removes
+ * one for pid over and over while we open and try to lock whatever is
+ * there.  A lock we get on a file still linked is one a live tool's
+ * journal was found without (recover would take it for a dead tool's).
+ */
+static void journal_never_seen_unlocked(void)
+{
+	unsigned int seen = 0, unlocked = 0;
+	char path[256];
+	pid_t pid = getppid(), writer;
+	int status;
+
+	CHECK_EQ(ar_journal_path(path, sizeof(path), pid), 0);
+	writer = fork();
+	if (!writer) {
+		for (int i = 0; i < 4000; i++) {
+			struct ar_journal *j;
+
+			if (!ar_journal_create(ctx, pid, &j))
+				ar_journal_remove(j);
+		}
+		_exit(0);
+	}
+	CHECK(writer > 0);
+	while (waitpid(writer, &status, WNOHANG) == 0) {
+		struct stat sb;
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+		if (fd < 0)
+			continue;
+		seen++;
+		if (!flock(fd, LOCK_EX | LOCK_NB) && !fstat(fd, &sb) &&
+		    sb.st_nlink > 0)
+			unlocked++;
+		close(fd);
+	}
+	printf("# journal seen %u times, unlocked %u times\n", seen, unlocked);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK(seen > 0);
+	CHECK_EQ(unlocked, 0);
+	unlink(path);
 }
 
 #define NOBODY_RUN "/run/user/65534"
@@ -1307,6 +1352,7 @@ int main(int argc, char **argv)
 	RUN(refuse_seccomp_deny);
 	RUN(refuse_seccomp_kill);
 	RUN(refuse_while_journal);
+	RUN(journal_never_seen_unlocked);
 	RUN_AS_ROOT(refuse_other_users_journal);
 	ar_ctx_free(ctx);
 	return tap_done();
