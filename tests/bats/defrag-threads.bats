@@ -322,6 +322,18 @@ sigcont_then_kill() {
 	sigcont_then_kill 8 0
 }
 
+# nobody_recovers: the journal is there; nobody, with the runtime
+# directory that holds it, recovers the target, which is intact.
+nobody_recovers() {
+	[ -e "$JOURNAL" ]
+	run env XDG_RUNTIME_DIR="$RUNTIME_DIR" setpriv --reuid=nobody \
+		--regid=nogroup --clear-groups "$ANONREMAP" recover "$TPID"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ ! -e "$JOURNAL" ]
+	verify_target
+}
+
 @test "a journal another user's killed defrag left: root refuses and names it, its owner recovers" {
 	start_target -w 1 -r 3000 -u 65534
 	nobody_killed_defrag
@@ -331,13 +343,7 @@ sigcont_then_kill() {
 		[ "$status" -eq 1 ]
 		[ "${lines[-1]}" = "anonremap: an interrupted run of uid 65534 left $JOURNAL: run \`anonremap recover $TPID\` as uid 65534 with XDG_RUNTIME_DIR=$RUNTIME_DIR" ]
 	done
-	[ -e "$JOURNAL" ]
-	run env XDG_RUNTIME_DIR="$RUNTIME_DIR" setpriv --reuid=nobody \
-		--regid=nogroup --clear-groups "$ANONREMAP" recover "$TPID"
-	echo "$output"
-	[ "$status" -eq 0 ]
-	[ ! -e "$JOURNAL" ]
-	verify_target
+	nobody_recovers
 }
 
 @test "our own journal under another runtime directory: defrag and recover name the one to use" {
@@ -355,13 +361,7 @@ sigcont_then_kill() {
 		done
 	done
 	rm -rf "$rundir"
-	[ -e "$JOURNAL" ]
-	run env XDG_RUNTIME_DIR="$RUNTIME_DIR" setpriv --reuid=nobody \
-		--regid=nogroup --clear-groups "$ANONREMAP" recover "$TPID"
-	echo "$output"
-	[ "$status" -eq 0 ]
-	[ ! -e "$JOURNAL" ]
-	verify_target
+	nobody_recovers
 }
 
 @test "--dry-run and --must refuse up front what the stop refuses, with the same reason" {
