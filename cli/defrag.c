@@ -27,7 +27,7 @@ static const struct argp_option defrag_options[] = {
 	{ "must", OPT_MUST, NULL, 0,
 	  "Heal every run in range or change nothing (exit 1 with the reason)", 0 },
 	{ "dry-run", OPT_DRY_RUN, NULL, 0,
-	  "Print the plan: runs, what blocks them, VMAs after; move nothing", 0 },
+	  "Print the plan: runs, what blocks them, moves, VMAs after; move nothing", 0 },
 	{ "backend", OPT_BACKEND, "NAME", 0,
 	  "auto (default: relocate, else uffd-move), relocate, uffd-move, or "
 	  "copy (any kernel, slower; only when asked); see 'anonremap probe'", 0 },
@@ -158,14 +158,16 @@ static void print_text(const struct ar_defrag_report *r, bool dry,
 	char moved[32];
 	size_t i;
 
-	if (dry)
+	format_size(moved, sizeof(moved), r->bytes_moved, false);
+	if (dry) {
 		printf("pid %d (%s): would heal %zu of %zu runs: splits %zu → %zu; "
-		       "VMAs %zu → %zu; backend %s\n", (int)r->pid, r->comm,
+		       "VMAs %zu → %zu", (int)r->pid, r->comm,
 		       count_fate(r, AR_RUN_PLANNED), r->nruns, r->splits_before,
-		       r->splits_after, r->vmas_before, r->vmas_after,
-		       ar_backend_name(r->backend));
-	else {
-		format_size(moved, sizeof(moved), r->bytes_moved, false);
+		       r->splits_after, r->vmas_before, r->vmas_after);
+		if (r->moves)
+			printf("; would move %s in %zu moves", moved, r->moves);
+		printf("; backend %s\n", ar_backend_name(r->backend));
+	} else {
 		printf("pid %d (%s): %zu splits in %zu runs → %zu; VMAs %zu → %zu; "
 		       "moved %s; paused %.1f ms max", (int)r->pid,
 		       r->comm, r->splits_before, r->nruns, r->splits_after,
@@ -209,6 +211,7 @@ static void print_json(const struct ar_defrag_report *r, bool dry)
 	json_u64(&j, "vmas_before", r->vmas_before);
 	json_u64(&j, "vmas_after", r->vmas_after);
 	json_u64(&j, "bytes_moved", r->bytes_moved);
+	json_u64(&j, "moves", r->moves);
 	json_double(&j, "pause_ms", (double)r->pause_ns / 1e6);
 	json_double(&j, "pause_total_ms", (double)r->pause_total_ns / 1e6);
 	json_u64(&j, "pauses", r->pauses);
@@ -227,6 +230,7 @@ static void print_json(const struct ar_defrag_report *r, bool dry)
 		json_string(&j, "end", addr);
 		json_u64(&j, "vmas", run->vmas);
 		json_u64(&j, "vmas_after", run->vmas_after);
+		json_u64(&j, "moves", run->moves);
 		json_string(&j, "fate", fate_name(run->fate));
 		json_string(&j, "reason", run->reason);
 		json_close(&j, '}');
@@ -327,7 +331,7 @@ int cmd_defrag(int argc, char **argv)
 	 * gives the runs and their reasons.
 	 */
 	if (report && !a.json && ret && ret != -EAGAIN && !report->pauses &&
-	    !report->bytes_moved) {
+	    (a.opts.dry_run || !report->bytes_moved)) {
 		ar_defrag_report_free(report);
 		report = NULL;
 	}

@@ -196,6 +196,11 @@ struct ar_defrag_run {
 	enum ar_run_fate fate;
 	char reason[512];	/* "" when planned or healed into the
 				   VMAs expected */
+	/*
+	 * VMA moves its heals made (expected in a dry run): each source VMA
+	 * into a fresh range, and each part back over the run.
+	 */
+	size_t moves;
 };
 
 struct ar_defrag_report {
@@ -204,7 +209,8 @@ struct ar_defrag_report {
 	enum ar_backend backend;	/* the one chosen */
 	size_t splits_before, splits_after;	/* after: predicted in a dry run */
 	size_t vmas_before, vmas_after;
-	uint64_t bytes_moved;
+	uint64_t bytes_moved;		/* expected in a dry run, as is moves */
+	size_t moves;			/* the runs' moves together */
 	uint64_t pause_ns;		/* the longest stop */
 	uint64_t pause_total_ns;	/* all stops together */
 	size_t pauses;			/* how many times it was stopped */

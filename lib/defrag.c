@@ -369,6 +369,8 @@ static int make_plan(struct ar_ctx *ctx, const struct ar_proc *proc,
 		o->vmas_after = o->fate != AR_RUN_PLANNED ? r->vmas :
 				ops->parts_merge ? 1 :
 				expected_parts(r->vmas, opts->max_pause_ms);
+		o->moves = o->fate != AR_RUN_PLANNED ? 0 : r->vmas +
+			   expected_parts(r->vmas, opts->max_pause_ms);
 		p->healable += o->fate == AR_RUN_PLANNED;
 	}
 	free(src);
@@ -405,6 +407,7 @@ static void memlock_refusals(pid_t pid, const struct ar_proc *proc,
 			 (unsigned long long)(r->end - r->start) / 1024, words);
 		o->fate = AR_RUN_SKIPPED;
 		o->vmas_after = o->vmas;
+		o->moves = 0;
 		p->healable--;
 	}
 }
@@ -440,10 +443,12 @@ static void not_tried(struct plan *p, size_t first, size_t first_done,
 			continue;
 		snprintf(o->reason, sizeof(o->reason), "not tried: %.480s", why);
 		o->fate = AR_RUN_SKIPPED;
-		if (i == first && first_done)
+		if (i == first && first_done) {
 			o->vmas_after += o->vmas - first_done;
-		else
+		} else {
 			o->vmas_after = o->vmas;
+			o->moves = 0;
+		}
 	}
 }
 
@@ -476,9 +481,15 @@ static int new_report(struct ar_ctx *ctx, const struct ar_proc *proc,
 	r->backend = backend;
 	r->splits_before = proc->sum.splits;
 	r->vmas_before = proc->sum.vmas;
-	for (i = 0; i < p->n; i++)
-		if (p->out[i].fate == AR_RUN_PLANNED)
-			healed_splits += p->out[i].vmas - p->out[i].vmas_after;
+	for (i = 0; i < p->n; i++) {
+		const struct ar_defrag_run *o = &p->out[i];
+
+		if (o->fate != AR_RUN_PLANNED)
+			continue;
+		healed_splits += o->vmas - o->vmas_after;
+		r->bytes_moved += o->end - o->start;
+		r->moves += o->moves;
+	}
 	r->splits_after = r->splits_before - healed_splits;
 	r->vmas_after = r->vmas_before - healed_splits;
 	r->runs = p->out;
@@ -840,6 +851,8 @@ static int heal_next_part(struct session *s, struct ar_inject *inj,
 		return err == -EIO ? err : 0;
 	}
 	s->r->bytes_moved += st.bytes;
+	s->r->moves += seg.vmas + 1;
+	o->moves += seg.vmas + 1;
 	s->last_part += seg.vmas;
 	s->last_moves_ns += st.moves_ns;
 	s->last_setup_ns += st.ns - st.moves_ns;
@@ -1087,9 +1100,13 @@ static int session_start(struct session *s, const struct ar_proc *proc)
 	}
 	/* The report's runs are the plan's from here on: counted anew. */
 	p->out = s->r->runs;
-	for (i = 0; i < p->n; i++)
+	s->r->bytes_moved = 0;
+	s->r->moves = 0;
+	for (i = 0; i < p->n; i++) {
+		p->out[i].moves = 0;
 		if (p->out[i].fate == AR_RUN_PLANNED)
 			p->out[i].vmas_after = 0;
+	}
 	return 0;
 }
 

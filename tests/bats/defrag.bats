@@ -12,6 +12,10 @@ json_field() {
 	jq -r ".$1" <<<"$output"
 }
 
+vmas_of() {
+	"$ANONREMAP" stat -J "$1" | jq .processes[0].vmas
+}
+
 splits_of() {
 	"$ANONREMAP" stat -J "$1" | jq .processes[0].splits
 }
@@ -100,8 +104,30 @@ rss_kb() {
 	before=$(cat /proc/$FPID/maps)
 	run "$ANONREMAP" defrag --dry-run "$FPID"
 	[ "$status" -eq 0 ]
-	[[ "${lines[0]}" == "pid $FPID (fragment): would heal 1 of 1 runs: splits 299 → 0;"* ]]
+	[ "${lines[0]}" = "pid $FPID (fragment): would heal 1 of 1 runs: splits 299 → 0; VMAs $(vmas_of "$FPID") → $(($(vmas_of "$FPID") - 299)); would move 1.2M in 301 moves; backend uffd-move" ]
 	[ "$(cat /proc/$FPID/maps)" = "$before" ]
+	verify_fragment
+}
+
+@test "the moves a dry run expects are the moves made: one per VMA, one back per part" {
+	start_fragment reverse:300 interleave:21
+	for opt in "" "--max-pause 5"; do
+		# shellcheck disable=SC2086 # opt is empty or two words
+		run "$ANONREMAP" defrag --dry-run -J $opt "$FPID"
+		[ "$status" -eq 0 ]
+		echo "$output"
+		[ "$(jq .bytes_moved <<<"$output")" -eq $(((300 + 21) * 4096)) ]
+		if [ -z "$opt" ]; then
+			[ "$(jq .moves <<<"$output")" -eq $((300 + 1 + 21 + 1)) ]
+			[ "$(jq -c '[.runs[].moves] | sort' <<<"$output")" = "[22,301]" ]
+		else
+			[ "$(jq .moves <<<"$output")" -gt $((300 + 1 + 21 + 1)) ]
+		fi
+	done
+	run "$ANONREMAP" defrag -J "$FPID"
+	[ "$status" -eq 0 ]
+	[ "$(jq .bytes_moved <<<"$output")" -eq $(((300 + 21) * 4096)) ]
+	[ "$(jq -c '[.moves, ([.runs[].moves] | sort)]' <<<"$output")" = "[323,[22,301]]" ]
 	verify_fragment
 }
 
