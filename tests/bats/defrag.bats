@@ -556,3 +556,21 @@ kill9_rounds() {
 	[ "$(cat /proc/$FPID/maps)" = "$before" ]
 	verify_fragment
 }
+
+# A NUMA policy (mbind) cannot be carried to the fresh VMA: the bound run
+# in the middle fails with its reason, untouched; the runs below and above
+# it heal in the same stop.
+@test "a run with a NUMA policy fails with the reason; the runs around it heal in the same stop" {
+	for backend in uffd-move copy; do
+		start_fragment --mbind 2 reverse:30 reverse:40 reverse:50
+		run "$ANONREMAP" defrag -J --backend "$backend" "$FPID"
+		echo "$output"
+		[ "$status" -eq 1 ]
+		[ "$(jq .pauses <<<"$output")" -eq 1 ]
+		[ "$(jq -c '[.runs[] | [.vmas, .fate]]' <<<"$output")" = '[[50,"healed"],[40,"failed"],[30,"healed"]]' ]
+		[[ "$(jq -r .runs[1].reason <<<"$output")" == *"has a NUMA policy (bind:0) that a move cannot carry" ]]
+		[ "$(grep -c ' bind:0 ' "/proc/$FPID/numa_maps")" -eq 40 ]
+		verify_fragment
+		stop_fragment
+	done
+}

@@ -4,8 +4,8 @@
  *
  *   fragment [--fork | --fork-exit | --fork-exit-after N |
  *             --fork-live-after N | --fork-half]
- *            [--mlock | --mlock-onfault] [--uffd] [--guard] [--timeout SEC]
- *            PATTERN...
+ *            [--mlock | --mlock-onfault] [--uffd] [--guard] [--mbind P]
+ *            [--timeout SEC] PATTERN...
  *
  * PATTERN is one of
  *   reverse:N      N pages moved one by one in reverse order: N VMAs, 1 run
@@ -35,6 +35,9 @@
  * undone after the fork, and writes every page again once forked: all
  * pages are the process's own, yet the even ones' anon_vma has a fork
  * child, so MREMAP_RELOCATE_ANON can relocate only the odd ones.
+ *
+ * --mbind P binds the pages of the P-th pattern (from 1) to NUMA node 0
+ * (mbind MPOL_BIND): a policy a new VMA would not have.
  *
  * Each pattern lives between PROT_NONE guard pages so patterns never touch.
  * stdout (line-buffered): "pid N", "expect splits=S runs=R", "ready".  On
@@ -339,6 +342,18 @@ static void apply_guard(void)
 }
 
 /* MADV_DONTFORK (or back) on pages with odd ids. */
+/* mbind(MPOL_BIND) pages [from, to) to node 0. */
+static void bind_pages(size_t from, size_t to)
+{
+	const unsigned long node0 = 1, mpol_bind = 2;
+
+	for (size_t i = from; i < to; i++)
+		if (pages[i].addr &&
+		    syscall(SYS_mbind, pages[i].addr, pages[i].len, mpol_bind,
+			    &node0, 2UL, 0UL))
+			die("mbind");
+}
+
 static void hide_odd_pages(int advice)
 {
 	size_t i;
@@ -494,7 +509,8 @@ int main(int argc, char **argv)
 {
 	bool do_fork = false, do_fork_exit = false, do_fork_half = false;
 	int mlock_flags = -1;	/* mlock2() flags, -1: none */
-	int fork_exit_after = -1, fork_live_after = -1, built = 0;
+	int fork_exit_after = -1, fork_live_after = -1, built = 0, bind = 0;
+	size_t bind_from = 0, bind_to = 0;
 	bool do_uffd = false, do_guard = false;
 	unsigned int timeout = 600;
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -523,13 +539,15 @@ int main(int argc, char **argv)
 			do_uffd = true;
 		else if (!strcmp(argv[i], "--guard"))
 			do_guard = true;
+		else if (!strcmp(argv[i], "--mbind") && i + 1 < argc)
+			bind = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--timeout") && i + 1 < argc)
 			timeout = (unsigned int)strtoul(argv[++i], NULL, 10);
 		else {
 			fprintf(stderr, "usage: fragment [--fork | --fork-exit | "
 				"--fork-exit-after N | --fork-live-after N | "
 				"--fork-half] [--mlock | --mlock-onfault] "
-				"[--uffd] [--guard] [--timeout SEC] "
+				"[--uffd] [--guard] [--mbind P] [--timeout SEC] "
 				"PATTERN...\n");
 			return 2;
 		}
@@ -543,8 +561,11 @@ int main(int argc, char **argv)
 			fork_and_reap();
 		if (built++ == fork_live_after)
 			child = fork_live_child();
+		bind_from = built == bind ? npages : bind_from;
 		build(argv[i]);
+		bind_to = built == bind ? npages : bind_to;
 	}
+	bind_pages(bind_from, bind_to);
 	if (fork_live_after >= 0)
 		rewrite_pages();
 	if (mlock_flags >= 0)
