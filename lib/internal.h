@@ -132,6 +132,8 @@ int ar_read_status(pid_t pid, pid_t tid, char *buf, size_t size);
  * ...: /proc/PID/task/TID/stat), or 0 when it cannot be read (gone).
  */
 char ar_thread_state(pid_t pid, pid_t tid);
+/* Process start time, field 22 of /proc/PID/stat; -ESRCH when gone. */
+int ar_proc_starttime(pid_t pid, uint64_t *starttime);
 /* Whether cap (CAP_*) is in our effective set; no when it cannot tell. */
 bool ar_have_cap(int cap);
 

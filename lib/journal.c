@@ -94,24 +94,6 @@ int ar_journal_path(char *buf, size_t size, pid_t pid)
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
-int ar_proc_starttime(pid_t pid, uint64_t *starttime)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long v;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	if (ar_read_small_file(path, buf, sizeof(buf)) < 0 ||
-	    !(p = strrchr(buf, ')')))
-		return -ESRCH;
-	/* p ends field 2; starttime is field 22. */
-	for (int field = 2; field < 22 && p; field++)
-		p = strchr(p + 1, ' ');
-	if (!p || sscanf(p, " %llu", &v) != 1)
-		return -ESRCH;
-	*starttime = v;
-	return 0;
-}
-
 static int load(struct ar_journal *j)
 {
 	static const char no_magic[8];

@@ -174,7 +174,4 @@ struct ar_journal_state *ar_journal_state(struct ar_journal *j);
  */
 int ar_journal_open(struct ar_ctx *ctx, pid_t pid, struct ar_journal **jp);
 
-/* Process start time, field 22 of /proc/PID/stat. */
-int ar_proc_starttime(pid_t pid, uint64_t *starttime);
-
 #endif /* ANONREMAP_JOURNAL_H */

@@ -35,6 +35,36 @@ size_t ar_max_map_count(struct ar_ctx *ctx)
 }
 
 /*
+ * The state (field 3), flags (9) and start time (22) of a /proc/PID/stat
+ * line, from close, the last ')' (the comm before it may hold anything);
+ * false when they cannot be parsed.
+ */
+static bool parse_stat(const char *close, char *state, unsigned long *flags,
+		       uint64_t *starttime)
+{
+	unsigned long long start;
+
+	if (!close || sscanf(close + 1, " %c %*d %*d %*d %*d %*d %lu %*u %*u "
+			     "%*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+			     state, flags, &start) != 3)
+		return false;
+	*starttime = start;
+	return true;
+}
+
+int ar_proc_starttime(pid_t pid, uint64_t *starttime)
+{
+	char path[64], buf[1024], state;
+	unsigned long flags;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (ar_read_small_file(path, buf, sizeof(buf)) < 0 ||
+	    !parse_stat(strrchr(buf, ')'), &state, &flags, starttime))
+		return -ESRCH;
+	return 0;
+}
+
+/*
  * Refuse what has no user address space: zombies and kernel threads.  The
  * comm comes between the first '(' and the last ')', and may hold either;
  * when comm is not NULL it is filled from there (and starttime, when not
@@ -44,7 +74,7 @@ static int check_state(struct ar_ctx *ctx, int dirfd, pid_t pid, char *comm,
 		       size_t comm_size, uint64_t *starttime)
 {
 	char buf[1024], state;
-	unsigned long long start;
+	uint64_t start;
 	unsigned long flags;
 	char *open, *close;
 	int n = ar_read_small_file_at(dirfd, "stat", buf, sizeof(buf));
@@ -57,9 +87,7 @@ static int check_state(struct ar_ctx *ctx, int dirfd, pid_t pid, char *comm,
 	open = strchr(buf, '(');
 	close = strrchr(buf, ')');
 	if (!open || !close || close < open ||
-	    sscanf(close + 1, " %c %*d %*d %*d %*d %*d %lu %*u %*u %*u %*u %*u "
-		   "%*u %*d %*d %*d %*d %*d %*d %llu", &state, &flags,
-		   &start) != 3)
+	    !parse_stat(close, &state, &flags, &start))
 		return ar_fail(ctx, EIO, "pid %d: cannot parse /proc/%d/stat",
 			       (int)pid, (int)pid);
 	if (state == 'Z' || state == 'X')
