@@ -306,7 +306,8 @@ int cmd_defrag(int argc, char **argv)
 		"inside it, without changing one byte of its memory."
 		"\vThe process is stopped (SIGSTOP and ptrace) while its pages "
 		"move. Runs whose pages are shared with another process, "
-		"registered with userfaultfd or guarded are skipped and reported; "
+		"pinned as io_uring fixed buffers, registered with userfaultfd "
+		"or guarded are skipped and reported; "
 		"mlocked runs stay mlocked. Exit status: 0 every run that could be healed was, 1 "
 		"nothing done or a run failed (it was moved back) or --must "
 		"refused, 2 usage error.",
