@@ -5,7 +5,7 @@ set -eu
 
 build="gcc make pkg-config libsmartcols-dev libproc2-dev libcap-dev"
 check="$build bats jq mandoc procps util-linux bash-completion prometheus systemd strace"
-kernel="linux-source-6.12 qemu-system-x86 busybox-static bc bison flex libelf-dev libssl-dev cpio ccache xz-utils stress-ng"
+kernel="linux-source-6.12 qemu-system-x86 busybox-static bc bison flex libelf-dev libssl-dev cpio ccache xz-utils stress-ng rsync"
 
 case "${1:-}" in
 build) want=$build ;;

@@ -56,6 +56,12 @@ echo "# bats: tests/bats"
 bats --tap tests/bats 2>&1 | tee "$log"
 count bats "${PIPESTATUS[0]}"
 
+# The kernel series' harness (kernel/scripts/apply-series): no QEMU, no
+# kernel source; seconds.
+echo "# bats: kernel/tests/harness.bats"
+bats --tap kernel/tests/harness.bats 2>&1 | tee "$log"
+count kernel-harness "${PIPESTATUS[0]}"
+
 if [ "$skipped" -gt 0 ]; then
 	echo "$passed passed, $failed failed, $skipped skipped"
 else
