@@ -8,7 +8,7 @@
  * each measuring everything below back to back (ratios are medians of
  * the rounds' ratios, never of times taken under different loads):
  *  - injection costs: one injected getpid, one in a batch, the attach;
- *  - heal: wall time of ar_uffd_heal(), the whole pause (attach to
+ *  - heal: wall time of the uffd-move backend's heal(), the whole pause (attach to
  *    detach), and the target healing itself with the same ioctls;
  *    ratios heal / in-process and pause / in-process;
  *  - ar_defrag() as a whole, and the anonremap command (forked and
@@ -143,7 +143,7 @@ static void heal_part(struct tgt *t, size_t from, size_t to, double *pause_us,
 	part.end = ar_proc_vma(proc, part.first_vma + part.vmas - 1)->end;
 	src = calloc(part.vmas, sizeof(*src));
 	if (!src || ar_heal_run_from_proc(&hr, src, proc, &part) ||
-	    ar_uffd_heal(inj, &hr, &st))
+	    UFFD->heal(inj, &hr, &st))
 		fail("heal");
 	t_heal = now_us();
 	if (ar_inject_detach(inj))

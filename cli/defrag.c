@@ -385,13 +385,11 @@ int cmd_probe(int argc, char **argv)
 		"\vExit status: 0 at least one works, 1 none does.",
 		common_children, NULL, NULL
 	};
-	static const enum ar_backend backends[] = {
-		AR_BACKEND_RELOCATE, AR_BACKEND_UFFD_MOVE, AR_BACKEND_COPY,
-	};
 	struct ar_ctx *ctx = cli_ctx();
 	bool json = false, any = false;
+	const char *name;
+	enum ar_backend b;
 	struct json j;
-	size_t i;
 
 	argp_parse(&argp, argc, argv, ARGP_NO_HELP, NULL, &json);
 	json_init(&j, stdout);
@@ -399,9 +397,9 @@ int cmd_probe(int argc, char **argv)
 		json_open(&j, NULL, '{');
 		json_open(&j, "backends", '[');
 	}
-	for (i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
-		int ret = ar_backend_probe(ctx, backends[i]);
-		const char *name = ar_backend_name(backends[i]);
+	/* Every backend the library has: the ids after auto that have names. */
+	for (b = AR_BACKEND_AUTO + 1; (name = ar_backend_name(b)); b++) {
+		int ret = ar_backend_probe(ctx, b);
 
 		any = any || !ret;
 		if (json) {

@@ -138,7 +138,11 @@ enum ar_backend {
 				   auto: slower, and it gives up sharing */
 };
 
-/* "auto", "relocate", "uffd-move", "copy"; NULL for an unknown value. */
+/*
+ * "auto", "relocate", "uffd-move", "copy"; NULL for an unknown value.  The
+ * backends are the values after AR_BACKEND_AUTO up to the first without a
+ * name: walk them so to list every backend this version has.
+ */
 const char *ar_backend_name(enum ar_backend backend);
 /* The inverse; -EINVAL for an unknown name. */
 int ar_backend_parse(const char *name, enum ar_backend *backend);

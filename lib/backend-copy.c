@@ -35,7 +35,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "backend-copy.h"
+#include <sys/uio.h>
+
+#include "backend.h"
 
 #define PAGE 4096ULL
 #define HUGE (2ULL << 20)
@@ -559,14 +561,9 @@ static void copy_free(struct copy *c)
 	free(c->sparse);
 }
 
-int ar_copy_check_run(struct ar_ctx *ctx, const struct ar_heal_run *run)
+static int ar_copy_check_run(struct ar_ctx *ctx, const struct ar_heal_run *run)
 {
 	return ar_heal_check_run(ctx, run, 0);
-}
-
-int ar_copy_owns(uint32_t phase)
-{
-	return phase == AR_JP_COPY_DST || phase == AR_JP_COPY_BACK;
 }
 
 /* The calls a copy makes, against the process's seccomp filters. */
@@ -581,8 +578,8 @@ static int check_calls(struct copy *c, const char *name)
 				   &mprotect_back, 1);
 }
 
-int ar_copy_heal(struct ar_inject *inj, const struct ar_heal_run *run,
-		 struct ar_heal_stats *st)
+static int ar_copy_heal(struct ar_inject *inj, const struct ar_heal_run *run,
+			struct ar_heal_stats *st)
 {
 	struct ar_heal_stats dummy;
 	uint64_t t0 = ar_now_ns();
@@ -676,7 +673,7 @@ out:
 	return err;
 }
 
-int ar_copy_recover(struct ar_inject *inj, enum ar_recovery *how)
+static int ar_copy_recover(struct ar_inject *inj, enum ar_recovery *how)
 {
 	struct ar_heal_stats st;
 	struct copy c;
@@ -705,3 +702,55 @@ int ar_copy_recover(struct ar_inject *inj, enum ar_recovery *how)
 	copy_free(&c);
 	return err;
 }
+
+static int copy_split(struct ar_inject *inj, const struct ar_heal_run *run,
+		      struct ar_heal_stats *st)
+{
+	return ar_heal_split_by_heals(inj, ar_copy_heal, run, st);
+}
+
+/* The copy backend needs process_vm_readv() (CONFIG_CROSS_MEMORY_ATTACH). */
+static int copy_probe(struct ar_ctx *ctx)
+{
+	char src = 42, dst = 0;
+	struct iovec local = { &dst, 1 }, remote = { &src, 1 };
+
+	if (process_vm_readv(getpid(), &local, 1, &remote, 1, 0) != 1 || dst != 42)
+		return ar_fail_errno(ctx, errno, "process_vm_readv() does not "
+				     "work here");
+	return 0;
+}
+
+static const uint32_t copy_phases[] = {
+	AR_JP_COPY_DST, AR_JP_COPY_BACK, 0
+};
+
+/*
+ * Heals a run on any kernel; its contents, protections, flags and name
+ * stay.  Holes stay holes (pagemap); swapped-out pages are read back in
+ * and copied, so the process's Rss grows by what the run had in swap.
+ * Each source VMA is unmapped as soon as it is copied: memory grows by at
+ * most one VMA plus 2 MiB meanwhile.  Copying un-shares COW pages, so runs
+ * with pages shared with another process (-EBUSY) are refused before
+ * anything changes, as are those with a NUMA policy or guard regions
+ * (-EPERM); read-only and PROT_NONE runs can be healed.  A failure before
+ * any source was unmapped removes dst; after, the copied front of the run
+ * is put back in place (as one VMA, the rest untouched).  Never chosen by
+ * auto: slower, and it gives up sharing.
+ */
+const struct ar_backend_ops ar_backend_copy = {
+	.id = AR_BACKEND_COPY,
+	.name = "copy",
+	.automatic = false,
+	.hint = "works on any kernel but is slower and gives up pages shared "
+		"with a fork",
+	.parts_merge = false,
+	.locks_dst = true,
+	.unshare_helps = false,
+	.probe = copy_probe,
+	.check_run = ar_copy_check_run,
+	.heal = ar_copy_heal,
+	.split = copy_split,
+	.recover = ar_copy_recover,
+	.phases = copy_phases,
+};

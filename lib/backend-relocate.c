@@ -28,7 +28,13 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "backend-relocate.h"
+#include "backend.h"
+
+/* Our kernel patch's flags, unknown to stock headers. */
+#ifndef MREMAP_RELOCATE_ANON
+#define MREMAP_RELOCATE_ANON 8
+#define MREMAP_MUST_RELOCATE_ANON 16
+#endif
 
 #define HUGE (2ULL << 20)
 #define MAX_BATCH 16384
@@ -438,7 +444,16 @@ static int give_up(struct reloc *r, int err, bool can_undo)
 		       "`anonremap recover %d`", msg, r->pid, r->pid);
 }
 
-int ar_relocate_heal(struct ar_inject *inj, const struct ar_heal_run *run,
+/*
+ * mremap() carries VM_LOCKED and VM_LOCKONFAULT with each VMA it moves,
+ * and the pages stay mlocked: mlocked runs need nothing of their own.
+ */
+static int ar_relocate_check_run(struct ar_ctx *ctx, const struct ar_heal_run *run)
+{
+	return ar_heal_check_run(ctx, run, 0);
+}
+
+static int ar_relocate_heal(struct ar_inject *inj, const struct ar_heal_run *run,
 		     struct ar_heal_stats *st)
 {
 	/* The moves as the filters will see them (see ar_inject_check_calls()). */
@@ -558,7 +573,7 @@ static int split_pieces(struct reloc *r)
 	return err;
 }
 
-int ar_relocate_split(struct ar_inject *inj, const struct ar_heal_run *run,
+static int ar_relocate_split(struct ar_inject *inj, const struct ar_heal_run *run,
 		      struct ar_heal_stats *st)
 {
 	const struct ar_call_check calls[] = {
@@ -623,7 +638,7 @@ static int sources_moved(struct reloc *r, size_t *m)
 	return err;
 }
 
-int ar_relocate_recover(struct ar_inject *inj, enum ar_recovery *how)
+static int ar_relocate_recover(struct ar_inject *inj, enum ar_recovery *how)
 {
 	struct ar_heal_stats st;
 	struct reloc r;
@@ -667,22 +682,7 @@ out:
 	return err;
 }
 
-int ar_relocate_owns(uint32_t phase)
-{
-	return phase == AR_JP_RELOC_MOVING || phase == AR_JP_RELOC_BACK ||
-	       phase == AR_JP_RELOC_UNDO || phase == AR_JP_RELOC_SPLIT;
-}
-
-/*
- * mremap() carries VM_LOCKED and VM_LOCKONFAULT with each VMA it moves,
- * and the pages stay mlocked: mlocked runs need nothing of their own.
- */
-int ar_relocate_check_run(struct ar_ctx *ctx, const struct ar_heal_run *run)
-{
-	return ar_heal_check_run(ctx, run, 0);
-}
-
-int ar_relocate_probe(struct ar_ctx *ctx)
+static int ar_relocate_probe(struct ar_ctx *ctx)
 {
 	long page = sysconf(_SC_PAGESIZE);
 	char *p = mmap(NULL, 3 * page, PROT_READ | PROT_WRITE,
@@ -713,3 +713,37 @@ int ar_relocate_probe(struct ar_ctx *ctx)
 	munmap(p, 3 * page);
 	return err;
 }
+
+static const uint32_t relocate_phases[] = {
+	AR_JP_RELOC_MOVING, AR_JP_RELOC_BACK, AR_JP_RELOC_UNDO,
+	AR_JP_RELOC_SPLIT, 0
+};
+
+/*
+ * Each source VMA of a run is moved, relocated, next to the one before it
+ * at a free address with the run's 2 MiB phase (they merge as they land),
+ * and what that became is moved back over the run, relocated again.
+ * mremap() carries every attribute of a VMA (flags, name, NUMA policy),
+ * so nothing is mapped anew.  Where the kernel cannot relocate a source
+ * (pages shared with a fork, pinned, swapped out...), MREMAP_RELOCATE_ANON
+ * falls back to an ordinary move: the run is then healed into more than
+ * one VMA, as st->extra_vmas says.  With run->must,
+ * MREMAP_MUST_RELOCATE_ANON is used instead, and a source that cannot be
+ * relocated (-EFAULT) has the sources moved before it put back one by one.
+ * A split relocates each piece to a scratch slot, where it gets a fresh
+ * anon_vma, and moves it back as it is.
+ */
+const struct ar_backend_ops ar_backend_relocate = {
+	.id = AR_BACKEND_RELOCATE,
+	.name = "relocate",
+	.automatic = true,
+	.parts_merge = true,
+	.locks_dst = false,
+	.unshare_helps = false,
+	.probe = ar_relocate_probe,
+	.check_run = ar_relocate_check_run,
+	.heal = ar_relocate_heal,
+	.split = ar_relocate_split,
+	.recover = ar_relocate_recover,
+	.phases = relocate_phases,
+};

@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "uffd.h"
 
 #define HUGE (2ULL << 20)
@@ -650,7 +651,7 @@ static int check_calls(struct heal *h, const char *name)
 				   uffd_calls, AR_ARRAY_SIZE(uffd_calls));
 }
 
-int ar_uffd_heal(struct ar_inject *inj, const struct ar_heal_run *run,
+static int ar_uffd_heal(struct ar_inject *inj, const struct ar_heal_run *run,
 		 struct ar_heal_stats *st)
 {
 	struct ar_heal_stats dummy;
@@ -810,7 +811,7 @@ out:
 	return err;
 }
 
-int ar_uffd_recover(struct ar_inject *inj, enum ar_recovery *how)
+static int ar_uffd_recover(struct ar_inject *inj, enum ar_recovery *how)
 {
 	struct ar_heal_stats st;
 	struct heal h;
@@ -871,7 +872,7 @@ out:
 	return err;
 }
 
-int ar_uffd_probe(struct ar_ctx *ctx)
+static int ar_uffd_probe(struct ar_ctx *ctx)
 {
 	struct uffdio_api api = { .api = UFFD_API,
 				  .features = UFFD_FEATURE_MOVE };
@@ -922,7 +923,38 @@ out:
 	return err;
 }
 
-int ar_uffd_check_run(struct ar_ctx *ctx, const struct ar_heal_run *run)
+static int ar_uffd_check_run(struct ar_ctx *ctx, const struct ar_heal_run *run)
 {
 	return ar_heal_check_run(ctx, run, AR_HEAL_WRITABLE);
 }
+
+static int uffd_split(struct ar_inject *inj, const struct ar_heal_run *run,
+		      struct ar_heal_stats *st)
+{
+	return ar_heal_split_by_heals(inj, ar_uffd_heal, run, st);
+}
+
+static const uint32_t uffd_phases[] = {
+	AR_JP_UFFD_DST, AR_JP_UFFD_MOVING, AR_JP_UFFD_UNDO, 0
+};
+
+/*
+ * Refuses (nothing changed) the runs it cannot carry: uffd-armed,
+ * read-only, shared, growsdown, sealed, with a NUMA policy; an mlocked
+ * run is healed when RLIMIT_MEMLOCK allows its destination to be locked
+ * beside it.  Pages a fork once shared are -EBUSY until written.
+ */
+const struct ar_backend_ops ar_backend_uffd = {
+	.id = AR_BACKEND_UFFD_MOVE,
+	.name = "uffd-move",
+	.automatic = true,
+	.parts_merge = false,
+	.locks_dst = true,
+	.unshare_helps = true,
+	.probe = ar_uffd_probe,
+	.check_run = ar_uffd_check_run,
+	.heal = ar_uffd_heal,
+	.split = uffd_split,
+	.recover = ar_uffd_recover,
+	.phases = uffd_phases,
+};

@@ -19,141 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "backend-copy.h"
-#include "backend-relocate.h"
+#include "backend.h"
 #include "inject.h"
 #include "internal.h"
-#include "uffd.h"
-
-static const char *const backend_names[] = {
-	[AR_BACKEND_AUTO] = "auto",
-	[AR_BACKEND_RELOCATE] = "relocate",
-	[AR_BACKEND_UFFD_MOVE] = "uffd-move",
-	[AR_BACKEND_COPY] = "copy",
-};
-
-/* What the planner and the executor need of a backend that can run. */
-struct backend_ops {
-	int (*check)(struct ar_ctx *ctx, const struct ar_heal_run *run);
-	int (*heal)(struct ar_inject *inj, const struct ar_heal_run *run,
-		    struct ar_heal_stats *st);
-	/* Split a healed run back into its sources (--must rolling back). */
-	int (*split)(struct ar_inject *inj, const struct ar_heal_run *run,
-		     struct ar_heal_stats *st);
-	bool parts_merge;	/* parts of a run healed apart merge */
-	/* An mlocked run's destination is locked beside it while it heals. */
-	bool locks_dst;
-};
-
-static int uffd_split(struct ar_inject *inj, const struct ar_heal_run *run,
-		      struct ar_heal_stats *st)
-{
-	return ar_heal_split_by_heals(inj, ar_uffd_heal, run, st);
-}
-
-static int copy_split(struct ar_inject *inj, const struct ar_heal_run *run,
-		      struct ar_heal_stats *st)
-{
-	return ar_heal_split_by_heals(inj, ar_copy_heal, run, st);
-}
-
-static const struct backend_ops uffd_ops = {
-	ar_uffd_check_run, ar_uffd_heal, uffd_split, false, true,
-};
-static const struct backend_ops copy_ops = {
-	ar_copy_check_run, ar_copy_heal, copy_split, false, true,
-};
-static const struct backend_ops relocate_ops = {
-	ar_relocate_check_run, ar_relocate_heal, ar_relocate_split, true, false,
-};
-
-/* NULL for a backend this version cannot drive (see ar_backend_probe()). */
-static const struct backend_ops *backend_ops(enum ar_backend backend)
-{
-	switch (backend) {
-	case AR_BACKEND_UFFD_MOVE:
-		return &uffd_ops;
-	case AR_BACKEND_COPY:
-		return &copy_ops;
-	case AR_BACKEND_RELOCATE:
-		return &relocate_ops;
-	case AR_BACKEND_AUTO:
-		break;
-	}
-	return NULL;
-}
-
-AR_EXPORT const char *ar_backend_name(enum ar_backend backend)
-{
-	if ((unsigned int)backend >= AR_ARRAY_SIZE(backend_names))
-		return NULL;
-	return backend_names[backend];
-}
-
-AR_EXPORT int ar_backend_parse(const char *name, enum ar_backend *backend)
-{
-	size_t i;
-
-	for (i = 0; i < AR_ARRAY_SIZE(backend_names); i++)
-		if (!strcmp(name, backend_names[i])) {
-			*backend = (enum ar_backend)i;
-			return 0;
-		}
-	return -EINVAL;
-}
-
-/* The copy backend needs process_vm_readv() (CONFIG_CROSS_MEMORY_ATTACH). */
-static int copy_probe(struct ar_ctx *ctx)
-{
-	char src = 42, dst = 0;
-	struct iovec local = { &dst, 1 }, remote = { &src, 1 };
-
-	if (process_vm_readv(getpid(), &local, 1, &remote, 1, 0) != 1 || dst != 42)
-		return ar_fail_errno(ctx, errno, "process_vm_readv() does not "
-				     "work here");
-	return 0;
-}
-
-AR_EXPORT int ar_backend_probe(struct ar_ctx *ctx, enum ar_backend backend)
-{
-	switch (backend) {
-	case AR_BACKEND_RELOCATE:
-		return ar_relocate_probe(ctx);
-	case AR_BACKEND_UFFD_MOVE:
-		return ar_uffd_probe(ctx);
-	case AR_BACKEND_COPY:
-		return copy_probe(ctx);
-	case AR_BACKEND_AUTO:
-		break;
-	}
-	return ar_fail(ctx, EINVAL, "no such backend: %d", (int)backend);
-}
-
-/* The first backend that works, or the reasons none does. */
-static int choose_backend(struct ar_ctx *ctx, enum ar_backend *backend)
-{
-	static const enum ar_backend order[] = {
-		AR_BACKEND_RELOCATE, AR_BACKEND_UFFD_MOVE,
-	};
-	char why[AR_ARRAY_SIZE(order)][sizeof(ctx->errmsg)];
-	int ret = 0;
-	size_t i;
-
-	if (*backend != AR_BACKEND_AUTO)
-		return ar_backend_probe(ctx, *backend);
-	for (i = 0; i < AR_ARRAY_SIZE(order); i++) {
-		ret = ar_backend_probe(ctx, order[i]);
-		if (!ret) {
-			*backend = order[i];
-			return 0;
-		}
-		snprintf(why[i], sizeof(why[i]), "%s", ctx->errmsg);
-	}
-	return ar_fail(ctx, -ret, "no backend works here: relocate: %s; "
-		       "uffd-move: %s; --backend copy works on any kernel but "
-		       "is slower and gives up pages shared with a fork",
-		       why[0], why[1]);
-}
 
 static const char *blocker_reason(unsigned int blockers)
 {
@@ -197,7 +65,7 @@ static bool clip_run(const struct ar_proc *proc, const struct ar_run *run,
  * AR_RUN_SKIPPED with the reason.  src has room for r->vmas entries.
  */
 static enum ar_run_fate check_segment(struct ar_ctx *ctx,
-				      const struct backend_ops *ops,
+				      const struct ar_backend_ops *ops,
 				      const struct ar_proc *proc,
 				      const struct ar_run *r, struct ar_jsrc *src,
 				      char *reason, size_t len)
@@ -213,7 +81,7 @@ static enum ar_run_fate check_segment(struct ar_ctx *ctx,
 			 "cannot carry over");
 		return AR_RUN_SKIPPED;
 	}
-	if (ops->check(ctx, &hr)) {
+	if (ops->check_run(ctx, &hr)) {
 		snprintf(reason, len, "%s", ctx->errmsg);
 		return AR_RUN_SKIPPED;
 	}
@@ -309,7 +177,7 @@ static size_t expected_parts(size_t vmas, unsigned int max_pause_ms)
 }
 
 struct plan {
-	const struct backend_ops *ops;
+	const struct ar_backend_ops *ops;
 	struct ar_run *runs;		/* clipped to the range */
 	struct ar_defrag_run *out;	/* what the report says of each */
 	size_t n;
@@ -330,7 +198,7 @@ static void plan_free(struct plan *p)
  */
 static int make_plan(struct ar_ctx *ctx, const struct ar_proc *proc,
 		     const struct ar_defrag_opts *opts,
-		     const struct backend_ops *ops, struct plan *p)
+		     const struct ar_backend_ops *ops, struct plan *p)
 {
 	uint64_t end = opts->end ? opts->end : UINT64_MAX;
 	struct ar_jsrc *src = NULL;
@@ -829,7 +697,7 @@ static int heal_next_part(struct session *s, struct ar_inject *inj,
 		err = s->p->ops->heal(inj, &hr, &st);
 	/* Pages the fork that shared them left unmovable (see above). */
 	/* Pinned pages are EBUSY too, and stay so once rewritten. */
-	if (err == -EBUSY && s->p->ops == &uffd_ops && s->opts->unshare) {
+	if (err == -EBUSY && s->p->ops->unshare_helps && s->opts->unshare) {
 		err = unshare_pages(s->ctx, s->pid, seg.start, seg.end);
 		if (!err)
 			err = s->p->ops->heal(inj, &hr, &st);
@@ -839,7 +707,7 @@ static int heal_next_part(struct session *s, struct ar_inject *inj,
 				 "or as io_uring fixed buffers");
 			return 0;
 		}
-	} else if (err == -EBUSY && s->p->ops == &uffd_ops) {
+	} else if (err == -EBUSY && s->p->ops->unshare_helps) {
 		run_ends(s, AR_RUN_FAILED, "pages once shared with a forked "
 			 "process and not written since cannot move; --unshare "
 			 "rewrites them in place (pinned pages cannot move "
@@ -1116,7 +984,7 @@ static int session_start(struct session *s, const struct ar_proc *proc)
  */
 static int plan_in_stop(struct session *s, const struct ar_proc *proc)
 {
-	int ret = make_plan(s->ctx, proc, s->opts, backend_ops(s->backend),
+	int ret = make_plan(s->ctx, proc, s->opts, ar_backend_ops(s->backend),
 			    s->p);
 
 	if (!ret)
@@ -1453,7 +1321,7 @@ AR_EXPORT int ar_defrag(struct ar_ctx *ctx, pid_t pid,
 		return ar_fail(ctx, EINVAL, "empty range %#llx-%#llx",
 			       (unsigned long long)opts->start,
 			       (unsigned long long)opts->end);
-	ret = choose_backend(ctx, &backend);
+	ret = ar_backend_choose(ctx, &backend);
 	if (ret)
 		return ret;
 	if (plans_in_stop(opts) &&
@@ -1463,7 +1331,7 @@ AR_EXPORT int ar_defrag(struct ar_ctx *ctx, pid_t pid,
 	ret = read_snapshot(ctx, pid, &proc);
 	if (ret)
 		return ret;
-	ret = make_plan(ctx, proc, opts, backend_ops(backend), &p);
+	ret = make_plan(ctx, proc, opts, ar_backend_ops(backend), &p);
 	if (ret) {
 		ar_proc_free(proc);
 		return ret;
@@ -1500,19 +1368,4 @@ AR_EXPORT void ar_defrag_report_free(struct ar_defrag_report *report)
 		return;
 	free(report->runs);
 	free(report);
-}
-
-AR_EXPORT int ar_defrag_recover(struct ar_ctx *ctx, pid_t pid,
-				enum ar_recover_result *result)
-{
-	enum ar_recovery how = AR_RECOVERY_NOTHING;
-	int ret = ar_recover(ctx, pid, &how);
-
-	if (ret)
-		return ret;
-	if (result)
-		*result = how == AR_RECOVERY_FINISHED ? AR_RECOVER_FINISHED :
-			  how == AR_RECOVERY_UNDONE ? AR_RECOVER_UNDONE :
-			  AR_RECOVER_NOTHING;
-	return 0;
 }

@@ -217,20 +217,4 @@ int ar_heal_split_by_heals(struct ar_inject *inj,
 			   const struct ar_heal_run *run,
 			   struct ar_heal_stats *st);
 
-/* What recover did about the run under way. */
-enum ar_recovery {
-	AR_RECOVERY_NOTHING,	/* no run was under way: registers restored */
-	AR_RECOVERY_FINISHED,	/* the run was completed: one VMA */
-	AR_RECOVERY_UNDONE,	/* the run was moved back as it was */
-};
-
-/*
- * Repair pid after a tool died: restore the journaled registers, finish
- * (or, when that fails, undo) the interrupted run, unmap the scratch
- * pages, detach and resume.  -ENOENT when there is no journal, -EBUSY
- * when a live tool holds it; on other failures the process stays stopped
- * and the journal stays for another try.  how may be NULL.
- */
-int ar_recover(struct ar_ctx *ctx, pid_t pid, enum ar_recovery *how);
-
 #endif /* ANONREMAP_HEAL_H */

@@ -15,8 +15,6 @@
 #include <unistd.h>
 
 #include "tap.h"
-#include "backend-copy.h"
-#include "backend-relocate.h"
 #include "inject.h"
 #include "journal.h"
 #include "target-client.h"
@@ -113,7 +111,7 @@ static void copy_and_check(const char *args, unsigned int flags, int thp)
 		CHECK(huge > 0);
 	}
 	t0 = now_us();
-	CHECK_EQ(heal_range(ctx, t.pid, t.start, t.end, ar_copy_heal, flags,
+	CHECK_EQ(heal_range(ctx, t.pid, t.start, t.end, COPY->heal, flags,
 			    &st), 0);
 	t0 = now_us() - t0;
 	CHECK_EQ(count_vmas(t.pid, t.start, t.end), 1);
@@ -156,7 +154,7 @@ static void copy_split_back(void)
 	CHECK(tgt_start(&t, "-r 200 -z 7 -w 2") == 0);
 	CHECK(vma_attrs(t.pid, t.start, before, sizeof(before)) == 0);
 	CHECK(maps_of(t.pid, t.start, t.end, maps[0], sizeof(maps[0])) == 0);
-	CHECK_EQ(heal_then_split(ctx, t.pid, t.start, t.end, ar_copy_heal,
+	CHECK_EQ(heal_then_split(ctx, t.pid, t.start, t.end, COPY->heal,
 				 &healed), 0);
 	CHECK_EQ(healed, 1);
 	CHECK(maps_of(t.pid, t.start, t.end, maps[1], sizeof(maps[1])) == 0);
@@ -197,7 +195,7 @@ static void copy_thp_run_with_holes(void)
 
 	CHECK(tgt_start(&t, "-H 3 -z 9 -w 2") == 0);
 	rss = smaps_kb(t.pid, t.start, t.end, "Rss:");
-	CHECK_EQ(heal_range(ctx, t.pid, t.start, t.end, ar_copy_heal, 0, NULL), 0);
+	CHECK_EQ(heal_range(ctx, t.pid, t.start, t.end, COPY->heal, 0, NULL), 0);
 	CHECK_EQ(count_vmas(t.pid, t.start, t.end), 1);
 	rss_after = smaps_kb(t.pid, t.start, t.end, "Rss:");
 	printf("# -H 3 -z 9: Rss %ld -> %ld kB\n", rss, rss_after);
@@ -227,7 +225,7 @@ static void copy_keeps_attributes(void)
 	CHECK(tgt_start(&t, "-r 20 -a -w 1") == 0);
 	named = vma_named(t.pid, t.start, "[anon:frag]");
 	CHECK(named >= 0);
-	CHECK_EQ(heal_range(ctx, t.pid, t.start, t.end, ar_copy_heal, 0, NULL), 0);
+	CHECK_EQ(heal_range(ctx, t.pid, t.start, t.end, COPY->heal, 0, NULL), 0);
 	if (named)
 		CHECK_EQ(vma_named(t.pid, t.start, "[anon:frag]"), 1);
 	else
@@ -354,7 +352,7 @@ static void copy_protected(int prot, int mflags, const char *perms)
 	CHECK_EQ(ro_verify(&k), 0);
 	CHECK(vma_attrs(k.pid, k.start, before, sizeof(before)) == 0);
 	CHECK(!strncmp(before, perms, 4));
-	CHECK_EQ(heal_range(ctx, k.pid, k.start, k.end, ar_copy_heal, 0, NULL), 0);
+	CHECK_EQ(heal_range(ctx, k.pid, k.start, k.end, COPY->heal, 0, NULL), 0);
 	CHECK_EQ(count_vmas(k.pid, k.start, k.end), 1);
 	CHECK(vma_attrs(k.pid, k.start, after, sizeof(after)) == 0);
 	if (strcmp(before, after))
@@ -391,7 +389,7 @@ static void copy_refuses_shared(void)
 
 	CHECK(tgt_start(&t, "-r 200 -f -w 2") == 0);
 	rss = smaps_kb(t.pid, t.start, t.end, "Rss:");
-	err = heal_range(ctx, t.pid, t.start, t.end, ar_copy_heal, 0, NULL);
+	err = heal_range(ctx, t.pid, t.start, t.end, COPY->heal, 0, NULL);
 	printf("# %s\n", ar_ctx_errmsg(ctx));
 	CHECK_EQ(err, -EBUSY);
 	CHECK(strstr(ar_ctx_errmsg(ctx), "shared"));
@@ -415,24 +413,24 @@ static void copy_check_run_refusals(void)
 	struct ar_heal_run hr = { .start = 0x10000, .end = 0x12000, .src = src,
 				  .nsrc = 2, .perms = "r--p" };
 
-	CHECK_EQ(ar_copy_check_run(ctx, &hr), 0);
-	CHECK_EQ(ar_uffd_check_run(ctx, &hr), -EPERM);
+	CHECK_EQ(COPY->check_run(ctx, &hr), 0);
+	CHECK_EQ(UFFD->check_run(ctx, &hr), -EPERM);
 	hr.vmflags = AR_VMF(LO);
-	CHECK_EQ(ar_copy_check_run(ctx, &hr), 0);
+	CHECK_EQ(COPY->check_run(ctx, &hr), 0);
 	hr.vmflags = AR_VMF(LO) | AR_VMF(LF);
-	CHECK_EQ(ar_copy_check_run(ctx, &hr), 0);
-	CHECK_EQ(ar_relocate_check_run(ctx, &hr), 0);
+	CHECK_EQ(COPY->check_run(ctx, &hr), 0);
+	CHECK_EQ(RELOCATE->check_run(ctx, &hr), 0);
 	hr.perms = "rw-p";
-	CHECK_EQ(ar_uffd_check_run(ctx, &hr), 0);
+	CHECK_EQ(UFFD->check_run(ctx, &hr), 0);
 	hr.vmflags = AR_VMF(UM);
-	CHECK_EQ(ar_copy_check_run(ctx, &hr), -EPERM);
+	CHECK_EQ(COPY->check_run(ctx, &hr), -EPERM);
 	hr.vmflags = AR_VMF(GD);
-	CHECK_EQ(ar_copy_check_run(ctx, &hr), -EPERM);
+	CHECK_EQ(COPY->check_run(ctx, &hr), -EPERM);
 	hr.vmflags = AR_VMF(SL);
-	CHECK_EQ(ar_copy_check_run(ctx, &hr), -EPERM);
+	CHECK_EQ(COPY->check_run(ctx, &hr), -EPERM);
 	hr.vmflags = 0;
 	src[1].start = 0x11800;
-	CHECK_EQ(ar_copy_check_run(ctx, &hr), -EINVAL);
+	CHECK_EQ(COPY->check_run(ctx, &hr), -EINVAL);
 }
 
 /* A NUMA policy cannot be carried to the new VMA: refused, untouched. */
@@ -441,7 +439,7 @@ static void copy_refuses_mempolicy(void)
 	struct tgt t;
 
 	CHECK(tgt_start(&t, "-r 50 -m") == 0);
-	CHECK_EQ(heal_range(ctx, t.pid, t.start, t.end, ar_copy_heal, 0, NULL),
+	CHECK_EQ(heal_range(ctx, t.pid, t.start, t.end, COPY->heal, 0, NULL),
 		 -EPERM);
 	CHECK(strstr(ar_ctx_errmsg(ctx), "NUMA policy"));
 	CHECK_EQ(count_vmas(t.pid, t.start, t.end), 50);
@@ -494,7 +492,7 @@ static double time_copy_once(const char *args)
 	if (child < 0)
 		return -1;
 	if (!child)
-		_exit(heal_range(ctx, t.pid, t.start, t.end, ar_copy_heal, 0,
+		_exit(heal_range(ctx, t.pid, t.start, t.end, COPY->heal, 0,
 				 NULL) ? 1 : 0);
 	if (waitpid(child, &status, 0) != child)
 		return -1;
@@ -532,7 +530,7 @@ static int kill_copy_after(struct tgt *t, double us)
 	if (child < 0)
 		return -1;
 	if (!child)
-		_exit(heal_range(ctx, t->pid, t->start, t->end, ar_copy_heal, 0,
+		_exit(heal_range(ctx, t->pid, t->start, t->end, COPY->heal, 0,
 				 NULL) ? 1 : 0);
 	usleep((useconds_t)us);
 	kill(child, SIGKILL);
@@ -579,7 +577,7 @@ static void kill9_loop(const char *args, int iterations, int need_midway)
 		CHECK(vma_attrs(t.pid, t.start, before, sizeof(before)) == 0);
 		CHECK_EQ(kill_copy_after(&t, rand() % (int)(full_us + 1)), 0);
 		if (!ar_journal_open(ctx, t.pid, &j)) {
-			in_copy += ar_copy_owns(ar_journal_state(j)->phase);
+			in_copy += (ar_backend_of_phase(ar_journal_state(j)->phase) == COPY);
 			ar_journal_close(j);
 		}
 		vmas = count_vmas(t.pid, t.start, t.end);

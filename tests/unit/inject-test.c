@@ -812,7 +812,7 @@ static void uffd_split_back(const char *args)
 	CHECK(tgt_start(&t, args) == 0);
 	CHECK(maps_of(t.pid, t.start, t.end, maps[0], sizeof(maps[0])) == 0);
 	CHECK(vma_flags(t.pid, t.start, before, sizeof(before), &kb) == 0);
-	CHECK_EQ(heal_then_split(ctx, t.pid, t.start, t.end, ar_uffd_heal,
+	CHECK_EQ(heal_then_split(ctx, t.pid, t.start, t.end, UFFD->heal,
 				 &healed), 0);
 	CHECK_EQ(healed, 1);
 	CHECK(maps_of(t.pid, t.start, t.end, maps[1], sizeof(maps[1])) == 0);
@@ -866,7 +866,7 @@ static int heal_part(struct ar_inject *inj, struct tgt *t, size_t from,
 		err = ar_heal_run_from_proc(&hr, src, proc, &part);
 	}
 	if (!err)
-		err = ar_uffd_heal(inj, &hr, NULL);
+		err = UFFD->heal(inj, &hr, NULL);
 	ar_proc_free(proc);
 	return err;
 }
@@ -1186,7 +1186,7 @@ static void recover_dead_process(void)
 
 static void uffd_probe_here(void)
 {
-	CHECK_EQ(ar_uffd_probe(ctx), 0);
+	CHECK_EQ(UFFD->probe(ctx), 0);
 }
 
 /* Refused or failed heals leave the process exactly as it was. */

@@ -18,8 +18,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "inject.h"
+#include "journal.h"
 #include "uffd.h"
+
+/* The backends under test, from the library's list. */
+#define UFFD ar_backend_ops(AR_BACKEND_UFFD_MOVE)
+#define COPY ar_backend_ops(AR_BACKEND_COPY)
+#define RELOCATE ar_backend_ops(AR_BACKEND_RELOCATE)
 
 #define PAGE 4096UL
 
@@ -267,7 +274,7 @@ static inline int tgt_locate(void)
 	return 0;
 }
 
-/* A backend's heal: ar_uffd_heal() or ar_copy_heal(). */
+/* A backend's heal (struct ar_backend_ops). */
 typedef int (*heal_fn)(struct ar_inject *inj, const struct ar_heal_run *run,
 		       struct ar_heal_stats *st);
 
@@ -359,7 +366,7 @@ static inline int heal_region(struct ar_ctx *ctx, struct tgt *t,
 			       double *pause_us)
 {
 	double t0 = now_us();
-	int err = heal_range(ctx, t->pid, t->start, t->end, ar_uffd_heal, flags,
+	int err = heal_range(ctx, t->pid, t->start, t->end, UFFD->heal, flags,
 			     st);
 
 	if (pause_us)
