@@ -52,12 +52,31 @@
 #define PM_SWAP (UINT64_C(1) << 62)
 #define PM_PRESENT (UINT64_C(1) << 63)
 
+/*
+ * This backend's journal phases (7 and 8).  Which sources are done is read
+ * back from the target: a source is unmapped only once every page of it
+ * is in dst, in address order, so the sources still mapped are a suffix.
+ */
+enum {
+	AR_JP_COPY_DST = 7,	/* dst may exist; sources unmapped from the
+				   front, each once copied to dst */
+	AR_JP_COPY_BACK = 8,	/* copying failed: the copied prefix
+				   (src[batch_first] on) goes back in place */
+};
+
+/* What this backend keeps in the journal (AR_JREC()). */
+struct __attribute__((may_alias)) copy_rec {
+	uint32_t prot_after;	/* dst protection once filled */
+	uint32_t batch_first;	/* COPY_BACK: the copied prefix from here */
+};
+
 struct copy {
 	struct ar_inject *inj;
 	struct ar_ctx *ctx;
 	struct ar_journal *j;
 	struct ar_journal_state *js;	/* the journal's, or local */
 	struct ar_journal_state local;
+	struct copy_rec *rec;		/* in js */
 	pid_t pid;
 	uint64_t data;
 	size_t data_size;
@@ -315,9 +334,9 @@ static int finish(struct copy *c)
 	uint64_t len = ar_js_len(c->js);
 	int err = 0;
 
-	if (c->js->prot != c->js->prot_after)
+	if (c->js->prot != c->rec->prot_after)
 		err = ar_heal_call(c->inj, "mprotect", NULL, SYS_mprotect,
-				   c->js->dst, len, c->js->prot_after, 0, 0, 0);
+				   c->js->dst, len, c->rec->prot_after, 0, 0, 0);
 	if (!err && c->js->advice & AR_ADV_HUGEPAGE)
 		err = ar_heal_advise(c->inj, c->js->dst, len, AR_ADV_HUGEPAGE);
 	if (!err)
@@ -382,15 +401,15 @@ static int put_back(struct copy *c, size_t m)
 	struct ar_heal_layout l = { 0 };
 	int err;
 
-	c->js->batch_first = (uint32_t)m;
+	c->rec->batch_first = (uint32_t)m;
 	if ((err = ar_journal_step(c->j, c->js, AR_JP_COPY_BACK, 0)) ||
 	    (err = read_layout(c, &l)))
 		goto out;
 	if (ar_heal_range_state(&l, c->js->dst, c->js->dst + len) ==
 	    AR_RANGE_EXACT) {
-		if (c->js->prot != c->js->prot_after)
+		if (c->js->prot != c->rec->prot_after)
 			err = ar_heal_call(c->inj, "mprotect", NULL, SYS_mprotect,
-					   c->js->dst, head, c->js->prot_after,
+					   c->js->dst, head, c->rec->prot_after,
 					   0, 0, 0);
 		if (!err && c->js->advice & AR_ADV_HUGEPAGE)
 			err = ar_heal_advise(c->inj, c->js->dst, head,
@@ -459,7 +478,7 @@ static int resume(struct copy *c, int go_on, enum ar_recovery *how)
 	    ar_heal_range_state(&l, c->js->dst, c->js->dst + len) == AR_RANGE_EXACT)
 		go_on = 0;
 	else if (c->js->phase == AR_JP_COPY_BACK) {
-		m = c->js->batch_first;
+		m = c->rec->batch_first;
 		if (m >= c->js->nsrc)
 			err = ar_fail(c->ctx, EBADMSG, "journal source out of "
 				      "range");
@@ -534,6 +553,7 @@ static int copy_init(struct copy *c, struct ar_inject *inj,
 	c->ctx = ar_inject_ctx(inj);
 	c->j = ar_inject_journal(inj);
 	c->js = c->j ? ar_journal_state(c->j) : &c->local;
+	c->rec = AR_JREC(c->js, struct copy_rec);
 	c->pid = ar_inject_pid(inj);
 	c->js->pid = c->pid;
 	c->data = ar_inject_data(inj, &c->data_size);
@@ -570,7 +590,7 @@ static int ar_copy_check_run(struct ar_ctx *ctx, const struct ar_heal_run *run)
 static int check_calls(struct copy *c, const char *name)
 {
 	const struct ar_call_check mprotect_back = {
-		NULL, SYS_mprotect, { 0, 0, c->js->prot_after }
+		NULL, SYS_mprotect, { 0, 0, c->rec->prot_after }
 	};
 
 	return ar_heal_check_calls(c->inj, (int)c->js->prot,
@@ -608,11 +628,9 @@ static int ar_copy_heal(struct ar_inject *inj, const struct ar_heal_run *run,
 	c.js->nsrc = run->nsrc;
 	c.js->run_start = run->start;
 	c.js->run_end = run->end;
-	c.js->uffd = -1;
-	c.js->nbatch = 0;
-	c.js->batch_first = 0;
+	c.rec->batch_first = 0;
 	prot = ar_heal_prot_of(run->perms);
-	c.js->prot_after = (uint32_t)prot;
+	c.rec->prot_after = (uint32_t)prot;
 	/*
 	 * A run that is not writable but accounted was writable once: map
 	 * dst writable so it is accounted too ("ac"), then take it back.

@@ -39,12 +39,36 @@
 #define HUGE (2ULL << 20)
 #define MAX_BATCH 16384
 
+/*
+ * This backend's journal phases (9 to 12).  mremap() moves whole VMAs, so
+ * where each source is can be read back from the target's maps.  The
+ * journal's mflags holds the MREMAP_*RELOCATE_ANON flag of the forward
+ * moves.
+ */
+enum {
+	AR_JP_RELOC_MOVING = 9,	/* sources move to dst in address order: those
+				   gone from the run are a prefix, at dst */
+	AR_JP_RELOC_BACK = 10,	/* every source is at dst: what dst holds
+				   moves back over the run */
+	AR_JP_RELOC_UNDO = 11,	/* the moved prefix goes back source by source,
+				   each through the scratch slot */
+	AR_JP_RELOC_SPLIT = 12,	/* --must: the sources, pieces of a healed run,
+				   become VMAs again one by one through the
+				   slot (no dst) */
+};
+
+/* What this backend keeps in the journal (AR_JREC()). */
+struct __attribute__((may_alias)) reloc_rec {
+	uint64_t slot;		/* UNDO, SPLIT: the scratch slot, 0 if none */
+};
+
 struct reloc {
 	struct ar_inject *inj;
 	struct ar_ctx *ctx;
 	struct ar_journal *j;
 	struct ar_journal_state *js;	/* the journal's, or local */
 	struct ar_journal_state local;
+	struct reloc_rec *rec;		/* in js */
 	pid_t pid;
 	uint64_t descs;			/* the data area, for batches */
 	size_t cap;			/* descriptors a batch may hold */
@@ -54,7 +78,7 @@ struct reloc {
 /* Where a source of the run waits in the scratch slot of an undo. */
 static uint64_t slot_of(const struct reloc *r, uint64_t addr)
 {
-	return r->js->batch + addr % HUGE;
+	return r->rec->slot + addr % HUGE;
 }
 
 static struct ar_sysdesc mremap_desc(uint64_t from, uint64_t len,
@@ -88,9 +112,9 @@ static int read_layout(struct reloc *r, struct ar_heal_layout *l)
 		ranges[n][0] = r->js->dst;
 		ranges[n++][1] = r->js->dst + ar_js_len(r->js);
 	}
-	if (r->js->batch) {
-		ranges[n][0] = r->js->batch;
-		ranges[n++][1] = r->js->batch + slot_len(r);
+	if (r->rec->slot) {
+		ranges[n][0] = r->rec->slot;
+		ranges[n++][1] = r->rec->slot + slot_len(r);
 	}
 	return ar_heal_layout_read(r->ctx, r->pid, ranges, n, l);
 }
@@ -106,10 +130,10 @@ static bool dst_free(const struct reloc *r, const struct ar_heal_layout *l)
 /* Whether anything is mapped in the undo's scratch slot. */
 static bool slot_used(const struct reloc *r, const struct ar_heal_layout *l)
 {
-	size_t i = ar_heal_layout_find(l, r->js->batch);
+	size_t i = ar_heal_layout_find(l, r->rec->slot);
 
-	return r->js->batch && i < l->n &&
-	       l->v[i][0] < r->js->batch + slot_len(r);
+	return r->rec->slot && i < l->n &&
+	       l->v[i][0] < r->rec->slot + slot_len(r);
 }
 
 /*
@@ -322,9 +346,9 @@ static int undo(struct reloc *r)
 	bool slot_busy;
 	int err = 0;
 
-	if (!r->js->batch)
+	if (!r->rec->slot)
 		err = ar_inject_find_gap(r->inj, slot_len(r), HUGE, 0,
-					 &r->js->batch);
+					 &r->rec->slot);
 	if (err || (err = ar_journal_step(r->j, r->js, AR_JP_RELOC_UNDO, 0)) ||
 	    (err = read_layout(r, &l)))
 		goto out;
@@ -350,7 +374,7 @@ static int undo(struct reloc *r)
 		err = ar_fail(r->ctx, EIO, "process %d: memory left at %#llx "
 			      "or %#llx after moving the sources back", r->pid,
 			      (unsigned long long)r->js->dst,
-			      (unsigned long long)r->js->batch);
+			      (unsigned long long)r->rec->slot);
 	if (!err)
 		err = ar_journal_step(r->j, r->js, AR_JP_READY, 0);
 out:
@@ -369,6 +393,7 @@ static int reloc_init(struct reloc *r, struct ar_inject *inj,
 	r->ctx = ar_inject_ctx(inj);
 	r->j = ar_inject_journal(inj);
 	r->js = r->j ? ar_journal_state(r->j) : &r->local;
+	r->rec = AR_JREC(r->js, struct reloc_rec);
 	r->pid = ar_inject_pid(inj);
 	r->js->pid = r->pid;
 	r->descs = ar_inject_data(inj, &size);
@@ -396,10 +421,8 @@ static int set_run(struct reloc *r, const struct ar_heal_run *run)
 	r->js->nsrc = run->nsrc;
 	r->js->run_start = run->start;
 	r->js->run_end = run->end;
-	r->js->uffd = -1;
 	r->js->dst = 0;
-	r->js->batch = 0;
-	r->js->nbatch = 0;
+	r->rec->slot = 0;
 	r->js->mflags = run->must ? MREMAP_MUST_RELOCATE_ANON :
 				    MREMAP_RELOCATE_ANON;
 	r->st->bytes = run->end - run->start;
@@ -593,7 +616,7 @@ static int ar_relocate_split(struct ar_inject *inj, const struct ar_heal_run *ru
 	    (err = set_run(&r, run)))
 		goto out;
 	r.js->mflags = MREMAP_MUST_RELOCATE_ANON;
-	err = ar_inject_find_gap(inj, slot_len(&r), HUGE, 0, &r.js->batch) ?:
+	err = ar_inject_find_gap(inj, slot_len(&r), HUGE, 0, &r.rec->slot) ?:
 	      ar_journal_step(r.j, r.js, AR_JP_RELOC_SPLIT, 1) ?:
 	      split_pieces(&r);
 	if (err == -EIO)

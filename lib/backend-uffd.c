@@ -42,12 +42,35 @@ _Static_assert(FINISH_OFF + 4 * sizeof(struct ar_sysdesc) <=
 #define MAX_BATCH 16384
 #define MAX_EAGAIN 100		/* EAGAINs in a row without progress */
 
+/* This backend's journal phases (journal.h leaves 3 to 5 to it). */
+enum {
+	AR_JP_UFFD_DST = 3,	/* a run begins: fd and dst may exist, empty */
+	AR_JP_UFFD_MOVING = 4,	/* dst registered; the batch below under way,
+				   or done and dst maybe over the run already */
+	AR_JP_UFFD_UNDO = 5,	/* moving back what src[].moved says was moved */
+};
+
+/* What this backend keeps in the journal (AR_JREC()). */
+struct __attribute__((may_alias)) uffd_rec {
+	int32_t uffd;		/* fd number in the target, -1 if none */
+	/*
+	 * The batch under way: its descriptors at batch, then as many
+	 * uffdio_moves; the target holds batch_seq in the word before them
+	 * once they are all written, so a batch never written is told apart
+	 * from an older one.  Sources before batch_first are done; first_lo
+	 * is how far src[batch_first] had got when the batch was built.
+	 */
+	uint32_t nbatch, batch_first, pad;
+	uint64_t batch, batch_seq, first_lo;
+};
+
 struct heal {
 	struct ar_inject *inj;
 	struct ar_ctx *ctx;
 	struct ar_journal *j;
 	struct ar_journal_state *js;	/* the journal's, or local */
 	struct ar_journal_state local;
+	struct uffd_rec *rec;		/* in js */
 	uint64_t data;
 	size_t data_size;
 	uint64_t *moved;	/* per source: bytes moved to dst, from its start */
@@ -71,7 +94,7 @@ static int uffd_ioctl(struct heal *h, const char *what, unsigned long req,
 	int err = ar_inject_write(h->inj, where, arg, len);
 
 	if (!err)
-		err = call_ok(h, what, NULL, SYS_ioctl, (uint64_t)h->js->uffd,
+		err = call_ok(h, what, NULL, SYS_ioctl, (uint64_t)h->rec->uffd,
 			      req, where, 0, 0, 0);
 	if (!err)
 		err = ar_inject_read(h->inj, where, arg, len);
@@ -107,7 +130,7 @@ static int open_uffd(struct heal *h)
 
 	if (err)
 		return err;
-	h->js->uffd = (int32_t)fd;
+	h->rec->uffd = (int32_t)fd;
 	err = uffd_ioctl(h, "UFFDIO_API", UFFDIO_API, &api, sizeof(api));
 	if (err == -EINVAL)
 		return ar_fail(h->ctx, EOPNOTSUPP, "this kernel has no "
@@ -124,16 +147,16 @@ static int close_uffd(struct heal *h)
 	long r;
 	int err;
 
-	if (h->js->uffd < 0)
+	if (h->rec->uffd < 0)
 		return 0;
-	err = ar_inject_call(h->inj, &r, SYS_close, (uint64_t)h->js->uffd, 0,
+	err = ar_inject_call(h->inj, &r, SYS_close, (uint64_t)h->rec->uffd, 0,
 			     0, 0, 0, 0);
 	if (err)
 		return err;
 	if (r < 0 && !(r == -EBADF && h->recovering))
 		return ar_fail_errno(h->ctx, (int)-r, "close in process %d",
 				     h->js->pid);
-	h->js->uffd = -1;
+	h->rec->uffd = -1;
 	return 0;
 }
 
@@ -323,18 +346,18 @@ static int move_all(struct heal *h, int back)
 			};
 			d[n] = (struct ar_sysdesc){
 				.nr = SYS_ioctl,
-				.args = { (uint64_t)h->js->uffd, UFFDIO_MOVE,
+				.args = { (uint64_t)h->rec->uffd, UFFDIO_MOVE,
 					  moves + n * sizeof(*mv) },
 			};
 		}
 		if (!n)
 			break;
 		pending_range(h, first, back, &lo, &hi);
-		h->js->batch = descs;
-		h->js->nbatch = (uint32_t)n;
-		h->js->batch_first = (uint32_t)first;
-		h->js->first_lo = lo;
-		h->js->batch_seq++;
+		h->rec->batch = descs;
+		h->rec->nbatch = (uint32_t)n;
+		h->rec->batch_first = (uint32_t)first;
+		h->rec->first_lo = lo;
+		h->rec->batch_seq++;
 		/* Journal, then invalidate, write, validate, run. */
 		if ((err = ar_journal_step(h->j, h->js, back ?
 					   AR_JP_UFFD_UNDO : AR_JP_UFFD_MOVING,
@@ -344,7 +367,7 @@ static int move_all(struct heal *h, int back)
 		    (err = ar_inject_write(h->inj, moves, mv, n * sizeof(*mv))) ||
 		    (err = ar_inject_batch_write(h->inj, descs, d, n)) ||
 		    (err = ar_inject_write(h->inj, descs - SEQ_SIZE,
-					   &h->js->batch_seq, SEQ_SIZE)) ||
+					   &h->rec->batch_seq, SEQ_SIZE)) ||
 		    (err = ar_inject_batch_run(h->inj, descs, d, n, &done)) ||
 		    (err = ar_inject_read(h->inj, moves, mv, n * sizeof(*mv))))
 			goto out;
@@ -469,7 +492,7 @@ static int dst_over_run(struct heal *h)
 	const char *what[4] = { "UFFDIO_UNREGISTER", "mremap" };
 	struct ar_sysdesc d[4] = {
 		{ .nr = SYS_ioctl,
-		  .args = { (uint64_t)h->js->uffd, UFFDIO_UNREGISTER, range } },
+		  .args = { (uint64_t)h->rec->uffd, UFFDIO_UNREGISTER, range } },
 		{ .nr = SYS_mremap,
 		  .args = { h->js->dst, len, len,
 			    MREMAP_FIXED | MREMAP_MAYMOVE, h->js->run_start } },
@@ -484,7 +507,7 @@ static int dst_over_run(struct heal *h)
 	}
 	what[n] = "close";
 	d[n++] = (struct ar_sysdesc){
-		.nr = SYS_close, .args = { (uint64_t)h->js->uffd } };
+		.nr = SYS_close, .args = { (uint64_t)h->rec->uffd } };
 	if (!err)
 		err = ar_inject_batch(h->inj, h->data + FINISH_OFF, d, n, &done);
 	if (err)
@@ -492,7 +515,7 @@ static int dst_over_run(struct heal *h)
 	/* Closing twice is harmless, as in close_uffd(). */
 	if (done == n ||
 	    (done == n - 1 && (long)d[n - 1].result == -EBADF && h->recovering)) {
-		h->js->uffd = -1;
+		h->rec->uffd = -1;
 		return 0;
 	}
 	return ar_fail_errno(h->ctx, (int)-(long)d[done].result,
@@ -572,7 +595,7 @@ static int undo(struct heal *h)
 	if (err > 0 && any_moved(h)) {
 		for (size_t i = 0; i < h->js->nsrc; i++)
 			h->js->src[i].moved = h->moved[i];
-		h->js->nbatch = 0;
+		h->rec->nbatch = 0;
 		err = ar_journal_step(h->j, h->js, AR_JP_UFFD_UNDO, 1);
 		/*
 		 * Registering the run makes it a valid move destination
@@ -624,6 +647,7 @@ static int heal_init(struct heal *h, struct ar_inject *inj,
 	h->ctx = ar_inject_ctx(inj);
 	h->j = ar_inject_journal(inj);
 	h->js = h->j ? ar_journal_state(h->j) : &h->local;
+	h->rec = AR_JREC(h->js, struct uffd_rec);
 	h->js->pid = ar_inject_pid(inj);
 	h->data = ar_inject_data(inj, &h->data_size);
 	h->st = st;
@@ -685,9 +709,9 @@ static int ar_uffd_heal(struct ar_inject *inj, const struct ar_heal_run *run,
 	h.js->nsrc = run->nsrc;
 	h.js->run_start = run->start;
 	h.js->run_end = run->end;
-	h.js->uffd = -1;
+	h.rec->uffd = -1;
 	h.js->dst = 0;
-	h.js->nbatch = 0;
+	h.rec->nbatch = 0;
 	h.js->prot = (uint32_t)ar_heal_prot_of(run->perms);
 	h.js->mflags = MAP_PRIVATE | MAP_ANONYMOUS |
 		       (run->vmflags & AR_VMF(NR) ? MAP_NORESERVE : 0);
@@ -748,9 +772,10 @@ out:
 static int reload_progress(struct heal *h, int back)
 {
 	const struct ar_journal_state *js = h->js;
-	const uint64_t moves = js->batch + batch_cap(h) *
+	const struct uffd_rec *rec = h->rec;
+	const uint64_t moves = rec->batch + batch_cap(h) *
 						sizeof(struct ar_sysdesc);
-	size_t n = js->nbatch, first = js->batch_first;
+	size_t n = rec->nbatch, first = rec->batch_first;
 	struct ar_sysdesc *d = NULL;
 	struct uffdio_move mv;
 	uint64_t seq;
@@ -766,18 +791,18 @@ static int reload_progress(struct heal *h, int back)
 	if (first + n > js->nsrc)
 		return ar_fail(h->ctx, EBADMSG, "journal batch out of range");
 	if (back)
-		h->undone[first] = js->first_lo;
+		h->undone[first] = rec->first_lo;
 	else
-		h->moved[first] = js->first_lo;
-	if ((err = ar_inject_read(h->inj, js->batch - SEQ_SIZE, &seq,
+		h->moved[first] = rec->first_lo;
+	if ((err = ar_inject_read(h->inj, rec->batch - SEQ_SIZE, &seq,
 				  sizeof(seq))))
 		return err;
-	if (seq != js->batch_seq)
+	if (seq != rec->batch_seq)
 		return 0;	/* never fully written, so never run */
 	d = calloc(n, sizeof(*d));
 	if (!d)
 		return ar_fail(h->ctx, ENOMEM, "out of memory");
-	if ((err = ar_inject_read(h->inj, js->batch, d, n * sizeof(*d))))
+	if ((err = ar_inject_read(h->inj, rec->batch, d, n * sizeof(*d))))
 		goto out;
 	for (size_t k = 0; k < n; k++) {
 		const struct ar_jsrc *s = &js->src[first + k];

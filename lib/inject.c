@@ -1643,7 +1643,6 @@ int ar_inject_attach_known(struct ar_ctx *ctx, pid_t pid, pid_t tid,
 	if (inj->journal) {
 		js = ar_journal_state(inj->journal);
 		memset(js, 0, sizeof(*js));
-		js->uffd = -1;
 		if ((err = ar_proc_starttime(pid, &js->starttime)) ||
 		    (err = journal_threads(inj)) ||
 		    (err = journal_phase(inj, AR_JP_ATTACHED)))

@@ -13,7 +13,13 @@
 
 #include "journal.h"
 
-#define JMAGIC "ARJRNL1"
+/*
+ * ARJRNL1 journals kept each backend's fields in the header; since 2 a
+ * backend's are an opaque record (rec).  An older one is not read: the
+ * anonremap that wrote it recovers it.
+ */
+#define JMAGIC "ARJRNL2"
+#define JMAGIC_V1 "ARJRNL1"
 #define HEAD_SIZE 4096UL
 #define MAX_THREADS (1u << 22)
 #define ROOT_DIR "/run/anonremap"
@@ -26,18 +32,12 @@ struct jdisk {
 	uint64_t starttime;
 	struct ar_regs regs;
 	uint64_t code, code_len, data, data_len;
-	int32_t uffd;
-	uint32_t mflags;
+	uint32_t mflags, pad;
 	uint64_t advice;
 	uint64_t run_start, run_end, dst;
-	uint64_t batch, batch_seq, first_lo;
-	uint32_t nbatch, batch_first;
-	uint64_t nsrc;
+	uint64_t nsrc, nthreads;
+	uint64_t rec[AR_JREC_SIZE / 8];
 	uint64_t csum;
-	/* Added with the copy backend: older journals end before (size). */
-	uint32_t prot_after, pad;
-	/* Added with parked threads: their records follow the header. */
-	uint64_t nthreads;
 };
 
 struct ar_journal {
@@ -49,9 +49,6 @@ struct ar_journal {
 };
 
 _Static_assert(sizeof(struct jdisk) <= HEAD_SIZE, "journal header size");
-
-#define JDISK_V1_SIZE offsetof(struct jdisk, prot_after)
-#define JDISK_V2_SIZE offsetof(struct jdisk, nthreads)
 
 /* The source list comes after the header and the thread records. */
 static off_t src_offset(size_t nthreads)
@@ -110,17 +107,17 @@ static int load(struct ar_journal *j)
 	 */
 	if (n < (ssize_t)sizeof(d.magic) || !memcmp(d.magic, no_magic, 8))
 		return ar_fail(j->ctx, ENODATA, "%s holds no record", j->path);
-	if (n < (ssize_t)JDISK_V1_SIZE || memcmp(d.magic, JMAGIC, 8) ||
-	    (d.size != sizeof(d) && d.size != JDISK_V1_SIZE &&
-	     d.size != JDISK_V2_SIZE) ||
-	    n < (ssize_t)d.size)
+	if (n >= (ssize_t)sizeof(d.magic) && !memcmp(d.magic, JMAGIC_V1, 8))
+		return ar_fail(j->ctx, EBADMSG, "%s was written by an older "
+			       "anonremap (0.1): recover with that version",
+			       j->path);
+	if (n < (ssize_t)sizeof(d) || memcmp(d.magic, JMAGIC, 8) ||
+	    d.size != sizeof(d))
 		return ar_fail(j->ctx, EBADMSG, "%s is damaged or not a journal "
 			       "of this version", j->path);
-	if (d.size < sizeof(d))
-		memset((char *)&d + d.size, 0, sizeof(d) - d.size);
 	sum = d.csum;
 	d.csum = 0;
-	if (checksum(&d, d.size) != sum)
+	if (checksum(&d, sizeof(d)) != sum)
 		return ar_fail(j->ctx, EBADMSG, "%s is damaged", j->path);
 	free(st->src);
 	free(st->threads);
@@ -135,19 +132,13 @@ static int load(struct ar_journal *j)
 	st->code_len = d.code_len;
 	st->data = d.data;
 	st->data_len = d.data_len;
-	st->uffd = d.uffd;
 	st->prot = d.prot;
 	st->mflags = d.mflags;
-	st->prot_after = d.prot_after;
 	st->advice = d.advice;
 	st->run_start = d.run_start;
 	st->run_end = d.run_end;
 	st->dst = d.dst;
-	st->batch = d.batch;
-	st->batch_seq = d.batch_seq;
-	st->first_lo = d.first_lo;
-	st->nbatch = d.nbatch;
-	st->batch_first = d.batch_first;
+	memcpy(st->rec, d.rec, sizeof(st->rec));
 	if (d.nsrc > (1u << 24) || d.nthreads > MAX_THREADS)
 		return ar_fail(j->ctx, EBADMSG, "%s is damaged", j->path);
 	if (d.nthreads) {
@@ -225,7 +216,6 @@ static struct ar_journal *journal_new(struct ar_ctx *ctx, const char *path)
 		return NULL;
 	j->ctx = ctx;
 	j->fd = -1;
-	j->st.uffd = -1;
 	snprintf(j->path, sizeof(j->path), "%s", path);
 	return j;
 }
@@ -507,19 +497,13 @@ int ar_journal_write(struct ar_journal *j, const struct ar_journal_state *st,
 	d.code_len = st->code_len;
 	d.data = st->data;
 	d.data_len = st->data_len;
-	d.uffd = st->uffd;
 	d.prot = st->prot;
 	d.mflags = st->mflags;
-	d.prot_after = st->prot_after;
 	d.advice = st->advice;
 	d.run_start = st->run_start;
 	d.run_end = st->run_end;
 	d.dst = st->dst;
-	d.batch = st->batch;
-	d.batch_seq = st->batch_seq;
-	d.first_lo = st->first_lo;
-	d.nbatch = st->nbatch;
-	d.batch_first = st->batch_first;
+	memcpy(d.rec, st->rec, sizeof(d.rec));
 	d.nsrc = st->nsrc;
 	d.nthreads = st->nthreads;
 	d.csum = checksum(&d, sizeof(d));

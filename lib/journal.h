@@ -20,38 +20,29 @@
 #include "arch.h"
 #include "internal.h"
 
+/*
+ * The phases every session goes through.  Between READY and DONE, a run's
+ * backend writes phases of its own (3 to 5, and 7 on), which it defines
+ * and lists in its ops (backend.h): recover hands the journal to the
+ * backend whose list holds its phase.
+ */
 enum ar_jphase {
 	AR_JP_ATTACHED = 1,	/* registers saved; scratch planned, maybe mapped */
-	AR_JP_READY,		/* no run under way */
-	AR_JP_UFFD_DST,		/* a run begins: fd and dst may exist, empty */
-	AR_JP_UFFD_MOVING,	/* dst registered; the batch below under way,
-				   or done and dst maybe over the run already */
-	AR_JP_UFFD_UNDO,	/* moving back what src[].moved says was moved */
-	AR_JP_DONE,		/* restored and detached: SIGCONT maybe sent */
-	/*
-	 * The copy backend.  Which sources are done is read back from the
-	 * target: a source is unmapped only once every page of it is in
-	 * dst, in address order, so the sources still mapped are a suffix.
-	 */
-	AR_JP_COPY_DST,		/* dst may exist; sources unmapped from the
-				   front, each once copied to dst */
-	AR_JP_COPY_BACK,	/* copying failed: the copied prefix
-				   (src[batch_first] on) goes back in place */
-	/*
-	 * The relocate backend: mremap() moves whole VMAs, so where each
-	 * source is can be read back from the target's maps.  mflags holds
-	 * the MREMAP_*RELOCATE_ANON flag of the forward moves.
-	 */
-	AR_JP_RELOC_MOVING,	/* sources move to dst in address order: those
-				   gone from the run are a prefix, at dst */
-	AR_JP_RELOC_BACK,	/* every source is at dst: what dst holds
-				   moves back over the run */
-	AR_JP_RELOC_UNDO,	/* the moved prefix goes back source by source,
-				   each through the scratch slot at batch */
-	AR_JP_RELOC_SPLIT,	/* --must: the sources, pieces of a healed run,
-				   become VMAs again one by one through the
-				   slot at batch (no dst) */
+	AR_JP_READY = 2,	/* no run under way */
+	AR_JP_DONE = 6,		/* restored and detached: SIGCONT maybe sent */
 };
+
+/* Room for a backend's own record in the journal (opaque here). */
+#define AR_JREC_SIZE 64
+
+/*
+ * The backend's record in st, as its type: a struct of at most
+ * AR_JREC_SIZE bytes, of fixed-size fields (it is written to disk as is),
+ * declared __attribute__((may_alias)) since it lives in st->rec.
+ */
+#define AR_JREC(st, type)                                                    \
+	((type *)(void *)(st)->rec +                                         \
+	 0 * sizeof(char[sizeof(type) <= AR_JREC_SIZE ? 1 : -1]))
 
 /* A source VMA of the run; moved: bytes at dst when an undo began. */
 struct ar_jsrc {
@@ -74,21 +65,16 @@ struct ar_journal_state {
 	uint32_t was_stopped;	/* the process was stopped before we came */
 	struct ar_regs regs;	/* the injected thread's, as found */
 	uint64_t code, code_len, data, data_len;
-	int32_t uffd;		/* fd number in the target, -1 if none */
 	uint64_t run_start, run_end, dst;
 	uint32_t prot, mflags;	/* dst mmap protection and flags */
-	uint32_t prot_after;	/* copy: dst protection once filled */
 	uint64_t advice;	/* AR_ADV_* bits applied to dst */
 	/*
-	 * The batch under way: its descriptors at batch, then as many
-	 * uffdio_moves; the target holds batch_seq in the word before them
-	 * once they are all written, so a batch never written is told apart
-	 * from an older one.  Sources before batch_first are done; first_lo
-	 * is how far src[batch_first] had got when the batch was built.
+	 * The run's backend's own record: what it must find again after a
+	 * crash beyond these fields, laid out as it alone knows (AR_JREC()).
+	 * Kept from run to run of a session; a backend sets what it uses
+	 * when a run begins.
 	 */
-	uint64_t batch, batch_seq, first_lo;
-	uint32_t nbatch;
-	uint32_t batch_first;
+	uint64_t rec[AR_JREC_SIZE / 8];
 	size_t nsrc;
 	struct ar_jsrc *src;	/* owned by the journal (freed with it) */
 	/*

@@ -391,11 +391,17 @@ recover_removes() {
 	start_fragment reverse:5
 	journal=/run/anonremap/$FPID.journal
 	mkdir -p /run/anonremap
-	{ printf 'ARJRNL1\0'; head -c 4088 /dev/zero | tr '\0' x; } >"$journal"
+	{ printf 'ARJRNL2\0'; head -c 4088 /dev/zero | tr '\0' x; } >"$journal"
 	run "$ANONREMAP" recover "$FPID"
 	echo "$output"
 	[ "$status" -eq 1 ]
 	[ "$output" = "anonremap: $journal is damaged or not a journal of this version" ]
+	[ -e "$journal" ]
+	# One of the first version, whose header held the backends' fields.
+	{ printf 'ARJRNL1\0'; head -c 4088 /dev/zero; } >"$journal"
+	run "$ANONREMAP" recover "$FPID"
+	[ "$status" -eq 1 ]
+	[ "$output" = "anonremap: $journal was written by an older anonremap (0.1): recover with that version" ]
 	[ -e "$journal" ]
 	: >"$journal"
 	recover_removes

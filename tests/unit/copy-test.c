@@ -672,9 +672,9 @@ static void recover_puts_back(const char *args)
 					   js->src[m].end))
 				m++;
 			CHECK(m > 0 && m < js->nsrc);
-			CHECK_EQ(js->phase, AR_JP_COPY_DST);
-			js->phase = AR_JP_COPY_BACK;
-			js->batch_first = (uint32_t)m;
+			CHECK_EQ(js->phase, COPY_PHASE_DST);
+			js->phase = COPY_PHASE_BACK;
+			AR_JREC(js, struct test_copy_rec)->batch_first = (uint32_t)m;
 			CHECK_EQ(ar_journal_write(j, js, 0), 0);
 			ar_journal_close(j);
 			rewritten = 1;

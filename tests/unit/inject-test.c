@@ -1101,9 +1101,9 @@ static void recover_relocks_healed_run(void)
 		js->run_start = t.start;
 		js->run_end = t.end;
 		js->dst = PAGE;		/* below mmap_min_addr: never mapped */
-		js->uffd = -1;
+		AR_JREC(js, struct test_uffd_rec)->uffd = -1;
 		js->advice = AR_ADV_MLOCK;
-		js->phase = AR_JP_UFFD_MOVING;
+		js->phase = UFFD_PHASE_MOVING;
 		_exit(ar_journal_write(ar_inject_journal(inj), js, 0) ? 1 : 0);
 	}
 	CHECK_EQ(waitpid(child, &status, 0), child);
@@ -1171,7 +1171,7 @@ static void recover_dead_process(void)
 	CHECK_EQ(ar_journal_create(ctx, t.pid, &j), 0);
 	st = ar_journal_state(j);
 	st->pid = t.pid;
-	st->phase = AR_JP_UFFD_MOVING;
+	st->phase = UFFD_PHASE_MOVING;
 	CHECK_EQ(ar_proc_starttime(t.pid, &st->starttime), 0);
 	CHECK_EQ(ar_journal_write(j, st, 0), 0);
 	ar_journal_close(j);

@@ -28,6 +28,21 @@
 #define COPY ar_backend_ops(AR_BACKEND_COPY)
 #define RELOCATE ar_backend_ops(AR_BACKEND_RELOCATE)
 
+/*
+ * For tests that forge the journal of a tool that died mid-run: the
+ * backends' phases, as their ops list them, and the head of their journal
+ * records (AR_JREC()), as backend-uffd.c and backend-copy.c lay them out.
+ */
+#define UFFD_PHASE_MOVING (UFFD->phases[1])
+#define COPY_PHASE_DST (COPY->phases[0])
+#define COPY_PHASE_BACK (COPY->phases[1])
+struct __attribute__((may_alias)) test_uffd_rec {
+	int32_t uffd;			/* -1: none */
+};
+struct __attribute__((may_alias)) test_copy_rec {
+	uint32_t prot_after, batch_first;
+};
+
 #define PAGE 4096UL
 
 struct tgt {
