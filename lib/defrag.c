@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * Defragmentation: from the runs of a snapshot to a plan, and the plan
- * carried out by a backend inside the stopped process.
+ * The executor of a defrag: stops the process as often as the pacing
+ * (pace.c) says, plans again on what it is then (plan.c), has the backend
+ * heal each run, rolls --must back when a later run fails, and resumes.
  *
  * The plan is made twice: once from a snapshot of the running process
  * (all a dry run needs) and again once every thread is stopped, because
@@ -22,369 +23,8 @@
 #include "backend.h"
 #include "inject.h"
 #include "internal.h"
-
-static const char *blocker_reason(unsigned int blockers)
-{
-	if (blockers & AR_BLOCK_SHARED)
-		return "pages shared with another process (a fork)";
-	if (blockers & AR_BLOCK_UFFD)
-		return "registered with the process's own userfaultfd";
-	if (blockers & AR_BLOCK_PINNED)
-		return "pinned: the process's io_uring holds them as fixed "
-		       "buffers";
-	return "holds guard regions";
-}
-
-/* The part of run inside [start, end): whole VMAs only. */
-static bool clip_run(const struct ar_proc *proc, const struct ar_run *run,
-		     uint64_t start, uint64_t end, struct ar_run *out)
-{
-	size_t first = run->first_vma, last = run->first_vma + run->vmas;
-
-	while (first < last && proc->vmas[first].start < start)
-		first++;
-	while (last > first && proc->vmas[last - 1].end > end)
-		last--;
-	if (last - first < 2)
-		return false;
-	if (first == run->first_vma && last == run->first_vma + run->vmas) {
-		*out = *run;
-		return true;
-	}
-	memset(out, 0, sizeof(*out));
-	out->first_vma = first;
-	out->vmas = last - first;
-	out->start = proc->vmas[first].start;
-	out->end = proc->vmas[last - 1].end;
-	out->blockers = run->blockers;
-	return true;
-}
-
-/*
- * Whether the VMAs of r can be healed as they are: AR_RUN_PLANNED, or
- * AR_RUN_SKIPPED with the reason.  src has room for r->vmas entries.
- */
-static enum ar_run_fate check_segment(struct ar_ctx *ctx,
-				      const struct ar_backend_ops *ops,
-				      const struct ar_proc *proc,
-				      const struct ar_run *r, struct ar_jsrc *src,
-				      char *reason, size_t len)
-{
-	struct ar_heal_run hr;
-
-	if (r->blockers) {
-		snprintf(reason, len, "%s", blocker_reason(r->blockers));
-		return AR_RUN_SKIPPED;
-	}
-	if (ar_heal_run_from_proc(&hr, src, proc, r)) {
-		snprintf(reason, len, "its VMAs differ in flags this version "
-			 "cannot carry over");
-		return AR_RUN_SKIPPED;
-	}
-	if (ops->check_run(ctx, &hr)) {
-		snprintf(reason, len, "%s", ctx->errmsg);
-		return AR_RUN_SKIPPED;
-	}
-	return AR_RUN_PLANNED;
-}
-
-/*
- * What a stop costs, for sizing the first part under --max-pause and for
- * --dry-run: on the idle 2-vCPU VMs this was written on, healing a run of
- * one-page VMAs in parts took 15 to 20 us per VMA (FACTS.md: about 10 us
- * of it is the UFFDIO_MOVE itself), and the rest of a stop (stopping and
- * seizing every thread, checking the part, setting up the move, resuming)
- * about 1.5 ms: 10 000 VMAs under --max-pause 10 took 29 to 63 stops.
- */
-#define GUESS_NS_PER_VMA 20000u
-#define GUESS_NS_PER_STOP 1500000u
-/*
- * Parts are sized for this share of --max-pause; the rest is margin for
- * what a stop cannot plan: on the idle 2-vCPU VM, stopping the threads
- * sometimes takes 3 to 6 ms instead of about one, and moves twice as long
- * as the last stop's are seen.  The longest stop of a 10 000-VMA defrag
- * under --max-pause 10, as the median of twelve runs (parts sized from
- * the moves' cost): with 50%, 9.1 to 11.6 ms in 47 series (mean stop
- * 5.1 to 5.6 ms, 40 to 100 stops); with 40%, 8.7 to 10.0 ms in four
- * (mean stop 4.3 to 4.4 ms, 63 to 116 stops).
- */
-#define PAUSE_SHARE_PERCENT 40u
-/*
- * Once stopped, a part is cut short when the stop, as it has gone so far
- * and as the last stop measured healing and resuming, would pass this
- * share of --max-pause; only in a stop whose stopping took more than
- * twice as long as the last one's (a thread slow to stop), since on a
- * machine where every stop is slow, cutting parts makes stops more
- * numerous, not shorter.
- */
-#define PAUSE_CUT_PERCENT 90u
-
-static uint64_t pause_goal_ns(unsigned int max_pause_ms)
-{
-	return (uint64_t)max_pause_ms * 1000000u * PAUSE_SHARE_PERCENT / 100u;
-}
-
-/* The VMAs one stop of max_pause_ms may heal by the guesses, >= 2. */
-static size_t guessed_part(unsigned int max_pause_ms)
-{
-	uint64_t goal = pause_goal_ns(max_pause_ms);
-
-	if (goal <= GUESS_NS_PER_STOP + 2 * GUESS_NS_PER_VMA)
-		return 2;
-	return (size_t)((goal - GUESS_NS_PER_STOP) / GUESS_NS_PER_VMA);
-}
-
-/*
- * The next part's size from the last: scaled by how far its stop was from
- * the goal, at most halved or doubled at a time.  Whatever a stop costs
- * besides its VMAs, this settles where the stops take the goal.
- */
-static size_t next_part(size_t last, uint64_t pause_ns, unsigned int max_pause_ms)
-{
-	uint64_t goal = pause_goal_ns(max_pause_ms);
-	uint64_t n;
-
-	if (!pause_ns)
-		return last * 2;
-	n = (uint64_t)last * goal / pause_ns;
-	if (n > 2 * (uint64_t)last)
-		n = 2 * (uint64_t)last;
-	if (n < last / 2)
-		n = last / 2;
-	return n < 2 ? 2 : (size_t)n;
-}
-
-/*
- * Of a run of vmas VMAs, how many the first of even parts of <= max has.
- * Parts that merge must not leave one VMA alone at the end: it would not
- * be a run any more, nothing would merge it.
- */
-static size_t even_part(size_t vmas, size_t max, bool parts_merge)
-{
-	size_t parts = (vmas + max - 1) / max;
-	size_t n = (vmas + parts - 1) / parts;
-
-	if (parts_merge && vmas - n == 1)
-		n++;
-	return n;
-}
-
-static size_t expected_parts(size_t vmas, unsigned int max_pause_ms)
-{
-	size_t part = max_pause_ms ? guessed_part(max_pause_ms) : SIZE_MAX;
-
-	return part >= vmas ? 1 : (vmas + part - 1) / part;
-}
-
-struct plan {
-	const struct ar_backend_ops *ops;
-	struct ar_run *runs;		/* clipped to the range */
-	struct ar_defrag_run *out;	/* what the report says of each */
-	size_t n;
-	size_t healable;		/* runs without a reason to skip */
-};
-
-static void plan_free(struct plan *p)
-{
-	free(p->runs);
-	free(p->out);
-	memset(p, 0, sizeof(*p));
-}
-
-/*
- * Every run in the range, each either planned or skipped with the reason.
- * The checks are those that need nothing but the snapshot; the backend
- * may still refuse a run when it looks at the process itself.
- */
-static int make_plan(struct ar_ctx *ctx, const struct ar_proc *proc,
-		     const struct ar_defrag_opts *opts,
-		     const struct ar_backend_ops *ops, struct plan *p)
-{
-	uint64_t end = opts->end ? opts->end : UINT64_MAX;
-	struct ar_jsrc *src = NULL;
-	size_t i, maxvmas = 0;
-
-	memset(p, 0, sizeof(*p));
-	p->ops = ops;
-	p->runs = calloc(proc->nruns ? proc->nruns : 1, sizeof(*p->runs));
-	p->out = calloc(proc->nruns ? proc->nruns : 1, sizeof(*p->out));
-	if (!p->runs || !p->out) {
-		plan_free(p);
-		return ar_fail(ctx, ENOMEM, "out of memory");
-	}
-	for (i = 0; i < proc->nruns; i++)
-		if (clip_run(proc, &proc->runs[i], opts->start, end, &p->runs[p->n])) {
-			if (p->runs[p->n].vmas > maxvmas)
-				maxvmas = p->runs[p->n].vmas;
-			p->n++;
-		}
-	if (maxvmas)
-		src = calloc(maxvmas, sizeof(*src));
-	if (maxvmas && !src) {
-		plan_free(p);
-		return ar_fail(ctx, ENOMEM, "out of memory");
-	}
-	for (i = 0; i < p->n; i++) {
-		const struct ar_run *r = &p->runs[i];
-		struct ar_defrag_run *o = &p->out[i];
-
-		o->start = r->start;
-		o->end = r->end;
-		o->vmas = r->vmas;
-		o->blockers = r->blockers;
-		o->fate = check_segment(ctx, ops, proc, r, src, o->reason,
-					sizeof(o->reason));
-		o->vmas_after = o->fate != AR_RUN_PLANNED ? r->vmas :
-				ops->parts_merge ? 1 :
-				expected_parts(r->vmas, opts->max_pause_ms);
-		o->moves = o->fate != AR_RUN_PLANNED ? 0 : r->vmas +
-			   expected_parts(r->vmas, opts->max_pause_ms);
-		p->healable += o->fate == AR_RUN_PLANNED;
-	}
-	free(src);
-	return 0;
-}
-
-/*
- * --dry-run and --must, whole runs in one stop (no --max-pause): an
- * mlocked run whose destination, locked beside it while it heals, would
- * pass the process's RLIMIT_MEMLOCK is skipped, as the stop would fail
- * it.  Under --max-pause each stop locks only a part's worth, which the
- * plan cannot know.
- */
-static void memlock_refusals(pid_t pid, const struct ar_proc *proc,
-			     struct plan *p)
-{
-	struct ar_memlock m;
-	char words[96];
-
-	if (!p->ops->locks_dst || ar_memlock_read(pid, &m))
-		return;
-	ar_memlock_words(&m, words, sizeof(words));
-	for (size_t i = 0; i < p->n; i++) {
-		const struct ar_run *r = &p->runs[i];
-		struct ar_defrag_run *o = &p->out[i];
-
-		if (o->fate != AR_RUN_PLANNED ||
-		    !(proc->vmas[r->first_vma].vmflags & AR_VMF(LO)) ||
-		    ar_memlock_allows(&m, r->end - r->start))
-			continue;
-		snprintf(o->reason, sizeof(o->reason), "mlocked: healing it "
-			 "locks %llu kB more while it moves, beyond "
-			 "RLIMIT_MEMLOCK (%s; no CAP_IPC_LOCK)",
-			 (unsigned long long)(r->end - r->start) / 1024, words);
-		o->fate = AR_RUN_SKIPPED;
-		o->vmas_after = o->vmas;
-		o->moves = 0;
-		p->healable--;
-	}
-}
-
-/* Refuse the whole defrag when --must and a run cannot heal. */
-static int must_refuse(struct ar_ctx *ctx, const struct plan *p, pid_t pid)
-{
-	size_t i;
-
-	for (i = 0; i < p->n; i++)
-		if (p->out[i].fate == AR_RUN_SKIPPED)
-			return ar_fail(ctx, EPERM, "pid %d: run %#llx-%#llx cannot "
-				       "be healed (%s): nothing moved (--must)",
-				       (int)pid,
-				       (unsigned long long)p->out[i].start,
-				       (unsigned long long)p->out[i].end,
-				       p->out[i].reason);
-	return 0;
-}
-
-/*
- * The runs from first on still planned are skipped: not tried, for why.
- * Of run first, first_done VMAs were healed or kept (its vmas_after counts
- * what they became); what was not tried is left as it was.
- */
-static void not_tried(struct plan *p, size_t first, size_t first_done,
-		      const char *why)
-{
-	for (size_t i = first; i < p->n; i++) {
-		struct ar_defrag_run *o = &p->out[i];
-
-		if (o->fate != AR_RUN_PLANNED)
-			continue;
-		snprintf(o->reason, sizeof(o->reason), "not tried: %.480s", why);
-		o->fate = AR_RUN_SKIPPED;
-		if (i == first && first_done) {
-			o->vmas_after += o->vmas - first_done;
-		} else {
-			o->vmas_after = o->vmas;
-			o->moves = 0;
-		}
-	}
-}
-
-/*
- * --dry-run and --must: what the stop would refuse, found without one
- * (ar_inject_preflight()), refuses the plan's runs here.  *filtered: the
- * process has seccomp filters, which only the stop can read.
- */
-static int preflight(struct ar_ctx *ctx, pid_t pid, struct plan *p,
-		     bool *filtered)
-{
-	int ret = ar_inject_preflight(ctx, pid, filtered);
-
-	if (ret)
-		not_tried(p, 0, 0, ctx->errmsg);
-	return ret;
-}
-
-static int new_report(struct ar_ctx *ctx, const struct ar_proc *proc,
-		      struct plan *p, enum ar_backend backend,
-		      struct ar_defrag_report **reportp)
-{
-	struct ar_defrag_report *r = calloc(1, sizeof(*r));
-	size_t i, healed_splits = 0;
-
-	if (!r)
-		return ar_fail(ctx, ENOMEM, "out of memory");
-	r->pid = proc->sum.pid;
-	memcpy(r->comm, proc->sum.comm, sizeof(r->comm));
-	r->backend = backend;
-	r->splits_before = proc->sum.splits;
-	r->vmas_before = proc->sum.vmas;
-	for (i = 0; i < p->n; i++) {
-		const struct ar_defrag_run *o = &p->out[i];
-
-		if (o->fate != AR_RUN_PLANNED)
-			continue;
-		healed_splits += o->vmas - o->vmas_after;
-		r->bytes_moved += o->end - o->start;
-		r->moves += o->moves;
-	}
-	r->splits_after = r->splits_before - healed_splits;
-	r->vmas_after = r->vmas_before - healed_splits;
-	r->runs = p->out;
-	r->nruns = p->n;
-	p->out = NULL;
-	*reportp = r;
-	return 0;
-}
-
-/*
- * The VMAs of proc from addr up to end, as a run; false when they are not
- * one any more (the process changed its mappings between two stops).
- */
-static bool find_segment(const struct ar_proc *proc, uint64_t addr,
-			 uint64_t end, struct ar_run *seg)
-{
-	size_t i;
-
-	for (i = 0; i < proc->nruns; i++) {
-		const struct ar_run *r = &proc->runs[i];
-
-		if (r->start <= addr && r->end >= end)
-			return clip_run(proc, r, addr, end, seg) &&
-			       seg->start == addr && seg->end == end;
-	}
-	return false;
-}
+#include "pace.h"
+#include "plan.h"
 
 static int read_snapshot(struct ar_ctx *ctx, pid_t pid, struct ar_proc **procp)
 {
@@ -428,14 +68,12 @@ struct healed_part {
 	char perms[sizeof(((struct ar_vma *)0)->perms)];
 };
 
-#define COST_HISTORY 8
-
 struct session {
 	struct ar_ctx *ctx;
 	pid_t pid;
 	const struct ar_defrag_opts *opts;
 	enum ar_backend backend;
-	struct plan *p;
+	struct ar_plan *p;
 	/*
 	 * The plan is still to be made, in the first stop; running is then
 	 * the process as /proc/PID/maps showed it (AR_READ_MAPS_ONLY).
@@ -445,26 +83,11 @@ struct session {
 	struct ar_defrag_report *r;
 	size_t run;		/* the plan's run under way */
 	uint64_t next;		/* and where its unhealed part begins */
-	size_t part_vmas;	/* under --max-pause: the next part's size */
-	size_t last_part;	/* VMAs healed in the last stop */
-	uint64_t last_moves_ns;	/* and the backends' moves_ns of them */
-	uint64_t last_setup_ns;	/* the rest of the backends' time */
 	size_t done, total;	/* VMAs, for progress */
 	size_t run_done;	/* VMAs of the run under way healed or kept */
 	bool failed;		/* a run failed: --must tries no more */
 	bool interrupted;	/* opts->stop was set */
-	/* Under --max-pause, as the last stop measured them: */
-	uint64_t stopping_ns;	/* from SIGSTOP until the moves began */
-	/*
-	 * The moves alone (the backends' moves_ns: a part's setting up,
-	 * which does not grow with it, is setup_ns), per VMA, in the last
-	 * COST_HISTORY stops.  Parts are sized from the lowest, so that one
-	 * slow stop cannot make the next part smaller.
-	 */
-	uint64_t vma_costs[COST_HISTORY];
-	size_t ncosts;
-	uint64_t resume_ns;	/* detaching until the process runs */
-	uint64_t setup_ns;	/* the backend's, besides its moves */
+	struct ar_pace pace;	/* --max-pause: the parts' sizes */
 	struct ar_jsrc *src;
 	struct healed_part *healed;	/* --must: what to split back */
 	size_t nhealed, healed_cap;
@@ -574,26 +197,10 @@ static int unshare_pages(struct ar_ctx *ctx, pid_t pid, uint64_t start,
 	return ret;
 }
 
-/* Index of the VMA of proc that starts at addr, or SIZE_MAX. */
-static size_t vma_starting_at(const struct ar_proc *proc, uint64_t addr)
-{
-	size_t lo = 0, hi = proc->nvmas;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (proc->vmas[mid].start < addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < proc->nvmas && proc->vmas[lo].start == addr ? lo : SIZE_MAX;
-}
-
 /* [addr, end) is one VMA of proc. */
 static bool single_vma(const struct ar_proc *proc, uint64_t addr, uint64_t end)
 {
-	size_t i = vma_starting_at(proc, addr);
+	size_t i = ar_plan_vma_at(proc, addr);
 
 	return i != SIZE_MAX && proc->vmas[i].end == end;
 }
@@ -657,7 +264,7 @@ static int heal_next_part(struct session *s, struct ar_inject *inj,
 	if (!s->next)
 		s->next = o->start;
 	for (;;) {
-		if (!find_segment(proc, s->next, part_end ? part_end : o->end,
+		if (!ar_plan_find_segment(proc, s->next, part_end ? part_end : o->end,
 				  &seg)) {
 			if (o->vmas_after && single_vma(proc, s->next, o->end)) {
 				/* parts came out uneven: the last is one VMA */
@@ -686,7 +293,7 @@ static int heal_next_part(struct session *s, struct ar_inject *inj,
 		if (part_end && s->next >= part_end)
 			return 0;	/* the next stop goes on */
 	}
-	if (check_segment(s->ctx, s->p->ops, proc, &seg, s->src, why,
+	if (ar_plan_check_segment(s->ctx, s->p->ops, proc, &seg, s->src, why,
 			  sizeof(why)) != AR_RUN_PLANNED) {
 		run_ends(s, AR_RUN_SKIPPED, why);
 		return 0;
@@ -721,9 +328,7 @@ static int heal_next_part(struct session *s, struct ar_inject *inj,
 	s->r->bytes_moved += st.bytes;
 	s->r->moves += seg.vmas + 1;
 	o->moves += seg.vmas + 1;
-	s->last_part += seg.vmas;
-	s->last_moves_ns += st.moves_ns;
-	s->last_setup_ns += st.ns - st.moves_ns;
+	ar_pace_healed(&s->pace, seg.vmas, st.moves_ns, st.ns - st.moves_ns);
 	/* Relocated parts merge with the part before them. */
 	if (!(st.joined_prev && o->vmas_after))
 		o->vmas_after++;
@@ -809,7 +414,7 @@ static int unheal(struct session *s, struct ar_inject *inj, size_t max)
 			forget_healed(s);
 			return err == -EIO ? err : 0;
 		}
-		s->last_part += k;
+		ar_pace_healed(&s->pace, k, 0, 0);
 		max -= k;
 		h->hr.nsrc -= k;
 		if (h->hr.nsrc) {
@@ -857,11 +462,13 @@ static uint64_t plan_part(struct session *s, const struct ar_proc *running)
 		s->next = o->start;
 	/* The plan's runs are runs of this snapshot: its VMAs first..last-1. */
 	last = s->p->runs[s->run].first_vma + s->p->runs[s->run].vmas;
-	first = vma_starting_at(running, s->next);
+	first = ar_plan_vma_at(running, s->next);
 	if (first == SIZE_MAX || first + 2 > last)
 		return o->end;	/* not as it was: the stop sees what it is */
-	return running->vmas[first + even_part(last - first, s->part_vmas,
-					       s->p->ops->parts_merge) - 1].end;
+	return running->vmas[first + ar_pace_even_part(last - first,
+						       s->pace.part_vmas,
+						       s->p->ops->parts_merge) -
+			     1].end;
 }
 
 /*
@@ -886,58 +493,6 @@ static int part_in_stop(struct session *s, struct ar_proc **pre,
 				 part_end, procp);
 }
 
-static void note_vma_cost(struct session *s, uint64_t ns)
-{
-	s->vma_costs[s->ncosts++ % COST_HISTORY] = ns ? ns : 1;
-}
-
-/* The lowest cost per VMA of the last stops; there was one at least. */
-static uint64_t vma_cost(const struct session *s)
-{
-	size_t n = s->ncosts < COST_HISTORY ? s->ncosts : COST_HISTORY;
-	uint64_t low = s->vma_costs[0];
-
-	for (size_t i = 1; i < n; i++)
-		if (s->vma_costs[i] < low)
-			low = s->vma_costs[i];
-	return low;
-}
-
-/*
- * Under --max-pause, in the stop: part_end, or an earlier end when healing
- * the whole part would take the stop past PAUSE_CUT_PERCENT of the bound,
- * stopped_ns being how long the process has been stopped already.  At
- * least two VMAs are healed, and a run whose parts merge is never left
- * with one VMA alone at its end.
- */
-static uint64_t cut_part(const struct session *s, const struct ar_proc *proc,
-			 uint64_t part_end, uint64_t stopped_ns)
-{
-	const uint64_t bound = (uint64_t)s->opts->max_pause_ms * 1000000u *
-			       PAUSE_CUT_PERCENT / 100u;
-	const uint64_t per_vma = s->ncosts ? vma_cost(s) :
-				 GUESS_NS_PER_VMA;
-	size_t first = vma_starting_at(proc, s->next), n = 0, k;
-	uint64_t spare;
-
-	if (first == SIZE_MAX || !s->stopping_ns ||
-	    stopped_ns <= 2 * s->stopping_ns)
-		return part_end;	/* no outlier, or not as planned */
-	while (first + n < proc->nvmas && proc->vmas[first + n].end <= part_end)
-		n++;
-	spare = stopped_ns + s->resume_ns + s->setup_ns < bound ?
-		bound - stopped_ns - s->resume_ns - s->setup_ns : 0;
-	k = (size_t)(spare / per_vma);
-	if (k < 2)
-		k = 2;
-	if (k >= n)
-		return part_end;
-	if (s->p->ops->parts_merge && n - k == 1 &&
-	    part_end >= s->p->out[s->run].end)
-		k--;
-	return k >= 2 && k < n ? proc->vmas[first + k - 1].end : part_end;
-}
-
 /*
  * From plan p: the report, whose runs it fills from here on, and what the
  * stops need.  proc gives the counts before; with the plan made in the
@@ -946,7 +501,7 @@ static uint64_t cut_part(const struct session *s, const struct ar_proc *proc,
  */
 static int session_start(struct session *s, const struct ar_proc *proc)
 {
-	struct plan *p = s->p;
+	struct ar_plan *p = s->p;
 	size_t i, maxvmas = 1;
 	int ret;
 
@@ -959,7 +514,7 @@ static int session_start(struct session *s, const struct ar_proc *proc)
 	s->src = calloc(maxvmas, sizeof(*s->src));
 	if (!s->src)
 		return ar_fail(s->ctx, ENOMEM, "out of memory");
-	ret = new_report(s->ctx, proc, p, s->backend, &s->r);
+	ret = ar_plan_report(s->ctx, proc, p, s->backend, &s->r);
 	if (ret)
 		return ret;
 	if (s->plan_in_stop) {
@@ -984,7 +539,7 @@ static int session_start(struct session *s, const struct ar_proc *proc)
  */
 static int plan_in_stop(struct session *s, const struct ar_proc *proc)
 {
-	int ret = make_plan(s->ctx, proc, s->opts, ar_backend_ops(s->backend),
+	int ret = ar_plan_make(s->ctx, proc, s->opts, ar_backend_ops(s->backend),
 			    s->p);
 
 	if (!ret)
@@ -993,7 +548,7 @@ static int plan_in_stop(struct session *s, const struct ar_proc *proc)
 		s->plan_in_stop = false;
 		return 0;
 	}
-	plan_free(s->p);	/* as it was: it may be tried again */
+	ar_plan_free(s->p);	/* as it was: it may be tried again */
 	free(s->src);
 	s->src = NULL;
 	s->total = 0;
@@ -1033,9 +588,7 @@ static int heal_in_one_stop(struct session *s, struct ar_inject *inj,
 	uint64_t t0;
 	int ret;
 
-	s->last_part = 0;
-	s->last_moves_ns = 0;
-	s->last_setup_ns = 0;
+	ar_pace_stop_begins(&s->pace);
 	if (part_end)
 		ret = part_in_stop(s, pre, part_end, &proc);
 	else
@@ -1050,14 +603,13 @@ static int heal_in_one_stop(struct session *s, struct ar_inject *inj,
 	if (part_end) {
 		ar_inject_get_stats(inj, &ist);
 		t0 = ar_now_ns();
-		part_end = cut_part(s, proc, part_end,
-				    t0 - ist.stopped_since_ns);
+		part_end = ar_pace_cut(&s->pace, proc,
+				       ar_plan_vma_at(proc, s->next), part_end,
+				       s->p->ops->parts_merge &&
+				       part_end >= s->p->out[s->run].end,
+				       t0 - ist.stopped_since_ns);
 		ret = heal_next_part(s, inj, proc, part_end);
-		s->stopping_ns = t0 - ist.stopped_since_ns;
-		if (s->last_part) {
-			note_vma_cost(s, s->last_moves_ns / s->last_part);
-			s->setup_ns = s->last_setup_ns;
-		}
+		ar_pace_part_done(&s->pace, t0 - ist.stopped_since_ns);
 	} else {
 		while (!ret && next_planned_run(s) &&
 		       !(s->failed && s->opts->must))
@@ -1071,39 +623,13 @@ static int heal_in_one_stop(struct session *s, struct ar_inject *inj,
 }
 
 /*
- * Under --max-pause, the next part's size from what the last stop, of
- * pause_ns, measured: the part fills what the goal leaves besides
- * stopping, checking, setting up and resuming, at the lowest recent cost
- * per VMA (vma_cost()).  Where those alone take more than half the goal
- * (a loaded machine), a part still moves half a goal's worth: smaller
- * parts would make stops more numerous, not shorter.  At most halved or
- * doubled at a time, from the size planned for the last stop (a part cut
- * short in its stop, or a run's last part, says nothing of the next).
- */
-static size_t part_from_costs(const struct session *s, uint64_t pause_ns)
-{
-	const uint64_t goal = pause_goal_ns(s->opts->max_pause_ms);
-	const uint64_t per_vma = vma_cost(s);
-	const uint64_t moving = per_vma * s->last_part;
-	const uint64_t other = pause_ns > moving ? pause_ns - moving : 0;
-	const uint64_t room = goal > other + goal / 2 ? goal - other : goal / 2;
-	uint64_t n = room / per_vma;
-
-	if (n > 2 * (uint64_t)s->part_vmas)
-		n = 2 * (uint64_t)s->part_vmas;
-	if (n < s->part_vmas / 2)
-		n = s->part_vmas / 2;
-	return n < 2 ? 2 : (size_t)n;
-}
-
-/*
  * A stop of pause ns with nthreads threads; a rollback's stops split
  * what was healed and say nothing of the floor.
  */
 static void count_pause(struct session *s, uint64_t pause, size_t nthreads,
 			bool rollback)
 {
-	const uint64_t healing = s->last_moves_ns + s->last_setup_ns;
+	const uint64_t healing = s->pace.last_moves_ns + s->pace.last_setup_ns;
 	struct ar_defrag_report *r = s->r;
 
 	r->pauses++;
@@ -1115,7 +641,7 @@ static void count_pause(struct session *s, uint64_t pause, size_t nthreads,
 		r->pauses_over++;
 	if (nthreads > r->threads)
 		r->threads = nthreads;
-	if (!rollback && s->last_part && pause > healing &&
+	if (!rollback && s->pace.last_part && pause > healing &&
 	    (!r->stop_floor_ns || pause - healing < r->stop_floor_ns))
 		r->stop_floor_ns = pause - healing;
 }
@@ -1129,20 +655,19 @@ static void count_pause(struct session *s, uint64_t pause, size_t nthreads,
 static int defrag_stopped(struct ar_ctx *ctx, pid_t pid,
 			  const struct ar_defrag_opts *opts,
 			  enum ar_backend backend, const struct ar_proc *running,
-			  bool in_stop, struct plan *p,
+			  bool in_stop, struct ar_plan *p,
 			  struct ar_defrag_report **reportp)
 {
 	struct session s = {
 		.ctx = ctx, .pid = pid, .opts = opts, .backend = backend,
 		.p = p, .plan_in_stop = in_stop, .running = running,
-		.part_vmas = opts->max_pause_ms ?
-			     guessed_part(opts->max_pause_ms) : SIZE_MAX,
 	};
 	char msg[sizeof(ctx->errmsg)];
 	struct ar_proc *after;
 	size_t i;
 	int ret = 0;
 
+	ar_pace_init(&s.pace, opts->max_pause_ms);
 	if (!in_stop)
 		ret = session_start(&s, running);
 	while (!ret && (s.plan_in_stop || rolling_back(&s) ||
@@ -1181,8 +706,8 @@ static int defrag_stopped(struct ar_ctx *ctx, pid_t pid,
 		}
 		ar_inject_get_stats(inj, &ist);
 		if (rollback) {
-			s.last_part = 0;
-			ret = unheal(&s, inj, s.part_vmas);
+			ar_pace_stop_begins(&s.pace);
+			ret = unheal(&s, inj, s.pace.part_vmas);
 		} else {
 			ret = heal_in_one_stop(&s, inj, part_end, &pre);
 		}
@@ -1191,18 +716,8 @@ static int defrag_stopped(struct ar_ctx *ctx, pid_t pid,
 		detach_at = ar_now_ns();
 		ret = detach_keeping_message(inj, ret, &resumed);
 		pause = resumed - ist.stopped_since_ns;
-		if (rollback) {
-			if (s.last_part)
-				s.part_vmas = next_part(s.last_part, pause,
-							opts->max_pause_ms);
-		} else {
-			s.resume_ns = resumed - detach_at;
-			if (opts->max_pause_ms && s.last_part)
-				s.part_vmas = s.ncosts ?
-					      part_from_costs(&s, pause) :
-					      next_part(s.last_part, pause,
-							opts->max_pause_ms);
-		}
+		ar_pace_stop_ended(&s.pace, pause, resumed - detach_at,
+				   rollback);
 		if (s.r)
 			count_pause(&s, pause, nthreads, rollback);
 		/*
@@ -1210,8 +725,8 @@ static int defrag_stopped(struct ar_ctx *ctx, pid_t pid,
 		 * heal of its own per piece): the rollback's first stop
 		 * splits a quarter of the last part, and is measured.
 		 */
-		if (!rollback && rolling_back(&s) && s.part_vmas / 4)
-			s.part_vmas /= 4;
+		if (!rollback && rolling_back(&s))
+			ar_pace_rollback_begins(&s.pace);
 	}
 	forget_healed(&s);
 	if (s.interrupted && !ret)
@@ -1225,7 +740,7 @@ static int defrag_stopped(struct ar_ctx *ctx, pid_t pid,
 	if (!s.r)
 		goto out;	/* no plan: the plan's runs are its own */
 	/* Runs left planned: the defrag stopped, or --must gave up. */
-	not_tried(p, s.run, s.run_done, ret ? ctx->errmsg :
+	ar_plan_not_tried(p, s.run, s.run_done, ret ? ctx->errmsg :
 		  "an earlier run failed (--must)");
 	p->out = NULL;
 	if (!ret)
@@ -1258,20 +773,6 @@ static bool plans_in_stop(const struct ar_defrag_opts *opts)
 	return !opts->dry_run && !opts->must && !opts->max_pause_ms;
 }
 
-/* Whether maps, read with AR_READ_MAPS_ONLY, may have splits in the range. */
-static bool may_have_splits(const struct ar_proc *maps,
-			    const struct ar_defrag_opts *opts)
-{
-	uint64_t end = opts->end ? opts->end : UINT64_MAX;
-	struct ar_run seg;
-	size_t i;
-
-	for (i = 0; i < maps->nruns; i++)
-		if (clip_run(maps, &maps->runs[i], opts->start, end, &seg))
-			return true;
-	return false;
-}
-
 /*
  * Without --dry-run, --must or --max-pause: plan in the stop.  0 when done
  * here, *ret telling how it went: the defrag was made, or maps shows
@@ -1285,20 +786,20 @@ static int defrag_planned_in_stop(struct ar_ctx *ctx, pid_t pid,
 				  struct ar_defrag_report **reportp, int *ret)
 {
 	struct ar_proc *maps;
-	struct plan p = { 0 };
+	struct ar_plan p = { 0 };
 	int how = 0;
 
 	*ret = ar_proc_read(ctx, pid, AR_READ_MAPS_ONLY, &maps);
 	if (*ret)
 		return 0;
-	if (may_have_splits(maps, opts))
+	if (ar_plan_may_have_splits(maps, opts))
 		*ret = defrag_stopped(ctx, pid, opts, backend, maps, true, &p,
 				      reportp);
 	else if (maps->sum.splits)
 		how = -1;
 	else
-		*ret = new_report(ctx, maps, &p, backend, reportp);
-	plan_free(&p);
+		*ret = ar_plan_report(ctx, maps, &p, backend, reportp);
+	ar_plan_free(&p);
 	ar_proc_free(maps);
 	return how;
 }
@@ -1310,7 +811,7 @@ AR_EXPORT int ar_defrag(struct ar_ctx *ctx, pid_t pid,
 	enum ar_backend backend = opts->backend;
 	struct ar_proc *proc;
 	bool filtered = false;
-	struct plan p;
+	struct ar_plan p;
 	int ret, rret;
 
 	*reportp = NULL;
@@ -1331,24 +832,24 @@ AR_EXPORT int ar_defrag(struct ar_ctx *ctx, pid_t pid,
 	ret = read_snapshot(ctx, pid, &proc);
 	if (ret)
 		return ret;
-	ret = make_plan(ctx, proc, opts, ar_backend_ops(backend), &p);
+	ret = ar_plan_make(ctx, proc, opts, ar_backend_ops(backend), &p);
 	if (ret) {
 		ar_proc_free(proc);
 		return ret;
 	}
 	if ((opts->dry_run || opts->must) && !opts->max_pause_ms)
-		memlock_refusals(pid, proc, &p);
+		ar_plan_memlock_refusals(pid, proc, &p);
 	if (opts->must)
-		ret = must_refuse(ctx, &p, pid);
+		ret = ar_plan_must_refuse(ctx, &p, pid);
 	if (!ret && (opts->dry_run || opts->must) && p.healable)
-		ret = preflight(ctx, pid, &p, &filtered);
+		ret = ar_plan_preflight(ctx, pid, &p, &filtered);
 	if (!ret && !opts->dry_run && p.healable) {
 		ret = defrag_stopped(ctx, pid, opts, backend, proc, false, &p,
 				     reportp);
 	} else {
 		if (!ret && p.healable < p.n)
 			ret = -EAGAIN;
-		rret = new_report(ctx, proc, &p, backend, reportp);
+		rret = ar_plan_report(ctx, proc, &p, backend, reportp);
 		if (rret)
 			ret = rret;
 		else if (filtered)
@@ -1357,7 +858,7 @@ AR_EXPORT int ar_defrag(struct ar_ctx *ctx, pid_t pid,
 				 "allow the calls a defrag makes is known only "
 				 "once it is stopped", (int)pid);
 	}
-	plan_free(&p);
+	ar_plan_free(&p);
 	ar_proc_free(proc);
 	return ret;
 }
