@@ -66,7 +66,9 @@ splits_of() {
 
 @test "SIGINT, SIGTERM or SIGHUP during a defrag: no new stop, the process runs, no journal" {
 	for sig in INT TERM HUP; do
-		start_fragment reverse:3000
+		# Long enough (about 100 stops) to be under way when the
+		# signal comes, however late the journal of a stop is seen.
+		start_fragment reverse:12000
 		"$ANONREMAP" defrag -J --max-pause 1 "$FPID" >"$BATS_TEST_TMPDIR/out" 2>&1 &
 		tool=$!
 		while [ ! -e "/run/anonremap/$FPID.journal" ] &&
@@ -88,7 +90,7 @@ splits_of() {
 }
 
 @test "--must interrupted: what was healed is split back" {
-	start_fragment reverse:2000 reverse:2000
+	start_fragment reverse:6000 reverse:6000
 	before=$(cat /proc/$FPID/maps)
 	"$ANONREMAP" defrag --must --max-pause 1 "$FPID" >"$BATS_TEST_TMPDIR/out" 2>&1 &
 	tool=$!
