@@ -25,6 +25,7 @@
 #include "internal.h"
 #include "pace.h"
 #include "plan.h"
+#include "rollback.h"
 
 static int read_snapshot(struct ar_ctx *ctx, pid_t pid, struct ar_proc **procp)
 {
@@ -58,16 +59,6 @@ static int detach_keeping_message(struct ar_inject *inj, int ret,
 	return ret;
 }
 
-/*
- * A part of a run healed by this defrag, remembered under --must: should a
- * later run fail, it is split back into the VMAs it was.
- */
-struct healed_part {
-	size_t run;		/* the plan's */
-	struct ar_heal_run hr;	/* its sources still to split back (owned) */
-	char perms[sizeof(((struct ar_vma *)0)->perms)];
-};
-
 struct session {
 	struct ar_ctx *ctx;
 	pid_t pid;
@@ -89,49 +80,8 @@ struct session {
 	bool interrupted;	/* opts->stop was set */
 	struct ar_pace pace;	/* --max-pause: the parts' sizes */
 	struct ar_jsrc *src;
-	struct healed_part *healed;	/* --must: what to split back */
-	size_t nhealed, healed_cap;
+	struct ar_rollback rollback;	/* --must: what to split back */
 };
-
-static void healed_part_free(struct healed_part *h)
-{
-	free((void *)h->hr.src);
-	free((void *)h->hr.name);
-}
-
-/* Under --must, remember the part hr of the run under way as healed. */
-static int remember_healed(struct session *s, const struct ar_heal_run *hr)
-{
-	struct ar_jsrc *src = malloc(hr->nsrc * sizeof(*src));
-	char *name = strdup(hr->name ? hr->name : "");
-	struct healed_part *h;
-
-	if (!src || !name)
-		goto nomem;
-	if (s->nhealed == s->healed_cap) {
-		size_t cap = s->healed_cap ? 2 * s->healed_cap : 16;
-		struct healed_part *more = realloc(s->healed,
-						   cap * sizeof(*more));
-
-		if (!more)
-			goto nomem;
-		s->healed = more;
-		s->healed_cap = cap;
-	}
-	memcpy(src, hr->src, hr->nsrc * sizeof(*src));
-	h = &s->healed[s->nhealed++];
-	h->run = s->run;
-	h->hr = *hr;
-	h->hr.src = src;
-	h->hr.name = name;
-	snprintf(h->perms, sizeof(h->perms), "%s", hr->perms);
-	h->hr.perms = NULL;	/* h->perms, wherever h is then */
-	return 0;
-nomem:
-	free(src);
-	free(name);
-	return ar_fail(s->ctx, ENOMEM, "out of memory");
-}
 
 static void run_ends(struct session *s, enum ar_run_fate fate,
 		     const char *reason)
@@ -337,7 +287,8 @@ static int heal_next_part(struct session *s, struct ar_inject *inj,
 		snprintf(o->reason, sizeof(o->reason), "some VMAs could not "
 			 "be relocated (pages shared with a fork, pinned, "
 			 "swapped out or KSM) and did not merge");
-	if (s->opts->must && remember_healed(s, &hr)) {
+	if (s->opts->must &&
+	    ar_rollback_remember(s->ctx, &s->rollback, s->run, &hr)) {
 		run_ends(s, AR_RUN_FAILED, "healed, but out of memory to "
 			 "remember how to split it back (--must)");
 		return 0;
@@ -352,87 +303,21 @@ static int heal_next_part(struct session *s, struct ar_inject *inj,
 	return 0;
 }
 
-/* The report of run i, once --must has split back what was healed of it. */
-static void run_split_back(struct session *s, size_t i)
-{
-	struct ar_defrag_run *o = &s->p->out[i];
-	size_t len = strlen(o->reason);
-
-	o->vmas_after = o->vmas;
-	if (o->fate == AR_RUN_FAILED) {
-		snprintf(o->reason + len, sizeof(o->reason) - len,
-			 "; what was healed of it was split back (--must)");
-		return;
-	}
-	o->fate = AR_RUN_FAILED;
-	snprintf(o->reason, sizeof(o->reason), "healed, then split back as it "
-		 "was: a later run failed (--must)");
-}
-
-static void forget_healed(struct session *s)
-{
-	while (s->nhealed)
-		healed_part_free(&s->healed[--s->nhealed]);
-}
-
-/*
- * --must, after a run failed: split what this defrag healed back into the
- * VMAs it was, newest part first, at most max pieces in this stop.
- * Returns 0, or -EIO (memory out of place: the process stays stopped for
- * recover).  A split that fails otherwise ends the rollback, with the
- * reason in the run's report.
- */
+/* --must: split back at most max pieces of what was healed, in this stop. */
 static int unheal(struct session *s, struct ar_inject *inj, size_t max)
 {
-	struct ar_journal *j = ar_inject_journal(inj);
+	size_t split;
+	int err = ar_rollback_split(&s->rollback, inj, s->p->ops, s->p->out,
+				    max, &split);
 
-	/*
-	 * Each piece is a journaled heal of its own: its records need not
-	 * wait for the disk (see ar_journal_set_sync()), or the rollback
-	 * would cost milliseconds a piece.
-	 */
-	if (j)
-		ar_journal_set_sync(j, false);
-	while (s->nhealed && max) {
-		struct healed_part *h = &s->healed[s->nhealed - 1];
-		size_t k = h->hr.nsrc < max ? h->hr.nsrc : max, run = h->run;
-		struct ar_heal_run tail = h->hr;
-		struct ar_heal_stats st;
-		int err;
-
-		tail.src += h->hr.nsrc - k;
-		tail.nsrc = k;
-		tail.start = tail.src[0].start;
-		tail.perms = h->perms;	/* h moves when the array grows */
-		err = s->p->ops->split(inj, &tail, &st);
-		if (err) {
-			struct ar_defrag_run *o = &s->p->out[run];
-
-			snprintf(o->reason, sizeof(o->reason), "healed, but "
-				 "--must could not split it back: %.400s",
-				 s->ctx->errmsg);
-			forget_healed(s);
-			return err == -EIO ? err : 0;
-		}
-		ar_pace_healed(&s->pace, k, 0, 0);
-		max -= k;
-		h->hr.nsrc -= k;
-		if (h->hr.nsrc) {
-			h->hr.end = h->hr.src[h->hr.nsrc - 1].end;
-			continue;
-		}
-		healed_part_free(h);
-		s->nhealed--;
-		if (!s->nhealed || s->healed[s->nhealed - 1].run != run)
-			run_split_back(s, run);
-	}
-	return 0;
+	ar_pace_healed(&s->pace, split, 0, 0);
+	return err;
 }
 
 /* Whether --must has healed parts to split back after a failure. */
 static bool rolling_back(const struct session *s)
 {
-	return s->failed && s->opts->must && s->nhealed;
+	return s->failed && s->opts->must && s->rollback.n;
 }
 
 /* The first run from s->run on that is still planned; false if none. */
@@ -728,7 +613,7 @@ static int defrag_stopped(struct ar_ctx *ctx, pid_t pid,
 		if (!rollback && rolling_back(&s))
 			ar_pace_rollback_begins(&s.pace);
 	}
-	forget_healed(&s);
+	ar_rollback_forget(&s.rollback);
 	if (s.interrupted && !ret)
 		ret = ar_fail(ctx, EINTR, "interrupted by a signal: no new stop "
 			      "was begun, the process runs%s",
@@ -756,7 +641,7 @@ static int defrag_stopped(struct ar_ctx *ctx, pid_t pid,
 	}
 	snprintf(ctx->errmsg, sizeof(ctx->errmsg), "%s", msg);
 out:
-	free(s.healed);
+	ar_rollback_free(&s.rollback);
 	free(s.src);
 	return ret;
 }
