@@ -583,7 +583,7 @@ static void copy_free(struct copy *c)
 
 static int ar_copy_check_run(struct ar_ctx *ctx, const struct ar_heal_run *run)
 {
-	return ar_heal_check_run(ctx, run, 0);
+	return ar_heal_check_run(ctx, run);
 }
 
 /* The calls a copy makes, against the process's seccomp filters. */

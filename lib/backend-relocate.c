@@ -473,11 +473,11 @@ static int give_up(struct reloc *r, int err, bool can_undo)
  */
 static int ar_relocate_check_run(struct ar_ctx *ctx, const struct ar_heal_run *run)
 {
-	return ar_heal_check_run(ctx, run, 0);
+	return ar_heal_check_run(ctx, run);
 }
 
 static int ar_relocate_heal(struct ar_inject *inj, const struct ar_heal_run *run,
-		     struct ar_heal_stats *st)
+			    struct ar_heal_stats *st)
 {
 	/* The moves as the filters will see them (see ar_inject_check_calls()). */
 	const struct ar_call_check calls[] = {
@@ -597,7 +597,7 @@ static int split_pieces(struct reloc *r)
 }
 
 static int ar_relocate_split(struct ar_inject *inj, const struct ar_heal_run *run,
-		      struct ar_heal_stats *st)
+			     struct ar_heal_stats *st)
 {
 	const struct ar_call_check calls[] = {
 		{ "mremap(MREMAP_MUST_RELOCATE_ANON)", SYS_mremap,
@@ -763,6 +763,9 @@ const struct ar_backend_ops ar_backend_relocate = {
 	.parts_merge = true,
 	.locks_dst = false,
 	.unshare_helps = false,
+	.extra_vmas_why = "some VMAs could not be relocated (pages shared "
+			  "with a fork, pinned, swapped out or KSM) and did "
+			  "not merge",
 	.probe = ar_relocate_probe,
 	.check_run = ar_relocate_check_run,
 	.heal = ar_relocate_heal,

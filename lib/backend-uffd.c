@@ -675,8 +675,24 @@ static int check_calls(struct heal *h, const char *name)
 				   uffd_calls, AR_ARRAY_SIZE(uffd_calls));
 }
 
+/*
+ * The refusals of a heal that need no access to the process: those of
+ * ar_heal_check_run(), and runs that are not writable.
+ */
+static int ar_uffd_check_run(struct ar_ctx *ctx, const struct ar_heal_run *run)
+{
+	int err = ar_heal_check_run(ctx, run);
+
+	if (!err && run->perms[1] != 'w')
+		err = ar_fail(ctx, EPERM, "run %#llx-%#llx is not writable: "
+			      "UFFDIO_MOVE moves only between writable VMAs",
+			      (unsigned long long)run->start,
+			      (unsigned long long)run->end);
+	return err;
+}
+
 static int ar_uffd_heal(struct ar_inject *inj, const struct ar_heal_run *run,
-		 struct ar_heal_stats *st)
+			struct ar_heal_stats *st)
 {
 	struct ar_heal_stats dummy;
 	uint64_t t0 = ar_now_ns();
@@ -688,7 +704,7 @@ static int ar_uffd_heal(struct ar_inject *inj, const struct ar_heal_run *run,
 		st = &dummy;
 	memset(st, 0, sizeof(*st));
 	if ((err = heal_init(&h, inj, st)) ||
-	    (err = ar_heal_check_run(h.ctx, run, AR_HEAL_WRITABLE)) ||
+	    (err = ar_uffd_check_run(h.ctx, run)) ||
 	    (!run->policy_known &&
 	     (err = ar_heal_check_mempolicy(h.ctx, h.js->pid, run))))
 		return err;
@@ -948,10 +964,6 @@ out:
 	return err;
 }
 
-static int ar_uffd_check_run(struct ar_ctx *ctx, const struct ar_heal_run *run)
-{
-	return ar_heal_check_run(ctx, run, AR_HEAL_WRITABLE);
-}
 
 static int uffd_split(struct ar_inject *inj, const struct ar_heal_run *run,
 		      struct ar_heal_stats *st)

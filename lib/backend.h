@@ -40,6 +40,8 @@ struct ar_backend_ops {
 	 * them in place (--unshare) lets a second try move them.
 	 */
 	bool unshare_helps;
+	/* Why a heal left st->extra_vmas, when it can (for the report). */
+	const char *extra_vmas_why;
 
 	/*
 	 * Whether this kernel and these privileges can run the backend,

@@ -284,9 +284,8 @@ static int heal_next_part(struct session *s, struct ar_inject *inj,
 		o->vmas_after++;
 	o->vmas_after += st.extra_vmas;
 	if (st.extra_vmas)
-		snprintf(o->reason, sizeof(o->reason), "some VMAs could not "
-			 "be relocated (pages shared with a fork, pinned, "
-			 "swapped out or KSM) and did not merge");
+		snprintf(o->reason, sizeof(o->reason), "%s",
+			 s->p->ops->extra_vmas_why);
 	if (s->opts->must &&
 	    ar_rollback_remember(s->ctx, &s->rollback, s->run, &hr)) {
 		run_ends(s, AR_RUN_FAILED, "healed, but out of memory to "

@@ -277,8 +277,7 @@ int ar_heal_map_dst(struct ar_inject *inj, uint64_t dst, uint64_t len,
 	return 0;
 }
 
-int ar_heal_check_run(struct ar_ctx *ctx, const struct ar_heal_run *run,
-		      unsigned int checks)
+int ar_heal_check_run(struct ar_ctx *ctx, const struct ar_heal_run *run)
 {
 	static const struct {
 		int flag;
@@ -317,11 +316,6 @@ int ar_heal_check_run(struct ar_ctx *ctx, const struct ar_heal_run *run,
 	if (!run->perms || strlen(run->perms) != 4 || run->perms[3] != 'p')
 		return ar_fail(ctx, EINVAL, "run %#llx-%#llx is not private "
 			       "anonymous memory", (unsigned long long)run->start,
-			       (unsigned long long)run->end);
-	if ((checks & AR_HEAL_WRITABLE) && run->perms[1] != 'w')
-		return ar_fail(ctx, EPERM, "run %#llx-%#llx is not writable: "
-			       "UFFDIO_MOVE moves only between writable VMAs",
-			       (unsigned long long)run->start,
 			       (unsigned long long)run->end);
 	return 0;
 }

@@ -55,19 +55,13 @@ struct ar_heal_stats {
 	uint32_t joined_prev;
 };
 
-enum ar_heal_check {
-	/* Refuse runs that are not writable (UFFDIO_MOVE needs VM_WRITE). */
-	AR_HEAL_WRITABLE = 1u << 0,
-};
-
 /*
  * The refusals that need nothing but the run's flags and protections:
  * uffd-armed, shared, growsdown, sealed, hugetlb and the like (mlocked
  * runs are the backend's to refuse).  0, or -EPERM / -EINVAL with the
  * reason in ctx.
  */
-int ar_heal_check_run(struct ar_ctx *ctx, const struct ar_heal_run *run,
-		      unsigned int checks);
+int ar_heal_check_run(struct ar_ctx *ctx, const struct ar_heal_run *run);
 
 /* -EPERM when a VMA of the run has a NUMA policy a new VMA would not have. */
 int ar_heal_check_mempolicy(struct ar_ctx *ctx, pid_t pid,
