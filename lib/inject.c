@@ -58,9 +58,7 @@
 #define MAP_FIXED_NOREPLACE 0x100000
 #endif
 #define SYSCALL_STOP (SIGTRAP | 0x80)
-#define PAGE 4096UL
 #define DATA_SIZE (2UL << 20)
-#define USER_TOP ((1ULL << 47) - PAGE)
 
 /* The process's mappings as /proc/PID/maps listed them, for finding gaps. */
 struct map_copy {
@@ -1047,6 +1045,7 @@ static uint64_t map_pick_gap(const struct map_copy *m, uint64_t len,
 			     uint64_t align, uint64_t phase)
 {
 	uint64_t prev_end = 1UL << 16, best = 0;
+	uint64_t page = ar_page_size(), user_top = ar_arch_user_top();
 
 	for (size_t i = 0; i < m->n; i++) {
 		uint64_t s = m->r[i].start, a;
@@ -1054,12 +1053,12 @@ static uint64_t map_pick_gap(const struct map_copy *m, uint64_t len,
 		if (m->stack && s >= m->stack)
 			break;
 		/* Not above the default 47-bit user address space. */
-		if (s > USER_TOP)
-			s = USER_TOP;
-		if (s >= prev_end + len + 2 * PAGE &&
-		    s - PAGE - len >= phase) {
-			a = (s - PAGE - len - phase) / align * align + phase;
-			if (a >= prev_end + PAGE)
+		if (s > user_top)
+			s = user_top;
+		if (s >= prev_end + len + 2 * page &&
+		    s - page - len >= phase) {
+			a = (s - page - len - phase) / align * align + phase;
+			if (a >= prev_end + page)
 				best = a;
 		}
 		prev_end = m->r[i].end;
@@ -1068,11 +1067,12 @@ static uint64_t map_pick_gap(const struct map_copy *m, uint64_t len,
 }
 
 /*
- * Whether [addr - PAGE, addr + len + PAGE) holds no mapping now, asked of
+ * Whether [addr - page, addr + len + page) holds no mapping now, asked of
  * the kernel (PROCMAP_QUERY); 0 also when the kernel cannot answer.
  */
 static int range_free_now(struct ar_inject *inj, uint64_t addr, uint64_t len)
 {
+	uint64_t page = ar_page_size();
 	struct ar_procmap_query q;
 	char path[64];
 
@@ -1085,10 +1085,10 @@ static int range_free_now(struct ar_inject *inj, uint64_t addr, uint64_t len)
 	memset(&q, 0, sizeof(q));
 	q.size = sizeof(q);
 	q.query_flags = AR_PROCMAP_COVERING_OR_NEXT_VMA;
-	q.query_addr = addr - PAGE;
+	q.query_addr = addr - page;
 	if (ioctl(inj->map.mapsfd, AR_PROCMAP_QUERY, &q))
 		return errno == ENOENT;
-	return q.vma_start >= addr + len + PAGE;
+	return q.vma_start >= addr + len + page;
 }
 
 /*
@@ -1105,7 +1105,7 @@ int ar_inject_find_gap(struct ar_inject *inj, uint64_t len, uint64_t align,
 	int err;
 
 	if (!align)
-		align = PAGE;
+		align = ar_page_size();
 	best = inj->map.n ? map_pick_gap(&inj->map, len, align, phase) : 0;
 	if (!best || !range_free_now(inj, best, len)) {
 		err = map_read(inj, &inj->map);
@@ -1189,7 +1189,7 @@ static void pin_cpu(struct ar_inject *inj)
 static int stub_syscalls_allowed(struct ar_inject *inj)
 {
 	const struct ar_call_check calls[] = {
-		{ NULL, SYS_mmap, { 0, PAGE, PROT_READ | PROT_EXEC,
+		{ NULL, SYS_mmap, { 0, ar_page_size(), PROT_READ | PROT_EXEC,
 				    MAP_PRIVATE | MAP_ANONYMOUS |
 				    MAP_FIXED_NOREPLACE, (uint64_t)-1, 0 } },
 		{ NULL, SYS_mmap, { 0, DATA_SIZE, PROT_READ | PROT_WRITE,
@@ -1315,14 +1315,15 @@ static int map_scratch(struct ar_inject *inj)
 	int err;
 
 	if (!inj->code_mapped) {
-		err = ar_inject_mmap(inj, inj->code, PAGE, PROT_READ | PROT_EXEC,
+		err = ar_inject_mmap(inj, inj->code, ar_page_size(),
+				     PROT_READ | PROT_EXEC,
 				     MAP_PRIVATE | MAP_ANONYMOUS);
 		if (err)
 			return err;
 		err = ar_inject_write(inj, inj->code, stub->code, stub->len);
 		if (err) {
 			/* Not marked mapped yet: raw_call still works. */
-			ar_inject_munmap(inj, inj->code, PAGE);
+			ar_inject_munmap(inj, inj->code, ar_page_size());
 			return err;
 		}
 		inj->code_mapped = 1;
@@ -1347,7 +1348,7 @@ static void fill_jstate(struct ar_inject *inj, struct ar_journal_state *js,
 	js->was_stopped = (uint32_t)inj->was_stopped;
 	js->regs = inj->inj->regs;
 	js->code = inj->code;
-	js->code_len = PAGE;
+	js->code_len = ar_page_size();
 	js->data = inj->data;
 	js->data_len = DATA_SIZE;
 }
@@ -1596,6 +1597,7 @@ int ar_inject_attach_known(struct ar_ctx *ctx, pid_t pid, pid_t tid,
 			   struct ar_inject **injp)
 {
 	struct ar_inject *inj = inject_new(ctx, pid);
+	uint64_t page = ar_page_size();
 	struct ar_journal_state *js;
 	int err;
 
@@ -1635,11 +1637,11 @@ int ar_inject_attach_known(struct ar_ctx *ctx, pid_t pid, pid_t tid,
 	pin_cpu(inj);
 	if ((err = find_syscall_insn(inj)) ||
 	    (err = stub_syscalls_allowed(inj)) ||
-	    (err = ar_inject_find_gap(inj, PAGE + PAGE + DATA_SIZE, PAGE, 0,
+	    (err = ar_inject_find_gap(inj, 2 * page + DATA_SIZE, page, 0,
 				      &inj->code)) ||
 	    (err = park_syscalls_allowed(inj)))
 		goto fail;
-	inj->data = inj->code + 2 * PAGE;
+	inj->data = inj->code + 2 * page;
 	if (inj->journal) {
 		js = ar_journal_state(inj->journal);
 		memset(js, 0, sizeof(*js));
@@ -1926,7 +1928,7 @@ int ar_inject_detach_at(struct ar_inject *inj, uint64_t *resumed_ns)
 		if (inj->code_mapped && !inj->broken) {
 			/* The stub cannot unmap itself and return: go raw. */
 			inj->code_mapped = 0;
-			e = ar_inject_munmap(inj, inj->code, PAGE);
+			e = ar_inject_munmap(inj, inj->code, ar_page_size());
 			if (e)
 				inj->code_mapped = 1;
 			err = err ? err : e;
