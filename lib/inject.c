@@ -35,7 +35,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
@@ -45,6 +44,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gaps.h"
 #include "inject.h"
 #include "journal.h"
 
@@ -53,16 +53,6 @@
 #endif
 #define SYSCALL_STOP (SIGTRAP | 0x80)
 #define DATA_SIZE (2UL << 20)
-
-/* The process's mappings as /proc/PID/maps listed them, for finding gaps. */
-struct map_copy {
-	struct map_range {
-		uint64_t start, end;
-	} *r;
-	size_t n, cap;
-	uint64_t stack;		/* start of [stack], or 0 */
-	int mapsfd;		/* /proc/PID/maps, for PROCMAP_QUERY */
-};
 
 struct thread {
 	pid_t tid;
@@ -96,7 +86,7 @@ struct ar_inject {
 	cpu_set_t old_cpus;
 	int pinned;
 	struct ar_journal *journal;
-	struct map_copy map;	/* read before the stop: see find_gap */
+	struct ar_gaps gaps;	/* read before the stop: see gaps.c */
 	uint64_t starttime;	/* of the process meant; 0: whichever */
 	struct ar_inject_stats st;
 };
@@ -726,186 +716,10 @@ uint64_t ar_inject_data(const struct ar_inject *inj, size_t *size)
 	return inj->data;
 }
 
-/* Read /proc/PID/maps into m: the ranges in address order. */
-static int map_read(struct ar_inject *inj, struct map_copy *m)
-{
-	char path[64], line[512];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/maps", inj->pid);
-	f = fopen(path, "re");
-	if (!f)
-		return ar_fail_errno(inj->ctx, errno, "cannot open %s", path);
-	m->n = 0;
-	m->stack = 0;
-	while (fgets(line, sizeof(line), f)) {
-		char *p, *q;
-		unsigned long long s = strtoull(line, &p, 16), e;
-
-		/* sscanf() costs milliseconds at 10 000 VMAs. */
-		if (*p != '-')
-			continue;
-		e = strtoull(p + 1, &q, 16);
-		if (q == p + 1 || *q != ' ')
-			continue;
-		if (!m->stack && strstr(q, "[stack]"))
-			m->stack = s;
-		if (m->n == m->cap) {
-			size_t cap = m->cap ? 2 * m->cap : 256;
-			struct map_range *r = realloc(m->r, cap * sizeof(*r));
-
-			if (!r) {
-				fclose(f);
-				return ar_fail(inj->ctx, ENOMEM, "out of memory");
-			}
-			m->r = r;
-			m->cap = cap;
-		}
-		m->r[m->n].start = s;
-		m->r[m->n].end = e;
-		m->n++;
-	}
-	fclose(f);
-	return 0;
-}
-
-/* m from the caller's copy of the mappings. */
-static int map_copy_vmas(struct ar_inject *inj, struct map_copy *m,
-			 const struct ar_vma *vmas, size_t n)
-{
-	struct map_range *r = realloc(m->r, (n ? n : 1) * sizeof(*r));
-
-	if (!r)
-		return ar_fail(inj->ctx, ENOMEM, "out of memory");
-	m->r = r;
-	m->cap = n ? n : 1;
-	m->stack = 0;
-	for (size_t i = 0; i < n; i++) {
-		r[i] = (struct map_range){ vmas[i].start, vmas[i].end };
-		if (!m->stack && !strcmp(vmas[i].name, "[stack]"))
-			m->stack = vmas[i].start;
-	}
-	m->n = n;
-	return 0;
-}
-
-static void map_free(struct map_copy *m)
-{
-	free(m->r);
-	if (m->mapsfd >= 0)
-		close(m->mapsfd);
-	memset(m, 0, sizeof(*m));
-	m->mapsfd = -1;
-}
-
-/* Note [start, start + len) as taken in m (no-op when out of memory). */
-static void map_reserve(struct map_copy *m, uint64_t start, uint64_t len)
-{
-	size_t i = 0;
-
-	if (m->n == m->cap) {
-		struct map_range *r = realloc(m->r, (m->cap + 16) * sizeof(*r));
-
-		if (!r) {
-			m->n = 0;	/* forget the copy: read it again */
-			return;
-		}
-		m->r = r;
-		m->cap += 16;
-	}
-	while (i < m->n && m->r[i].start < start)
-		i++;
-	memmove(&m->r[i + 1], &m->r[i], (m->n - i) * sizeof(*m->r));
-	m->r[i].start = start;
-	m->r[i].end = start + len;
-	m->n++;
-}
-
-/*
- * Top-down like mmap's own choice, in the highest gap of m that fits with
- * a page to spare on each side, but never the one below [stack]: that is
- * where the stack grows.  0 when none fits.
- */
-static uint64_t map_pick_gap(const struct map_copy *m, uint64_t len,
-			     uint64_t align, uint64_t phase)
-{
-	uint64_t prev_end = 1UL << 16, best = 0;
-	uint64_t page = ar_page_size(), user_top = ar_arch_user_top();
-
-	for (size_t i = 0; i < m->n; i++) {
-		uint64_t s = m->r[i].start, a;
-
-		if (m->stack && s >= m->stack)
-			break;
-		/* Not above the default 47-bit user address space. */
-		if (s > user_top)
-			s = user_top;
-		if (s >= prev_end + len + 2 * page &&
-		    s - page - len >= phase) {
-			a = (s - page - len - phase) / align * align + phase;
-			if (a >= prev_end + page)
-				best = a;
-		}
-		prev_end = m->r[i].end;
-	}
-	return best;
-}
-
-/*
- * Whether [addr - page, addr + len + page) holds no mapping now, asked of
- * the kernel (PROCMAP_QUERY); 0 also when the kernel cannot answer.
- */
-static int range_free_now(struct ar_inject *inj, uint64_t addr, uint64_t len)
-{
-	uint64_t page = ar_page_size();
-	struct ar_procmap_query q;
-	char path[64];
-
-	if (inj->map.mapsfd < 0) {
-		snprintf(path, sizeof(path), "/proc/%d/maps", inj->pid);
-		inj->map.mapsfd = open(path, O_RDONLY | O_CLOEXEC);
-		if (inj->map.mapsfd < 0)
-			return 0;
-	}
-	memset(&q, 0, sizeof(q));
-	q.size = sizeof(q);
-	q.query_flags = AR_PROCMAP_COVERING_OR_NEXT_VMA;
-	q.query_addr = addr - page;
-	if (ioctl(inj->map.mapsfd, AR_PROCMAP_QUERY, &q))
-		return errno == ENOENT;
-	return q.vma_start >= addr + len + page;
-}
-
-/*
- * Reading /proc/PID/maps costs about 0.4 us per mapping: milliseconds of
- * pause for a fragmented process.  So attach reads it before the stop,
- * and a gap picked from that copy is taken when the kernel confirms it is
- * still free; else (the process mapped something meanwhile, or we did)
- * the map is read again, stopped.
- */
 int ar_inject_find_gap(struct ar_inject *inj, uint64_t len, uint64_t align,
 		       uint64_t phase, uint64_t *addr)
 {
-	uint64_t best;
-	int err;
-
-	if (!align)
-		align = ar_page_size();
-	best = inj->map.n ? map_pick_gap(&inj->map, len, align, phase) : 0;
-	if (!best || !range_free_now(inj, best, len)) {
-		err = map_read(inj, &inj->map);
-		if (err)
-			return err;
-		best = map_pick_gap(&inj->map, len, align, phase);
-	}
-	if (!best)
-		return ar_fail(inj->ctx, ENOMEM, "no free range of %llu bytes "
-			       "in process %d", (unsigned long long)len,
-			       inj->pid);
-	/* Not free for the next caller: a mapping will be made there. */
-	map_reserve(&inj->map, best, len);
-	*addr = best;
-	return 0;
+	return ar_gaps_find(&inj->gaps, len, align, phase, addr);
 }
 
 int ar_inject_mmap(struct ar_inject *inj, uint64_t addr, uint64_t len,
@@ -1349,7 +1163,7 @@ static struct ar_inject *inject_new(struct ar_ctx *ctx, pid_t pid)
 	inj->self = getpid();
 	inj->pidfd = -1;
 	inj->memfd = -1;
-	inj->map.mapsfd = -1;
+	ar_gaps_init(&inj->gaps, ctx, pid);
 	return inj;
 }
 
@@ -1405,9 +1219,9 @@ int ar_inject_attach_known(struct ar_ctx *ctx, pid_t pid, pid_t tid,
 	if (inj->journal && (flags & AR_INJECT_NO_SYNC))
 		ar_journal_set_sync(inj->journal, false);
 	/* While it runs: what is free, for the scratch pages (find_gap). */
-	if (vmas ? map_copy_vmas(inj, &inj->map, vmas, n) :
-		   map_read(inj, &inj->map))
-		inj->map.n = 0;
+	if (vmas ? ar_gaps_copy(&inj->gaps, vmas, n) :
+		   ar_gaps_read(&inj->gaps))
+		inj->gaps.n = 0;
 	err = stop_and_seize(inj);
 	if (!err)
 		err = each_thread(ctx, pid, refuse_mm_sharers, NULL);
@@ -1777,7 +1591,7 @@ int ar_inject_detach_at(struct ar_inject *inj, uint64_t *resumed_ns)
 		close(inj->memfd);
 	if (inj->pidfd >= 0)
 		close(inj->pidfd);
-	map_free(&inj->map);
+	ar_gaps_free(&inj->gaps);
 	free(inj->held);
 	free(inj->threads);
 	free(inj);
