@@ -5,8 +5,6 @@
  * destinations, used once the kernel confirms it is still free.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -14,6 +12,7 @@
 
 #include "arch.h"
 #include "gaps.h"
+#include "layout.h"
 
 void ar_gaps_init(struct ar_gaps *g, struct ar_ctx *ctx, pid_t pid)
 {
@@ -23,46 +22,41 @@ void ar_gaps_init(struct ar_gaps *g, struct ar_ctx *ctx, pid_t pid)
 	g->mapsfd = -1;
 }
 
+static int gaps_add(struct ar_gaps *g, uint64_t start, uint64_t end)
+{
+	if (g->n == g->cap) {
+		size_t cap = g->cap ? 2 * g->cap : 256;
+		struct ar_gap_range *r = realloc(g->r, cap * sizeof(*r));
+
+		if (!r)
+			return ar_fail(g->ctx, ENOMEM, "out of memory");
+		g->r = r;
+		g->cap = cap;
+	}
+	g->r[g->n].start = start;
+	g->r[g->n].end = end;
+	g->n++;
+	return 0;
+}
+
 int ar_gaps_read(struct ar_gaps *g)
 {
-	char path[64], line[512];
-	FILE *f;
+	struct ar_maps_line l;
+	struct ar_maps m;
+	int ret = ar_maps_open(g->ctx, g->pid, &m);
 
-	snprintf(path, sizeof(path), "/proc/%d/maps", g->pid);
-	f = fopen(path, "re");
-	if (!f)
-		return ar_fail_errno(g->ctx, errno, "cannot open %s", path);
+	if (ret)
+		return ret;
 	g->n = 0;
 	g->stack = 0;
-	while (fgets(line, sizeof(line), f)) {
-		char *p, *q;
-		unsigned long long s = strtoull(line, &p, 16), e;
-
-		/* sscanf() costs milliseconds at 10 000 VMAs. */
-		if (*p != '-')
-			continue;
-		e = strtoull(p + 1, &q, 16);
-		if (q == p + 1 || *q != ' ')
-			continue;
-		if (!g->stack && strstr(q, "[stack]"))
-			g->stack = s;
-		if (g->n == g->cap) {
-			size_t cap = g->cap ? 2 * g->cap : 256;
-			struct ar_gap_range *r = realloc(g->r, cap * sizeof(*r));
-
-			if (!r) {
-				fclose(f);
-				return ar_fail(g->ctx, ENOMEM, "out of memory");
-			}
-			g->r = r;
-			g->cap = cap;
-		}
-		g->r[g->n].start = s;
-		g->r[g->n].end = e;
-		g->n++;
+	while ((ret = ar_maps_next(&m, &l)) > 0) {
+		if (!g->stack && !strcmp(l.name, "[stack]"))
+			g->stack = l.start;
+		if ((ret = gaps_add(g, l.start, l.end)))
+			break;
 	}
-	fclose(f);
-	return 0;
+	ar_maps_close(&m);
+	return ret;
 }
 
 int ar_gaps_copy(struct ar_gaps *g, const struct ar_vma *vmas, size_t n)
@@ -153,11 +147,9 @@ static int range_free_now(struct ar_gaps *g, uint64_t addr, uint64_t len)
 {
 	uint64_t page = ar_page_size();
 	struct ar_procmap_query q;
-	char path[64];
 
 	if (g->mapsfd < 0) {
-		snprintf(path, sizeof(path), "/proc/%d/maps", g->pid);
-		g->mapsfd = open(path, O_RDONLY | O_CLOEXEC);
+		g->mapsfd = ar_maps_open_fd(g->pid);
 		if (g->mapsfd < 0)
 			return 0;
 	}

@@ -47,6 +47,7 @@
 #include "gaps.h"
 #include "inject.h"
 #include "journal.h"
+#include "layout.h"
 
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE 0x100000
@@ -370,10 +371,11 @@ static int find_syscall_insn(struct ar_inject *inj)
 {
 	const struct ar_regs *r = &inj->inj->regs;
 	size_t ilen = ar_arch_syscall_insn_len;
+	struct ar_maps_line l;
+	struct ar_maps m;
+	uint64_t s = 0, e = 0;
 	uint8_t b[16];
-	char path[64], line[512];
-	unsigned long long s = 0, e = 0;
-	FILE *f;
+	int ret;
 
 	if (ar_arch_syscall_nr(r) >= 0 &&
 	    !mem_io(inj, 0, ar_arch_ip(r) - ilen, b, ilen) &&
@@ -381,15 +383,18 @@ static int find_syscall_insn(struct ar_inject *inj)
 		inj->insn = ar_arch_ip(r) - ilen;
 		return 0;
 	}
-	snprintf(path, sizeof(path), "/proc/%d/maps", inj->pid);
-	f = fopen(path, "re");
-	if (!f)
-		return ar_fail_errno(inj->ctx, errno, "cannot open %s", path);
-	while (fgets(line, sizeof(line), f))
-		if (strstr(line, "[vdso]") &&
-		    sscanf(line, "%llx-%llx", &s, &e) == 2)
+	ret = ar_maps_open(inj->ctx, inj->pid, &m);
+	if (ret)
+		return ret;
+	while ((ret = ar_maps_next(&m, &l)) > 0)
+		if (!strcmp(l.name, "[vdso]")) {
+			s = l.start;
+			e = l.end;
 			break;
-	fclose(f);
+		}
+	ar_maps_close(&m);
+	if (ret < 0)
+		return ret;
 	if (e > s && e - s <= (1 << 20)) {
 		uint8_t *vdso = malloc(e - s), *p = NULL;
 
@@ -1285,25 +1290,20 @@ pid_t ar_inject_rseq_in(const struct ar_inject *inj, uint64_t start,
 
 int ar_inject_vma_at(struct ar_inject *inj, uint64_t addr, uint64_t *end)
 {
-	char path[64], line[512];
-	int found = 0;
-	FILE *f;
+	struct ar_maps_line l;
+	struct ar_maps m;
+	int ret = ar_maps_open(inj->ctx, inj->pid, &m);
 
-	snprintf(path, sizeof(path), "/proc/%d/maps", inj->pid);
-	f = fopen(path, "re");
-	if (!f)
-		return ar_fail_errno(inj->ctx, errno, "cannot open %s", path);
-	while (!found && fgets(line, sizeof(line), f)) {
-		unsigned long long s, e;
-
-		if (sscanf(line, "%llx-%llx", &s, &e) == 2 && s == addr) {
-			found = 1;
+	if (ret)
+		return ret;
+	while ((ret = ar_maps_next(&m, &l)) > 0)
+		if (l.start == addr) {
 			if (end)
-				*end = e;
+				*end = l.end;
+			break;
 		}
-	}
-	fclose(f);
-	return found;
+	ar_maps_close(&m);
+	return ret;
 }
 
 /*
