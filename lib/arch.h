@@ -2,8 +2,9 @@
 /*
  * What the injector needs to know about one architecture: the register
  * set, how a system call is set up in it and where its result comes back,
- * and the position-independent stub that runs injected calls inside the
- * target.  Only lib/arch/<arch>.c knows the register names.
+ * the position-independent stub that runs injected calls inside the
+ * target, and the shape of its user address space.  Only lib/arch/<arch>.c
+ * knows the register names.
  */
 #ifndef ANONREMAP_ARCH_H
 #define ANONREMAP_ARCH_H
@@ -47,6 +48,12 @@ long ar_arch_syscall_result(const struct ar_regs *regs);
 /* AUDIT_ARCH_* of the calls the stub makes, as seccomp filters see it. */
 uint32_t ar_arch_audit(void);
 
+/*
+ * The top of the default user address space (x86_64: 47 bits less a
+ * page); mmap() gives nothing above it unless asked to.
+ */
+uint64_t ar_arch_user_top(void);
+
 /* The system call instruction and its length. */
 extern const uint8_t ar_arch_syscall_insn[];
 extern const size_t ar_arch_syscall_insn_len;
@@ -84,5 +91,17 @@ void ar_arch_setup_park(struct ar_regs *regs, uint64_t code, pid_t tgid,
 /* After the stub stopped: result of a single call; descriptors not run. */
 long ar_arch_single_result(const struct ar_regs *regs);
 size_t ar_arch_batch_left(const struct ar_regs *regs);
+
+/* --- Memory sizes (page, PMD) --- */
+
+/* The base page size (sysconf(_SC_PAGESIZE), asked once). */
+size_t ar_page_size(void);
+/*
+ * The bytes one PMD maps, the size of a PMD THP: runs are moved at their
+ * phase in it so that huge pages stay whole.  The architecture's value
+ * (2 MiB on x86_64), not sysfs's hpage_pmd_size, which is absent when
+ * THP is not built in, and which would be a file read for a constant.
+ */
+uint64_t ar_arch_pmd_size(void);
 
 #endif /* ANONREMAP_ARCH_H */

@@ -11,6 +11,7 @@
 
 #include "inject.h"
 #include "journal.h"
+#include "layout.h"
 
 /* One run to heal: adjacent source VMAs, all with the same attributes. */
 struct ar_heal_run {
@@ -156,44 +157,6 @@ int ar_heal_check_calls(struct ar_inject *inj, int prot, int mflags,
 int ar_heal_call(struct ar_inject *inj, const char *what, long *ret, long nr,
 		 uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
 		 uint64_t a5, uint64_t a6);
-
-/* The target's VMAs that meet some address ranges, in address order. */
-struct ar_heal_layout {
-	uint64_t (*v)[2];	/* start, end */
-	size_t n, cap;
-};
-
-/* Read from /proc/PID/maps the VMAs meeting any of ranges[0..n). */
-int ar_heal_layout_read(struct ar_ctx *ctx, pid_t pid,
-			const uint64_t (*ranges)[2], size_t n,
-			struct ar_heal_layout *l);
-void ar_heal_layout_free(struct ar_heal_layout *l);
-
-/* Index of the first VMA of l ending after addr (l->n if none). */
-size_t ar_heal_layout_find(const struct ar_heal_layout *l, uint64_t addr);
-
-enum ar_heal_range {
-	AR_RANGE_FREE,		/* no VMA meets it */
-	AR_RANGE_EXACT,		/* exactly one VMA */
-	AR_RANGE_OTHER,		/* part of one, or several */
-};
-
-/* What [s, e) is in l, which must have been read over it. */
-enum ar_heal_range ar_heal_range_state(const struct ar_heal_layout *l,
-				       uint64_t s, uint64_t e);
-
-/* What a piece of a healed run is now, for splitting it back. */
-enum ar_heal_piece {
-	AR_PIECE_DONE,		/* a VMA of its own, or will be once every
-				   piece before it in its VMA is split off */
-	AR_PIECE_INSIDE,	/* inside a VMA that goes on after it */
-	AR_PIECE_FREE,		/* nothing mapped at its start */
-	AR_PIECE_ACROSS,	/* more than one VMA meets it */
-};
-
-/* What [s, e) is in l, which must have been read over it. */
-enum ar_heal_piece ar_heal_piece_state(const struct ar_heal_layout *l,
-				       uint64_t s, uint64_t e);
 
 /*
  * The heal of a backend, applied to one piece of a healed run at a time

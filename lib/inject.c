@@ -30,15 +30,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/capability.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
@@ -48,29 +44,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gaps.h"
 #include "inject.h"
 #include "journal.h"
+#include "layout.h"
 
-#ifndef PTRACE_SECCOMP_GET_FILTER
-#define PTRACE_SECCOMP_GET_FILTER 0x420c
-#endif
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE 0x100000
 #endif
 #define SYSCALL_STOP (SIGTRAP | 0x80)
-#define PAGE 4096UL
 #define DATA_SIZE (2UL << 20)
-#define USER_TOP ((1ULL << 47) - PAGE)
-
-/* The process's mappings as /proc/PID/maps listed them, for finding gaps. */
-struct map_copy {
-	struct map_range {
-		uint64_t start, end;
-	} *r;
-	size_t n, cap;
-	uint64_t stack;		/* start of [stack], or 0 */
-	int mapsfd;		/* /proc/PID/maps, for PROCMAP_QUERY */
-};
 
 struct thread {
 	pid_t tid;
@@ -104,7 +87,7 @@ struct ar_inject {
 	cpu_set_t old_cpus;
 	int pinned;
 	struct ar_journal *journal;
-	struct map_copy map;	/* read before the stop: see find_gap */
+	struct ar_gaps gaps;	/* read before the stop: see gaps.c */
 	uint64_t starttime;	/* of the process meant; 0: whichever */
 	struct ar_inject_stats st;
 };
@@ -388,10 +371,11 @@ static int find_syscall_insn(struct ar_inject *inj)
 {
 	const struct ar_regs *r = &inj->inj->regs;
 	size_t ilen = ar_arch_syscall_insn_len;
+	struct ar_maps_line l;
+	struct ar_maps m;
+	uint64_t s = 0, e = 0;
 	uint8_t b[16];
-	char path[64], line[512];
-	unsigned long long s = 0, e = 0;
-	FILE *f;
+	int ret;
 
 	if (ar_arch_syscall_nr(r) >= 0 &&
 	    !mem_io(inj, 0, ar_arch_ip(r) - ilen, b, ilen) &&
@@ -399,15 +383,18 @@ static int find_syscall_insn(struct ar_inject *inj)
 		inj->insn = ar_arch_ip(r) - ilen;
 		return 0;
 	}
-	snprintf(path, sizeof(path), "/proc/%d/maps", inj->pid);
-	f = fopen(path, "re");
-	if (!f)
-		return ar_fail_errno(inj->ctx, errno, "cannot open %s", path);
-	while (fgets(line, sizeof(line), f))
-		if (strstr(line, "[vdso]") &&
-		    sscanf(line, "%llx-%llx", &s, &e) == 2)
+	ret = ar_maps_open(inj->ctx, inj->pid, &m);
+	if (ret)
+		return ret;
+	while ((ret = ar_maps_next(&m, &l)) > 0)
+		if (!strcmp(l.name, "[vdso]")) {
+			s = l.start;
+			e = l.end;
 			break;
-	fclose(f);
+		}
+	ar_maps_close(&m);
+	if (ret < 0)
+		return ret;
 	if (e > s && e - s <= (1 << 20)) {
 		uint8_t *vdso = malloc(e - s), *p = NULL;
 
@@ -426,226 +413,17 @@ static int find_syscall_insn(struct ar_inject *inj)
 		       inj->pid);
 }
 
-static const char *syscall_name(long nr)
-{
-	static const struct {
-		long nr;
-		const char *name;
-	} names[] = {
-		{ SYS_mmap, "mmap" }, { SYS_munmap, "munmap" },
-		{ SYS_mremap, "mremap" }, { SYS_madvise, "madvise" },
-		{ SYS_ioctl, "ioctl" }, { SYS_close, "close" },
-		{ SYS_tgkill, "tgkill" }, { SYS_prctl, "prctl" },
-		{ SYS_userfaultfd, "userfaultfd" }, { SYS_getpid, "getpid" },
-		{ SYS_mprotect, "mprotect" },
-	};
-
-	for (size_t i = 0; i < AR_ARRAY_SIZE(names); i++)
-		if (names[i].nr == nr)
-			return names[i].name;
-	return "a system call";
-}
-
-/* Classic BPF as seccomp runs it; anything unknown counts as a kill. */
-static uint32_t bpf_run(const struct sock_filter *f, size_t n,
-			const struct seccomp_data *d)
-{
-	uint32_t a = 0, x = 0, mem[BPF_MEMWORDS] = { 0 };
-
-	for (size_t pc = 0; pc < n; pc++) {
-		const struct sock_filter *i = &f[pc];
-		uint32_t k = i->k, v = BPF_SRC(i->code) == BPF_X ? x : k;
-
-		switch (i->code) {
-		case BPF_LD | BPF_W | BPF_ABS:
-			if (k > sizeof(*d) - 4 || k & 3)
-				return SECCOMP_RET_KILL_PROCESS;
-			memcpy(&a, (const char *)d + k, 4);
-			continue;
-		case BPF_LD | BPF_W | BPF_LEN:
-			a = sizeof(*d);
-			continue;
-		case BPF_LDX | BPF_W | BPF_LEN:
-			x = sizeof(*d);
-			continue;
-		case BPF_LD | BPF_IMM:
-			a = k;
-			continue;
-		case BPF_LDX | BPF_IMM:
-			x = k;
-			continue;
-		case BPF_LD | BPF_MEM:
-			a = mem[k % BPF_MEMWORDS];
-			continue;
-		case BPF_LDX | BPF_MEM:
-			x = mem[k % BPF_MEMWORDS];
-			continue;
-		case BPF_ST:
-			mem[k % BPF_MEMWORDS] = a;
-			continue;
-		case BPF_STX:
-			mem[k % BPF_MEMWORDS] = x;
-			continue;
-		case BPF_MISC | BPF_TAX:
-			x = a;
-			continue;
-		case BPF_MISC | BPF_TXA:
-			a = x;
-			continue;
-		case BPF_RET | BPF_K:
-			return k;
-		case BPF_RET | BPF_A:
-			return a;
-		case BPF_JMP | BPF_JA:
-			pc += k;
-			continue;
-		}
-		if (BPF_CLASS(i->code) == BPF_JMP) {
-			int t;
-
-			switch (BPF_OP(i->code)) {
-			case BPF_JEQ: t = a == v; break;
-			case BPF_JGT: t = a > v; break;
-			case BPF_JGE: t = a >= v; break;
-			case BPF_JSET: t = (a & v) != 0; break;
-			default: return SECCOMP_RET_KILL_PROCESS;
-			}
-			pc += t ? i->jt : i->jf;
-			continue;
-		}
-		if (BPF_CLASS(i->code) != BPF_ALU)
-			return SECCOMP_RET_KILL_PROCESS;
-		switch (BPF_OP(i->code)) {
-		case BPF_ADD: a += v; break;
-		case BPF_SUB: a -= v; break;
-		case BPF_MUL: a *= v; break;
-		case BPF_DIV:
-			if (!v)
-				return SECCOMP_RET_KILL_PROCESS;
-			a /= v;
-			break;
-		case BPF_MOD:
-			if (!v)
-				return SECCOMP_RET_KILL_PROCESS;
-			a %= v;
-			break;
-		case BPF_OR: a |= v; break;
-		case BPF_AND: a &= v; break;
-		case BPF_XOR: a ^= v; break;
-		case BPF_LSH: a = v < 32 ? a << v : 0; break;
-		case BPF_RSH: a = v < 32 ? a >> v : 0; break;
-		case BPF_NEG: a = -a; break;
-		default: return SECCOMP_RET_KILL_PROCESS;
-		}
-	}
-	return SECCOMP_RET_KILL_PROCESS;
-}
-
-static int filters_unreadable(struct ar_ctx *ctx, pid_t pid)
-{
-	return ar_fail(ctx, EPERM, "process %d runs under a seccomp filter, "
-		       "and reading it (PTRACE_SECCOMP_GET_FILTER) needs "
-		       "CAP_SYS_ADMIN, which we lack", pid);
-}
-
 /*
- * Thread tid's seccomp state: 0 no filter, 1 filters we may read (once
- * it is a stopped tracee), or a refusal: strict mode, filters we may not
- * read, -ESRCH the thread is gone.
+ * ar_inject_check_calls() for thread tid: filters are per thread.  They
+ * see the calls made from the stub, or before it is mapped from the
+ * borrowed syscall instruction.
  */
-static int seccomp_mode(struct ar_ctx *ctx, pid_t pid, pid_t tid)
-{
-	char buf[4096];
-	const char *v;
-
-	if (ar_read_status(pid, tid, buf, sizeof(buf)) < 0)
-		return ar_fail(ctx, ESRCH, "thread %d is gone", tid);
-	v = ar_status_field(buf, "Seccomp");
-	if (!v || *v == '0')
-		return 0;
-	if (*v != '2')
-		return ar_fail(ctx, EPERM, "thread %d runs in strict seccomp "
-			       "mode", tid);
-	return ar_have_cap(CAP_SYS_ADMIN) ? 1 : filters_unreadable(ctx, pid);
-}
-
-/* ar_inject_check_calls() for thread tid: filters are per thread. */
 static int check_calls_of(struct ar_inject *inj, pid_t tid,
 			  const struct ar_call_check *calls, size_t n)
 {
-	struct ar_ctx *ctx = inj->ctx;
-	struct sock_filter *prog = NULL;
-	int32_t *action;
-	int ret = seccomp_mode(ctx, inj->pid, tid);
-
-	if (ret <= 0)
-		return ret;
-	ret = 0;
-	action = malloc(n * sizeof(*action));
-	if (!action)
-		return ar_fail(ctx, ENOMEM, "out of memory");
-	for (size_t i = 0; i < n; i++)
-		action[i] = (int32_t)SECCOMP_RET_ALLOW;
-	for (unsigned long idx = 0;; idx++) {
-		long len = ptrace(PTRACE_SECCOMP_GET_FILTER, tid, (void *)idx,
-				  NULL);
-		struct sock_filter *p;
-
-		if (len < 0 && errno == ENOENT && idx > 0)
-			break;
-		if (len < 0) {
-			ret = errno == EACCES || errno == EPERM ?
-				filters_unreadable(ctx, inj->pid) :
-				ar_fail_errno(ctx, errno, "cannot read the "
-					      "seccomp filters of thread %d",
-					      tid);
-			goto out;
-		}
-		p = realloc(prog, (size_t)len * sizeof(*prog));
-		if (!p) {
-			ret = ar_fail(ctx, ENOMEM, "out of memory");
-			goto out;
-		}
-		prog = p;
-		if (ptrace(PTRACE_SECCOMP_GET_FILTER, tid, (void *)idx,
-			   prog) != len) {
-			ret = ar_fail_errno(ctx, errno, "cannot read the "
-					    "seccomp filters of thread %d", tid);
-			goto out;
-		}
-		for (size_t i = 0; i < n; i++) {
-			struct seccomp_data d = {
-				.nr = (int)calls[i].nr,
-				.arch = ar_arch_audit(),
-				.instruction_pointer = inj->code ? inj->code :
-						       inj->insn,
-			};
-			int32_t r;
-
-			memcpy(d.args, calls[i].args, sizeof(d.args));
-			r = (int32_t)(bpf_run(prog, (size_t)len, &d) &
-				      SECCOMP_RET_ACTION_FULL);
-
-			if (r < action[i])
-				action[i] = r;
-		}
-	}
-	for (size_t i = 0; i < n; i++)
-		if (action[i] != (int32_t)SECCOMP_RET_ALLOW &&
-		    action[i] != (int32_t)SECCOMP_RET_LOG) {
-			ret = ar_fail(ctx, EPERM, "the seccomp filter of process "
-				      "%d would %s %s, which we need", inj->pid,
-				      (uint32_t)action[i] == SECCOMP_RET_KILL_PROCESS ||
-				      (uint32_t)action[i] == SECCOMP_RET_KILL_THREAD ?
-				      "kill it on" : "deny",
-				      calls[i].what ? calls[i].what :
-				      syscall_name(calls[i].nr));
-			break;
-		}
-out:
-	free(prog);
-	free(action);
-	return ret;
+	return ar_seccomp_check_calls(inj->ctx, inj->pid, tid,
+				      inj->code ? inj->code : inj->insn,
+				      calls, n);
 }
 
 int ar_inject_check_calls(struct ar_inject *inj,
@@ -943,184 +721,10 @@ uint64_t ar_inject_data(const struct ar_inject *inj, size_t *size)
 	return inj->data;
 }
 
-/* Read /proc/PID/maps into m: the ranges in address order. */
-static int map_read(struct ar_inject *inj, struct map_copy *m)
-{
-	char path[64], line[512];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/maps", inj->pid);
-	f = fopen(path, "re");
-	if (!f)
-		return ar_fail_errno(inj->ctx, errno, "cannot open %s", path);
-	m->n = 0;
-	m->stack = 0;
-	while (fgets(line, sizeof(line), f)) {
-		char *p, *q;
-		unsigned long long s = strtoull(line, &p, 16), e;
-
-		/* sscanf() costs milliseconds at 10 000 VMAs. */
-		if (*p != '-')
-			continue;
-		e = strtoull(p + 1, &q, 16);
-		if (q == p + 1 || *q != ' ')
-			continue;
-		if (!m->stack && strstr(q, "[stack]"))
-			m->stack = s;
-		if (m->n == m->cap) {
-			size_t cap = m->cap ? 2 * m->cap : 256;
-			struct map_range *r = realloc(m->r, cap * sizeof(*r));
-
-			if (!r) {
-				fclose(f);
-				return ar_fail(inj->ctx, ENOMEM, "out of memory");
-			}
-			m->r = r;
-			m->cap = cap;
-		}
-		m->r[m->n].start = s;
-		m->r[m->n].end = e;
-		m->n++;
-	}
-	fclose(f);
-	return 0;
-}
-
-/* m from the caller's copy of the mappings. */
-static int map_copy_vmas(struct ar_inject *inj, struct map_copy *m,
-			 const struct ar_vma *vmas, size_t n)
-{
-	struct map_range *r = realloc(m->r, (n ? n : 1) * sizeof(*r));
-
-	if (!r)
-		return ar_fail(inj->ctx, ENOMEM, "out of memory");
-	m->r = r;
-	m->cap = n ? n : 1;
-	m->stack = 0;
-	for (size_t i = 0; i < n; i++) {
-		r[i] = (struct map_range){ vmas[i].start, vmas[i].end };
-		if (!m->stack && !strcmp(vmas[i].name, "[stack]"))
-			m->stack = vmas[i].start;
-	}
-	m->n = n;
-	return 0;
-}
-
-static void map_free(struct map_copy *m)
-{
-	free(m->r);
-	if (m->mapsfd >= 0)
-		close(m->mapsfd);
-	memset(m, 0, sizeof(*m));
-	m->mapsfd = -1;
-}
-
-/* Note [start, start + len) as taken in m (no-op when out of memory). */
-static void map_reserve(struct map_copy *m, uint64_t start, uint64_t len)
-{
-	size_t i = 0;
-
-	if (m->n == m->cap) {
-		struct map_range *r = realloc(m->r, (m->cap + 16) * sizeof(*r));
-
-		if (!r) {
-			m->n = 0;	/* forget the copy: read it again */
-			return;
-		}
-		m->r = r;
-		m->cap += 16;
-	}
-	while (i < m->n && m->r[i].start < start)
-		i++;
-	memmove(&m->r[i + 1], &m->r[i], (m->n - i) * sizeof(*m->r));
-	m->r[i].start = start;
-	m->r[i].end = start + len;
-	m->n++;
-}
-
-/*
- * Top-down like mmap's own choice, in the highest gap of m that fits with
- * a page to spare on each side, but never the one below [stack]: that is
- * where the stack grows.  0 when none fits.
- */
-static uint64_t map_pick_gap(const struct map_copy *m, uint64_t len,
-			     uint64_t align, uint64_t phase)
-{
-	uint64_t prev_end = 1UL << 16, best = 0;
-
-	for (size_t i = 0; i < m->n; i++) {
-		uint64_t s = m->r[i].start, a;
-
-		if (m->stack && s >= m->stack)
-			break;
-		/* Not above the default 47-bit user address space. */
-		if (s > USER_TOP)
-			s = USER_TOP;
-		if (s >= prev_end + len + 2 * PAGE &&
-		    s - PAGE - len >= phase) {
-			a = (s - PAGE - len - phase) / align * align + phase;
-			if (a >= prev_end + PAGE)
-				best = a;
-		}
-		prev_end = m->r[i].end;
-	}
-	return best;
-}
-
-/*
- * Whether [addr - PAGE, addr + len + PAGE) holds no mapping now, asked of
- * the kernel (PROCMAP_QUERY); 0 also when the kernel cannot answer.
- */
-static int range_free_now(struct ar_inject *inj, uint64_t addr, uint64_t len)
-{
-	struct ar_procmap_query q;
-	char path[64];
-
-	if (inj->map.mapsfd < 0) {
-		snprintf(path, sizeof(path), "/proc/%d/maps", inj->pid);
-		inj->map.mapsfd = open(path, O_RDONLY | O_CLOEXEC);
-		if (inj->map.mapsfd < 0)
-			return 0;
-	}
-	memset(&q, 0, sizeof(q));
-	q.size = sizeof(q);
-	q.query_flags = AR_PROCMAP_COVERING_OR_NEXT_VMA;
-	q.query_addr = addr - PAGE;
-	if (ioctl(inj->map.mapsfd, AR_PROCMAP_QUERY, &q))
-		return errno == ENOENT;
-	return q.vma_start >= addr + len + PAGE;
-}
-
-/*
- * Reading /proc/PID/maps costs about 0.4 us per mapping: milliseconds of
- * pause for a fragmented process.  So attach reads it before the stop,
- * and a gap picked from that copy is taken when the kernel confirms it is
- * still free; else (the process mapped something meanwhile, or we did)
- * the map is read again, stopped.
- */
 int ar_inject_find_gap(struct ar_inject *inj, uint64_t len, uint64_t align,
 		       uint64_t phase, uint64_t *addr)
 {
-	uint64_t best;
-	int err;
-
-	if (!align)
-		align = PAGE;
-	best = inj->map.n ? map_pick_gap(&inj->map, len, align, phase) : 0;
-	if (!best || !range_free_now(inj, best, len)) {
-		err = map_read(inj, &inj->map);
-		if (err)
-			return err;
-		best = map_pick_gap(&inj->map, len, align, phase);
-	}
-	if (!best)
-		return ar_fail(inj->ctx, ENOMEM, "no free range of %llu bytes "
-			       "in process %d", (unsigned long long)len,
-			       inj->pid);
-	/* Not free for the next caller: a mapping will be made there. */
-	map_reserve(&inj->map, best, len);
-	*addr = best;
-	return 0;
+	return ar_gaps_find(&inj->gaps, len, align, phase, addr);
 }
 
 int ar_inject_mmap(struct ar_inject *inj, uint64_t addr, uint64_t len,
@@ -1189,7 +793,7 @@ static void pin_cpu(struct ar_inject *inj)
 static int stub_syscalls_allowed(struct ar_inject *inj)
 {
 	const struct ar_call_check calls[] = {
-		{ NULL, SYS_mmap, { 0, PAGE, PROT_READ | PROT_EXEC,
+		{ NULL, SYS_mmap, { 0, ar_page_size(), PROT_READ | PROT_EXEC,
 				    MAP_PRIVATE | MAP_ANONYMOUS |
 				    MAP_FIXED_NOREPLACE, (uint64_t)-1, 0 } },
 		{ NULL, SYS_mmap, { 0, DATA_SIZE, PROT_READ | PROT_WRITE,
@@ -1315,14 +919,15 @@ static int map_scratch(struct ar_inject *inj)
 	int err;
 
 	if (!inj->code_mapped) {
-		err = ar_inject_mmap(inj, inj->code, PAGE, PROT_READ | PROT_EXEC,
+		err = ar_inject_mmap(inj, inj->code, ar_page_size(),
+				     PROT_READ | PROT_EXEC,
 				     MAP_PRIVATE | MAP_ANONYMOUS);
 		if (err)
 			return err;
 		err = ar_inject_write(inj, inj->code, stub->code, stub->len);
 		if (err) {
 			/* Not marked mapped yet: raw_call still works. */
-			ar_inject_munmap(inj, inj->code, PAGE);
+			ar_inject_munmap(inj, inj->code, ar_page_size());
 			return err;
 		}
 		inj->code_mapped = 1;
@@ -1347,7 +952,7 @@ static void fill_jstate(struct ar_inject *inj, struct ar_journal_state *js,
 	js->was_stopped = (uint32_t)inj->was_stopped;
 	js->regs = inj->inj->regs;
 	js->code = inj->code;
-	js->code_len = PAGE;
+	js->code_len = ar_page_size();
 	js->data = inj->data;
 	js->data_len = DATA_SIZE;
 }
@@ -1486,7 +1091,7 @@ static int refuse_mm_sharers(struct ar_ctx *ctx, pid_t pid, pid_t tid,
 static int seccomp_before_attach(struct ar_ctx *ctx, pid_t pid, pid_t tid,
 				 void *filtered)
 {
-	int ret = seccomp_mode(ctx, pid, tid);
+	int ret = ar_seccomp_mode(ctx, pid, tid);
 
 	if (ret > 0)
 		*(bool *)filtered = true;
@@ -1563,7 +1168,7 @@ static struct ar_inject *inject_new(struct ar_ctx *ctx, pid_t pid)
 	inj->self = getpid();
 	inj->pidfd = -1;
 	inj->memfd = -1;
-	inj->map.mapsfd = -1;
+	ar_gaps_init(&inj->gaps, ctx, pid);
 	return inj;
 }
 
@@ -1596,6 +1201,7 @@ int ar_inject_attach_known(struct ar_ctx *ctx, pid_t pid, pid_t tid,
 			   struct ar_inject **injp)
 {
 	struct ar_inject *inj = inject_new(ctx, pid);
+	uint64_t page = ar_page_size();
 	struct ar_journal_state *js;
 	int err;
 
@@ -1618,9 +1224,9 @@ int ar_inject_attach_known(struct ar_ctx *ctx, pid_t pid, pid_t tid,
 	if (inj->journal && (flags & AR_INJECT_NO_SYNC))
 		ar_journal_set_sync(inj->journal, false);
 	/* While it runs: what is free, for the scratch pages (find_gap). */
-	if (vmas ? map_copy_vmas(inj, &inj->map, vmas, n) :
-		   map_read(inj, &inj->map))
-		inj->map.n = 0;
+	if (vmas ? ar_gaps_copy(&inj->gaps, vmas, n) :
+		   ar_gaps_read(&inj->gaps))
+		inj->gaps.n = 0;
 	err = stop_and_seize(inj);
 	if (!err)
 		err = each_thread(ctx, pid, refuse_mm_sharers, NULL);
@@ -1635,11 +1241,11 @@ int ar_inject_attach_known(struct ar_ctx *ctx, pid_t pid, pid_t tid,
 	pin_cpu(inj);
 	if ((err = find_syscall_insn(inj)) ||
 	    (err = stub_syscalls_allowed(inj)) ||
-	    (err = ar_inject_find_gap(inj, PAGE + PAGE + DATA_SIZE, PAGE, 0,
+	    (err = ar_inject_find_gap(inj, 2 * page + DATA_SIZE, page, 0,
 				      &inj->code)) ||
 	    (err = park_syscalls_allowed(inj)))
 		goto fail;
-	inj->data = inj->code + 2 * PAGE;
+	inj->data = inj->code + 2 * page;
 	if (inj->journal) {
 		js = ar_journal_state(inj->journal);
 		memset(js, 0, sizeof(*js));
@@ -1683,25 +1289,20 @@ pid_t ar_inject_rseq_in(const struct ar_inject *inj, uint64_t start,
 
 int ar_inject_vma_at(struct ar_inject *inj, uint64_t addr, uint64_t *end)
 {
-	char path[64], line[512];
-	int found = 0;
-	FILE *f;
+	struct ar_maps_line l;
+	struct ar_maps m;
+	int ret = ar_maps_open(inj->ctx, inj->pid, &m);
 
-	snprintf(path, sizeof(path), "/proc/%d/maps", inj->pid);
-	f = fopen(path, "re");
-	if (!f)
-		return ar_fail_errno(inj->ctx, errno, "cannot open %s", path);
-	while (!found && fgets(line, sizeof(line), f)) {
-		unsigned long long s, e;
-
-		if (sscanf(line, "%llx-%llx", &s, &e) == 2 && s == addr) {
-			found = 1;
+	if (ret)
+		return ret;
+	while ((ret = ar_maps_next(&m, &l)) > 0)
+		if (l.start == addr) {
 			if (end)
-				*end = e;
+				*end = l.end;
+			break;
 		}
-	}
-	fclose(f);
-	return found;
+	ar_maps_close(&m);
+	return ret;
 }
 
 /*
@@ -1925,7 +1526,7 @@ int ar_inject_detach_at(struct ar_inject *inj, uint64_t *resumed_ns)
 		if (inj->code_mapped && !inj->broken) {
 			/* The stub cannot unmap itself and return: go raw. */
 			inj->code_mapped = 0;
-			e = ar_inject_munmap(inj, inj->code, PAGE);
+			e = ar_inject_munmap(inj, inj->code, ar_page_size());
 			if (e)
 				inj->code_mapped = 1;
 			err = err ? err : e;
@@ -1989,7 +1590,7 @@ int ar_inject_detach_at(struct ar_inject *inj, uint64_t *resumed_ns)
 		close(inj->memfd);
 	if (inj->pidfd >= 0)
 		close(inj->pidfd);
-	map_free(&inj->map);
+	ar_gaps_free(&inj->gaps);
 	free(inj->held);
 	free(inj->threads);
 	free(inj);

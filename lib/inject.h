@@ -49,6 +49,7 @@
 
 #include "arch.h"
 #include "internal.h"
+#include "seccomp.h"
 
 struct ar_inject;
 
@@ -99,17 +100,6 @@ int ar_inject_attach_known(struct ar_ctx *ctx, pid_t pid, pid_t tid,
 			   unsigned int flags, const struct ar_vma *vmas,
 			   size_t n, uint64_t starttime,
 			   struct ar_inject **injp);
-
-/*
- * A call to check against the target's seccomp filters: the arguments a
- * filter may look at (an ioctl's request, mmap's flags...), 0 where the
- * value is not known in advance (addresses, file descriptors).
- */
-struct ar_call_check {
-	const char *what;	/* for messages; NULL: the call's name */
-	long nr;
-	uint64_t args[6];
-};
 
 /*
  * Check that the injected thread's seccomp filters allow every call of

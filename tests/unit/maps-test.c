@@ -6,14 +6,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "anonremap.h"
 #include "internal.h"
+#include "layout.h"
 #include "tap.h"
 
+#ifndef PR_SET_VMA
+#define PR_SET_VMA 0x53564d41
+#define PR_SET_VMA_ANON_NAME 0
+#endif
 #ifndef FIXTURES
 #define FIXTURES "tests/fixtures"
 #endif
@@ -416,6 +422,78 @@ static void part_read_and_unchanged(void)
 	munmap(p, 8 * page);
 }
 
+/* What our VMAs make of [s, e) (ar_heal_layout_read()), and how many. */
+static int layout_of(uint64_t s, uint64_t e, size_t *n)
+{
+	const uint64_t range[1][2] = { { s, e } };
+	struct ar_heal_layout l = { 0 };
+	int state = -1;
+
+	if (!ar_heal_layout_read(ctx, getpid(), range, 1, &l)) {
+		state = (int)ar_heal_range_state(&l, s, e);
+		*n = l.n;
+	}
+	ar_heal_layout_free(&l);
+	return state;
+}
+
+/*
+ * The /proc/PID/maps reader on ourselves: a shared file mapping at an
+ * offset, whose deleted file has spaces in its name, and a named
+ * anonymous mapping; then the layout over the latter.
+ */
+static void maps_reader_self(void)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	char path[] = "/tmp/maps test XXXXXX", file[64], anon[32] = "";
+	struct ar_maps_line l;
+	struct ar_maps m;
+	int fd = mkstemp(path), file_ok = 0, anon_ok = 0, ret;
+	uint64_t s;
+	size_t n = 0;
+	char *f = MAP_FAILED, *a;
+
+	CHECK(fd >= 0);
+	if (!ftruncate(fd, 2 * page))
+		f = mmap(NULL, (size_t)page, PROT_READ, MAP_SHARED, fd, page);
+	close(fd);
+	unlink(path);
+	CHECK(f != MAP_FAILED);
+	snprintf(file, sizeof(file), "%s (deleted)", path);
+	a = mmap(NULL, 3 * (size_t)page, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(a != MAP_FAILED);
+	/* Kernels without CONFIG_ANON_VMA_NAME: no name. */
+	if (!prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, a, 3 * page, "a name"))
+		strcpy(anon, "[anon:a name]");
+	CHECK_EQ(ar_maps_open(ctx, getpid(), &m), 0);
+	while ((ret = ar_maps_next(&m, &l)) > 0) {
+		if (l.start == (uintptr_t)f)
+			file_ok = l.end == l.start + (uint64_t)page &&
+				  !strcmp(l.perms, "r--s") &&
+				  l.offset == (uint64_t)page &&
+				  !strcmp(l.name, file);
+		if (l.start == (uintptr_t)a)
+			anon_ok = l.end == l.start + 3 * (uint64_t)page &&
+				  !strcmp(l.perms, "rw-p") && !l.offset &&
+				  !strcmp(l.name, anon);
+	}
+	ar_maps_close(&m);
+	CHECK_EQ(ret, 0);
+	CHECK(file_ok);
+	CHECK(anon_ok);
+	s = (uintptr_t)a;
+	CHECK_EQ(layout_of(s, s + 3 * (uint64_t)page, &n), AR_RANGE_EXACT);
+	CHECK_EQ(n, 1);
+	CHECK_EQ(layout_of(s + (uint64_t)page, s + 2 * (uint64_t)page, &n),
+		 AR_RANGE_OTHER);
+	munmap(f, (size_t)page);
+	munmap(a, 3 * (size_t)page);
+	CHECK(ar_maps_open(ctx, 0, &m) == -ENOENT);
+	CHECK(!strcmp(ar_ctx_errmsg(ctx), "cannot open /proc/0/maps: "
+		      "No such file or directory"));
+}
+
 int main(void)
 {
 	int fd, ret;
@@ -439,6 +517,7 @@ int main(void)
 	TAP_RUN(blockers_from_pagemap);
 	TAP_RUN(blocker_names);
 	TAP_RUN(part_read_and_unchanged);
+	TAP_RUN(maps_reader_self);
 	ret = tap_done();
 	unlink(tmp_path);
 	ar_ctx_free(ctx);
