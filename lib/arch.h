@@ -85,4 +85,16 @@ void ar_arch_setup_park(struct ar_regs *regs, uint64_t code, pid_t tgid,
 long ar_arch_single_result(const struct ar_regs *regs);
 size_t ar_arch_batch_left(const struct ar_regs *regs);
 
+/* --- Memory sizes (page, PMD) --- */
+
+/* The base page size (sysconf(_SC_PAGESIZE), asked once). */
+size_t ar_page_size(void);
+/*
+ * The bytes one PMD maps, the size of a PMD THP: runs are moved at their
+ * phase in it so that huge pages stay whole.  The architecture's value
+ * (2 MiB on x86_64), not sysfs's hpage_pmd_size, which is absent when
+ * THP is not built in, and which would be a file read for a constant.
+ */
+uint64_t ar_arch_pmd_size(void);
+
 #endif /* ANONREMAP_ARCH_H */

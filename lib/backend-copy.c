@@ -37,8 +37,8 @@
 
 #include "backend-copy.h"
 
-#define PAGE 4096ULL
-#define HUGE (2ULL << 20)
+#define PAGE ar_page_size()
+#define HUGE ar_arch_pmd_size()
 #define CTL_OFF 0		/* the anonymous name */
 #define DESC_OFF 4096		/* munmap descriptors */
 #define CHUNK_PAGES 256		/* pages read and written at once */
@@ -89,9 +89,8 @@ static int read_pagemap(struct copy *c, uint64_t addr, size_t n)
 
 static int page_is_zero(const char *p)
 {
-	static const char zero[PAGE];
-
-	return !memcmp(p, zero, PAGE);
+	/* All bytes equal to the next, and the first is 0. */
+	return !p[0] && !memcmp(p, p + 1, PAGE - 1);
 }
 
 /*

@@ -30,7 +30,7 @@
 
 #include "backend-relocate.h"
 
-#define HUGE (2ULL << 20)
+#define HUGE ar_arch_pmd_size()
 #define MAX_BATCH 16384
 
 struct reloc {

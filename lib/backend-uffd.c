@@ -31,7 +31,7 @@
 
 #include "uffd.h"
 
-#define HUGE (2ULL << 20)
+#define HUGE ar_arch_pmd_size()
 #define CTL_OFF 0		/* ioctl arguments, the anonymous name */
 #define DESC_OFF 4096		/* descriptors, then their uffdio_moves */
 #define SEQ_SIZE 8		/* before DESC_OFF: the batch written */

@@ -7,6 +7,7 @@
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/user.h>
+#include <unistd.h>
 
 #include "arch.h"
 
@@ -205,4 +206,21 @@ long ar_arch_single_result(const struct ar_regs *regs)
 size_t ar_arch_batch_left(const struct ar_regs *regs)
 {
 	return (size_t)cx86(regs)->r13;
+}
+
+/* --- Memory sizes (page, PMD) --- */
+
+size_t ar_page_size(void)
+{
+	/* Racing first callers store the same value. */
+	static size_t size;
+
+	if (!size)
+		size = (size_t)sysconf(_SC_PAGESIZE);
+	return size;
+}
+
+uint64_t ar_arch_pmd_size(void)
+{
+	return UINT64_C(2) << 20;
 }
