@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "pagemap.h"
 
 #define PF_KTHREAD 0x00200000	/* include/linux/sched.h */
 
@@ -131,13 +132,12 @@ static int read_blockers(struct ar_ctx *ctx, int dirfd, struct ar_proc *proc)
 
 	if (!proc->nruns)
 		return 0;
-	fd = openat(dirfd, "pagemap", O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == EACCES || errno == EPERM)
-			return permission_error(ctx, proc->sum.pid, errno);
-		return ar_fail_errno(ctx, errno, "pid %d: cannot open pagemap",
+	fd = ar_pagemap_open_at(dirfd);
+	if (fd == -EACCES || fd == -EPERM)
+		return permission_error(ctx, proc->sum.pid, -fd);
+	if (fd < 0)
+		return ar_fail_errno(ctx, -fd, "pid %d: cannot open pagemap",
 				     (int)proc->sum.pid);
-	}
 	ret = ar_analyze_pagemap(ctx, proc, fd);
 	close(fd);
 	return ret ? ret : ar_read_io_uring_pins(ctx, dirfd, proc);
