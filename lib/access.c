@@ -8,48 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/capability.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
-
-const char *ar_status_field(const char *status, const char *key)
-{
-	size_t klen = strlen(key);
-	const char *p = status;
-
-	while (p && *p) {
-		if (!strncmp(p, key, klen) && p[klen] == ':') {
-			p += klen + 1;
-			while (*p == ' ' || *p == '\t')
-				p++;
-			return p;
-		}
-		p = strchr(p, '\n');
-		if (p)
-			p++;
-	}
-	return NULL;
-}
-
-int ar_read_status(pid_t pid, pid_t tid, char *buf, size_t size)
-{
-	char path[64];
-
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", pid, tid);
-	return ar_read_small_file(path, buf, size);
-}
-
-char ar_thread_state(pid_t pid, pid_t tid)
-{
-	char path[64], buf[512], *p;
-
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
-	if (ar_read_small_file(path, buf, sizeof(buf)) < 0 ||
-	    !(p = strrchr(buf, ')')) || p[1] != ' ')
-		return 0;
-	return p[2];
-}
 
 bool ar_have_cap(int cap)
 {
@@ -121,8 +82,8 @@ bool ar_access_why_not(pid_t pid, enum ar_access mode, char *why, size_t len)
 	uid_t uid = attach ? getuid() : geteuid();
 	gid_t gid = attach ? getgid() : getegid();
 	bool cap = ar_have_cap(CAP_SYS_PTRACE);
-	char buf[4096], path[64];
-	struct stat sb;
+	char buf[4096];
+	uid_t owner;
 
 	if (yama_forbids(mode, cap, why, len))
 		return true;
@@ -133,8 +94,7 @@ bool ar_access_why_not(pid_t pid, enum ar_access mode, char *why, size_t len)
 	     ids_differ(buf, "Gid", gid, pid, why, len)))
 		return true;
 	/* A non-dumpable process's /proc files belong to root. */
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	if (stat(path, &sb) == 0 && sb.st_uid != uid) {
+	if (!ar_status_owner(pid, &owner) && owner != uid) {
 		snprintf(why, len, "process %d is not dumpable (PR_SET_DUMPABLE "
 			 "0 or set-id), and we lack CAP_SYS_PTRACE", (int)pid);
 		return true;

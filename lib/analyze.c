@@ -11,10 +11,10 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <unistd.h>
 
+#include "arch.h"
 #include "internal.h"
+#include "pagemap.h"
 
 /*
  * Flags the kernel ignores when it merges (VM_IGNORE_MERGE): soft-dirty,
@@ -100,64 +100,7 @@ int ar_analyze(struct ar_ctx *ctx, struct ar_proc *proc)
 	return 0;
 }
 
-/* Bits of a /proc/PID/pagemap entry (Documentation/admin-guide/mm/pagemap.rst). */
-#define PM_MMAP_EXCLUSIVE (UINT64_C(1) << 56)
-#define PM_GUARD_REGION (UINT64_C(1) << 58)
-#define PM_FILE (UINT64_C(1) << 61)
-#define PM_PRESENT (UINT64_C(1) << 63)
-
-/* PAGEMAP_SCAN (Linux 6.7); Debian 12's headers predate it. */
-#ifndef PAGEMAP_SCAN
-struct pm_scan_arg {
-	uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
-	uint64_t category_inverted, category_mask, category_anyof_mask;
-	uint64_t return_mask;
-};
-
-struct page_region {
-	uint64_t start, end, categories;
-};
-
-#define PAGEMAP_SCAN _IOWR('f', 16, struct pm_scan_arg)
-#define PAGE_IS_PFNZERO (1 << 5)
-#endif
-
-#define PAGEMAP_CHUNK 4096	/* entries read per pread */
-
-/*
- * Count the shared-zero-page entries in [start, end).  They are present and
- * not exclusive, yet nothing else maps them in a way that blocks a move.
- * Returns -errno when PAGEMAP_SCAN is not available.
- */
-static long count_zero_pages(int fd, uint64_t start, uint64_t end,
-			     uint64_t page_size)
-{
-	struct page_region regions[64];
-	struct pm_scan_arg arg;
-	long pages = 0;
-
-	while (start < end) {
-		int i, n;
-
-		memset(&arg, 0, sizeof(arg));
-		arg.size = sizeof(arg);
-		arg.start = start;
-		arg.end = end;
-		arg.vec = (uintptr_t)regions;
-		arg.vec_len = AR_ARRAY_SIZE(regions);
-		arg.category_mask = PAGE_IS_PFNZERO;
-		arg.return_mask = PAGE_IS_PFNZERO;
-		n = ioctl(fd, PAGEMAP_SCAN, &arg);
-		if (n < 0)
-			return -errno;
-		for (i = 0; i < n; i++)
-			pages += (long)((regions[i].end - regions[i].start) / page_size);
-		if (arg.walk_end <= start)
-			break;
-		start = arg.walk_end;
-	}
-	return pages;
-}
+#define PAGEMAP_CHUNK 4096	/* entries read at once */
 
 /* Blockers of run found in [start, end), a part of it. */
 static int scan_run_pagemap(int fd, struct ar_run *run, uint64_t start,
@@ -168,19 +111,16 @@ static int scan_run_pagemap(int fd, struct ar_run *run, uint64_t start,
 	long not_exclusive = 0;
 
 	while (addr < end) {
-		size_t want = (end - addr) / page_size, i;
-		ssize_t n;
+		size_t n = (end - addr) / page_size, i;
+		int err;
 
-		if (want > PAGEMAP_CHUNK)
-			want = PAGEMAP_CHUNK;
-		n = pread(fd, entries, want * sizeof(entries[0]),
-			  (off_t)(addr / page_size * sizeof(entries[0])));
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		n /= sizeof(entries[0]);
-		for (i = 0; i < (size_t)n; i++) {
+		if (n > PAGEMAP_CHUNK)
+			n = PAGEMAP_CHUNK;
+		if (!n)
+			return -EIO;	/* an end within a page */
+		if ((err = ar_pagemap_read(fd, addr, n, entries)))
+			return err;
+		for (i = 0; i < n; i++) {
 			uint64_t e = entries[i];
 
 			if (e & PM_GUARD_REGION)
@@ -192,7 +132,7 @@ static int scan_run_pagemap(int fd, struct ar_run *run, uint64_t start,
 		addr += (uint64_t)n * page_size;
 	}
 	if (not_exclusive) {
-		long zero = count_zero_pages(fd, start, end, page_size);
+		long zero = ar_pagemap_zero_pages(fd, start, end);
 
 		/* Without PAGEMAP_SCAN, err on the side of reporting. */
 		if (zero < 0 || not_exclusive > zero)
@@ -203,7 +143,7 @@ static int scan_run_pagemap(int fd, struct ar_run *run, uint64_t start,
 
 int ar_analyze_pagemap(struct ar_ctx *ctx, struct ar_proc *proc, int pagemap_fd)
 {
-	uint64_t page_size = (uint64_t)sysconf(_SC_PAGESIZE);
+	uint64_t page_size = ar_page_size();
 	size_t i;
 
 	for (i = 0; i < proc->nruns; i++) {

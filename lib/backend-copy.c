@@ -32,25 +32,20 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <sys/uio.h>
-
 #include "backend.h"
+#include "pagemap.h"
 
-#define PAGE 4096ULL
-#define HUGE (2ULL << 20)
+#define PAGE ar_page_size()
+#define HUGE ar_arch_pmd_size()
 #define CTL_OFF 0		/* the anonymous name */
 #define DESC_OFF 4096		/* munmap descriptors */
 #define CHUNK_PAGES 256		/* pages read and written at once */
 #define PENDING_MAX HUGE	/* copied bytes whose source is still mapped */
 #define MAX_UNMAPS 1024		/* munmaps in one batch */
-
-#define PM_MMAP_EXCLUSIVE (UINT64_C(1) << 56)
-#define PM_GUARD_REGION (UINT64_C(1) << 58)
-#define PM_SWAP (UINT64_C(1) << 62)
-#define PM_PRESENT (UINT64_C(1) << 63)
 
 /*
  * This backend's journal phases (7 and 8).  Which sources are done is read
@@ -92,27 +87,16 @@ struct copy {
 
 static int read_pagemap(struct copy *c, uint64_t addr, size_t n)
 {
-	size_t done = 0;
+	int err = ar_pagemap_read(c->pagemap, addr, n, c->pm);
 
-	while (done < n) {
-		ssize_t got = pread(c->pagemap, c->pm + done,
-				    (n - done) * sizeof(*c->pm),
-				    (off_t)((addr / PAGE + done) * sizeof(*c->pm)));
-
-		if (got <= 0)
-			return ar_fail_errno(c->ctx, got ? errno : EIO,
-					     "cannot read the pagemap of "
-					     "process %d", c->pid);
-		done += (size_t)got / sizeof(*c->pm);
-	}
-	return 0;
+	return err ? ar_fail_errno(c->ctx, -err, "cannot read the pagemap of "
+				   "process %d", c->pid) : 0;
 }
 
 static int page_is_zero(const char *p)
 {
-	static const char zero[PAGE];
-
-	return !memcmp(p, zero, PAGE);
+	/* All bytes equal to the next, and the first is 0. */
+	return !p[0] && !memcmp(p, p + 1, PAGE - 1);
 }
 
 /*
@@ -546,8 +530,6 @@ out:
 static int copy_init(struct copy *c, struct ar_inject *inj,
 		     struct ar_heal_stats *st)
 {
-	char path[64];
-
 	memset(c, 0, sizeof(*c));
 	c->inj = inj;
 	c->ctx = ar_inject_ctx(inj);
@@ -565,11 +547,8 @@ static int copy_init(struct copy *c, struct ar_inject *inj,
 	c->buf = malloc(CHUNK_PAGES * PAGE);
 	if (!c->pm || !c->buf)
 		return ar_fail(c->ctx, ENOMEM, "out of memory");
-	snprintf(path, sizeof(path), "/proc/%d/pagemap", c->pid);
-	c->pagemap = open(path, O_RDONLY | O_CLOEXEC);
-	if (c->pagemap < 0)
-		return ar_fail_errno(c->ctx, errno, "cannot open %s", path);
-	return 0;
+	c->pagemap = ar_pagemap_open(c->ctx, c->pid);
+	return c->pagemap < 0 ? c->pagemap : 0;
 }
 
 static void copy_free(struct copy *c)

@@ -36,7 +36,7 @@
 #define MREMAP_MUST_RELOCATE_ANON 16
 #endif
 
-#define HUGE (2ULL << 20)
+#define HUGE ar_arch_pmd_size()
 #define MAX_BATCH 16384
 
 /*

@@ -30,9 +30,10 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "pagemap.h"
 #include "uffd.h"
 
-#define HUGE (2ULL << 20)
+#define HUGE ar_arch_pmd_size()
 #define CTL_OFF 0		/* ioctl arguments, the anonymous name */
 #define DESC_OFF 4096		/* descriptors, then their uffdio_moves */
 #define SEQ_SIZE 8		/* before DESC_OFF: the batch written */
@@ -224,14 +225,13 @@ static void advance(struct heal *h, size_t i, int back, uint64_t off)
 		h->moved[i] += off;
 }
 
-#define PAGE_4K 4096ULL
+#define PAGE ar_page_size()
 
-static int open_pagemap(struct heal *h);
 static int read_pagemap(struct heal *h, int fd, uint64_t start, size_t n,
 			uint64_t *buf);
 
 /* A pagemap entry: a page is there, present or swapped out. */
-#define PM_PAGE (3ULL << 62)
+#define PM_PAGE (PM_PRESENT | PM_SWAP)
 /* Pages one EEXIST may have moved unseen: up to a PMD's worth. */
 #define STRETCH_PAGES 512
 
@@ -249,8 +249,8 @@ static long moved_unseen(struct heal *h, uint64_t from, uint64_t to,
 			 uint64_t len)
 {
 	uint64_t src[STRETCH_PAGES], dst[STRETCH_PAGES];
-	size_t n = (size_t)(len / PAGE_4K), k;
-	int fd = open_pagemap(h), err;
+	size_t n = (size_t)(len / PAGE), k;
+	int fd = ar_pagemap_open(h->ctx, h->js->pid), err;
 
 	if (fd < 0)
 		return fd;
@@ -265,7 +265,7 @@ static long moved_unseen(struct heal *h, uint64_t from, uint64_t to,
 	for (k = 0; k < n; k++)
 		if ((src[k] & PM_PAGE) || !(dst[k] & PM_PAGE))
 			break;
-	return (long)(k * PAGE_4K);
+	return (long)(k * PAGE);
 }
 
 /*
@@ -421,34 +421,14 @@ out:
 	return err;
 }
 
-static int open_pagemap(struct heal *h)
-{
-	char path[64];
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/pagemap", h->js->pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	return fd < 0 ? ar_fail_errno(h->ctx, errno, "cannot open %s", path) :
-			fd;
-}
-
 /* The pagemap entries of n pages of the target from start, from fd. */
 static int read_pagemap(struct heal *h, int fd, uint64_t start, size_t n,
 			uint64_t *buf)
 {
-	size_t done = 0;
+	int err = ar_pagemap_read(fd, start, n, buf);
 
-	while (done < n) {
-		ssize_t got = pread(fd, buf + done, (n - done) * sizeof(*buf),
-				    (off_t)((start / PAGE_4K + done) * 8));
-
-		if (got <= 0 || got % sizeof(*buf))
-			return ar_fail_errno(h->ctx, got < 0 ? errno : EIO,
-					     "cannot read /proc/%d/pagemap",
-					     h->js->pid);
-		done += (size_t)got / sizeof(*buf);
-	}
-	return 0;
+	return err ? ar_fail_errno(h->ctx, -err, "cannot read /proc/%d/pagemap",
+				   h->js->pid) : 0;
 }
 
 /*
@@ -459,12 +439,12 @@ static int read_pagemap(struct heal *h, int fd, uint64_t start, size_t n,
 static int has_pages(struct heal *h, uint64_t start, uint64_t len)
 {
 	uint64_t buf[512];
-	int fd = open_pagemap(h), found = 0;
+	int fd = ar_pagemap_open(h->ctx, h->js->pid), found = 0;
 
 	if (fd < 0)
 		return fd;
 	for (uint64_t a = start; a < start + len && !found;) {
-		size_t n = (size_t)((start + len - a) / PAGE_4K);
+		size_t n = (size_t)((start + len - a) / PAGE);
 
 		if (n > AR_ARRAY_SIZE(buf))
 			n = AR_ARRAY_SIZE(buf);
@@ -472,7 +452,7 @@ static int has_pages(struct heal *h, uint64_t start, uint64_t len)
 			break;
 		for (size_t i = 0; i < n && !found; i++)
 			found = !!(buf[i] & PM_PAGE);
-		a += n * PAGE_4K;
+		a += n * PAGE;
 	}
 	close(fd);
 	return found;

@@ -24,6 +24,7 @@
 #include "inject.h"
 #include "internal.h"
 #include "pace.h"
+#include "pagemap.h"
 #include "plan.h"
 #include "rollback.h"
 
@@ -102,8 +103,6 @@ static void run_ends(struct session *s, enum ar_run_fate fate,
 	s->next = 0;
 }
 
-#define PM_PRESENT (UINT64_C(1) << 63)
-
 /*
  * Write every present page of [start, end) of the stopped process pid with
  * its own bytes.  A page that fork once shared keeps no "exclusive" mark
@@ -113,25 +112,24 @@ static void run_ends(struct session *s, enum ar_run_fate fate,
 static int unshare_pages(struct ar_ctx *ctx, pid_t pid, uint64_t start,
 			 uint64_t end)
 {
-	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), entry, addr;
-	char path[64], *buf = malloc(page);
+	uint64_t page = ar_page_size(), entry, addr;
+	char *buf = malloc(page);
 	int fd, ret = 0;
 
 	if (!buf)
 		return ar_fail(ctx, ENOMEM, "out of memory");
-	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = ar_pagemap_open(ctx, pid);
 	if (fd < 0) {
 		free(buf);
-		return ar_fail_errno(ctx, errno, "cannot open %s", path);
+		return fd;
 	}
 	for (addr = start; addr < end && !ret; addr += page) {
 		struct iovec local = { buf, page };
 		struct iovec remote = { (void *)(uintptr_t)addr, page };
 
-		if (pread(fd, &entry, sizeof(entry), (off_t)(addr / page * 8)) !=
-		    sizeof(entry)) {
-			ret = ar_fail_errno(ctx, errno, "cannot read %s", path);
+		if ((ret = ar_pagemap_read(fd, addr, 1, &entry))) {
+			ret = ar_fail_errno(ctx, -ret, "cannot read /proc/%d/pagemap",
+					    (int)pid);
 			break;
 		}
 		if (!(entry & PM_PRESENT))

@@ -151,22 +151,12 @@ int ar_heal_check_calls(struct ar_inject *inj, int prot, int mflags,
 
 int ar_memlock_read(pid_t pid, struct ar_memlock *m)
 {
-	char path[64], text[4096];
-	unsigned long long limit, locked, caps;
+	char text[4096];
+	unsigned long long locked, caps;
 	const char *v;
 
 	memset(m, 0, sizeof(*m));
-	snprintf(path, sizeof(path), "/proc/%d/limits", (int)pid);
-	if (ar_read_small_file(path, text, sizeof(text)) <= 0 ||
-	    !(v = strstr(text, "\nMax locked memory")))
-		return -ENODATA;
-	v += strlen("\nMax locked memory");
-	v += strspn(v, " ");
-	if (!strncmp(v, "unlimited", 9))
-		m->unlimited = true;
-	else if (sscanf(v, "%llu", &limit) == 1)
-		m->limit = limit;
-	else
+	if (ar_read_limit(pid, "Max locked memory", &m->unlimited, &m->limit))
 		return -ENODATA;
 	if (ar_read_status(pid, pid, text, sizeof(text)) <= 0 ||
 	    !(v = ar_status_field(text, "VmLck")) ||

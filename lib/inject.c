@@ -768,19 +768,14 @@ int ar_inject_munmap(struct ar_inject *inj, uint64_t addr, uint64_t len)
 /* Pin ourselves to the CPU the injected thread last ran on. */
 static void pin_cpu(struct ar_inject *inj)
 {
-	char path[64], buf[1024], *p;
+	struct ar_stat st;
 	cpu_set_t set;
 	int cpu;
 
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", inj->pid,
-		 inj->inj->tid);
-	if (ar_read_small_file(path, buf, sizeof(buf)) < 0 ||
-	    !(p = strrchr(buf, ')')))
+	if (ar_stat_read(inj->pid, inj->inj->tid, &st) < AR_STAT_PROCESSOR)
 		return;
-	/* "processor" is field 39; p points at the end of field 2. */
-	for (int field = 2; field < 39 && p; field++)
-		p = strchr(p + 1, ' ');
-	if (!p || sscanf(p, " %d", &cpu) != 1 || cpu < 0 || cpu >= CPU_SETSIZE)
+	cpu = st.processor;
+	if (cpu < 0 || cpu >= CPU_SETSIZE)
 		return;
 	if (sched_getaffinity(0, sizeof(inj->old_cpus), &inj->old_cpus) ||
 	    !CPU_ISSET(cpu, &inj->old_cpus))

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "anonremap.h"
+#include "procfs.h"
 
 #define AR_EXPORT __attribute__((visibility("default")))
 #define AR_PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -123,17 +124,6 @@ struct ar_procmap_query {
  */
 uint64_t ar_now_ns(void);
 
-/* Value of "Key:" in a /proc status file, or NULL (access.c). */
-const char *ar_status_field(const char *status, const char *key);
-/* /proc/PID/task/TID/status into buf, as ar_read_small_file(). */
-int ar_read_status(pid_t pid, pid_t tid, char *buf, size_t size);
-/*
- * The state letter of thread tid of process pid ('R', 'S', 'T', 't', 'Z',
- * ...: /proc/PID/task/TID/stat), or 0 when it cannot be read (gone).
- */
-char ar_thread_state(pid_t pid, pid_t tid);
-/* Process start time, field 22 of /proc/PID/stat; -ESRCH when gone. */
-int ar_proc_starttime(pid_t pid, uint64_t *starttime);
 /* Whether cap (CAP_*) is in our effective set; no when it cannot tell. */
 bool ar_have_cap(int cap);
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "pagemap.h"
 
 #define PF_KTHREAD 0x00200000	/* include/linux/sched.h */
 
@@ -35,70 +36,33 @@ size_t ar_max_map_count(struct ar_ctx *ctx)
 }
 
 /*
- * The state (field 3), flags (9) and start time (22) of a /proc/PID/stat
- * line, from close, the last ')' (the comm before it may hold anything);
- * false when they cannot be parsed.
- */
-static bool parse_stat(const char *close, char *state, unsigned long *flags,
-		       uint64_t *starttime)
-{
-	unsigned long long start;
-
-	if (!close || sscanf(close + 1, " %c %*d %*d %*d %*d %*d %lu %*u %*u "
-			     "%*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-			     state, flags, &start) != 3)
-		return false;
-	*starttime = start;
-	return true;
-}
-
-int ar_proc_starttime(pid_t pid, uint64_t *starttime)
-{
-	char path[64], buf[1024], state;
-	unsigned long flags;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	if (ar_read_small_file(path, buf, sizeof(buf)) < 0 ||
-	    !parse_stat(strrchr(buf, ')'), &state, &flags, starttime))
-		return -ESRCH;
-	return 0;
-}
-
-/*
- * Refuse what has no user address space: zombies and kernel threads.  The
- * comm comes between the first '(' and the last ')', and may hold either;
- * when comm is not NULL it is filled from there (and starttime, when not
- * NULL, from field 22).
+ * Refuse what has no user address space: zombies and kernel threads.  When
+ * comm is not NULL it is filled from the stat line (and starttime, when
+ * not NULL, from field 22).
  */
 static int check_state(struct ar_ctx *ctx, int dirfd, pid_t pid, char *comm,
 		       size_t comm_size, uint64_t *starttime)
 {
-	char buf[1024], state;
-	uint64_t start;
-	unsigned long flags;
-	char *open, *close;
-	int n = ar_read_small_file_at(dirfd, "stat", buf, sizeof(buf));
+	struct ar_stat st;
+	int n = ar_stat_read_at(dirfd, &st);
 
 	if (n == -ENOENT || n == -ESRCH)
 		return ar_fail(ctx, ESRCH, "pid %d: no such process", (int)pid);
 	if (n < 0)
 		return ar_fail_errno(ctx, -n, "pid %d: cannot read /proc/%d/stat",
 				     (int)pid, (int)pid);
-	open = strchr(buf, '(');
-	close = strrchr(buf, ')');
-	if (!open || !close || close < open ||
-	    !parse_stat(close, &state, &flags, &start))
+	if (n < AR_STAT_STARTTIME)
 		return ar_fail(ctx, EIO, "pid %d: cannot parse /proc/%d/stat",
 			       (int)pid, (int)pid);
-	if (state == 'Z' || state == 'X')
+	if (st.state == 'Z' || st.state == 'X')
 		return ar_fail(ctx, ESRCH, "pid %d: process is a zombie", (int)pid);
-	if (flags & PF_KTHREAD)
+	if (st.flags & PF_KTHREAD)
 		return ar_fail(ctx, EINVAL,
 			       "pid %d: kernel thread has no user memory", (int)pid);
 	if (comm)
-		snprintf(comm, comm_size, "%.*s", (int)(close - open - 1), open + 1);
+		snprintf(comm, comm_size, "%s", st.comm);
 	if (starttime)
-		*starttime = start;
+		*starttime = st.starttime;
 	return 0;
 }
 
@@ -131,13 +95,12 @@ static int read_blockers(struct ar_ctx *ctx, int dirfd, struct ar_proc *proc)
 
 	if (!proc->nruns)
 		return 0;
-	fd = openat(dirfd, "pagemap", O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == EACCES || errno == EPERM)
-			return permission_error(ctx, proc->sum.pid, errno);
-		return ar_fail_errno(ctx, errno, "pid %d: cannot open pagemap",
+	fd = ar_pagemap_open_at(dirfd);
+	if (fd == -EACCES || fd == -EPERM)
+		return permission_error(ctx, proc->sum.pid, -fd);
+	if (fd < 0)
+		return ar_fail_errno(ctx, -fd, "pid %d: cannot open pagemap",
 				     (int)proc->sum.pid);
-	}
 	ret = ar_analyze_pagemap(ctx, proc, fd);
 	close(fd);
 	return ret ? ret : ar_read_io_uring_pins(ctx, dirfd, proc);
