@@ -707,7 +707,7 @@ out:
 
 static int ar_relocate_probe(struct ar_ctx *ctx)
 {
-	long page = sysconf(_SC_PAGESIZE);
+	long page = (long)ar_page_size();
 	char *p = mmap(NULL, 3 * page, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	char *moved;

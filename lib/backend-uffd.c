@@ -897,7 +897,7 @@ static int ar_uffd_probe(struct ar_ctx *ctx)
 {
 	struct uffdio_api api = { .api = UFFD_API,
 				  .features = UFFD_FEATURE_MOVE };
-	long page = sysconf(_SC_PAGESIZE);
+	long page = (long)ar_page_size();
 	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY);
 	char *p = MAP_FAILED;
 	int err = 0;

@@ -49,7 +49,7 @@ int ar_heal_call(struct ar_inject *inj, const char *what, long *ret, long nr,
 
 	if (err)
 		return err;
-	if (r < 0 && r > -4096)
+	if (r < 0 && r > -AR_MAX_ERRNO)
 		return ar_fail_errno(ar_inject_ctx(inj), (int)-r,
 				     "%s in process %d", what,
 				     ar_inject_pid(inj));
@@ -285,8 +285,8 @@ int ar_heal_check_run(struct ar_ctx *ctx, const struct ar_heal_run *run)
 	};
 
 	if (!run->nsrc || run->src[0].start != run->start ||
-	    run->src[run->nsrc - 1].end != run->end || run->start % 4096 ||
-	    run->end % 4096)
+	    run->src[run->nsrc - 1].end != run->end ||
+	    run->start % ar_page_size() || run->end % ar_page_size())
 		return ar_fail(ctx, EINVAL, "run %#llx-%#llx: sources do not "
 			       "cover it", (unsigned long long)run->start,
 			       (unsigned long long)run->end);

@@ -738,7 +738,7 @@ int ar_inject_mmap(struct ar_inject *inj, uint64_t addr, uint64_t len,
 
 	if (err)
 		return err;
-	if (ret < 0 && ret > -4096)
+	if (ret < 0 && ret > -AR_MAX_ERRNO)
 		return ar_fail_errno(inj->ctx, (int)-ret, "mmap of %llu bytes "
 				     "in process %d", (unsigned long long)len,
 				     inj->pid);
@@ -1244,8 +1244,12 @@ int ar_inject_attach_known(struct ar_ctx *ctx, pid_t pid, pid_t tid,
 	if (inj->journal) {
 		js = ar_journal_state(inj->journal);
 		memset(js, 0, sizeof(*js));
-		if ((err = ar_proc_starttime(pid, &js->starttime)) ||
-		    (err = journal_threads(inj)) ||
+		/* The identity stop_and_seize() checked, when it was given. */
+		if (inj->starttime)
+			js->starttime = inj->starttime;
+		else if ((err = ar_proc_starttime(pid, &js->starttime)))
+			goto fail;
+		if ((err = journal_threads(inj)) ||
 		    (err = journal_phase(inj, AR_JP_ATTACHED)))
 			goto fail;
 	}

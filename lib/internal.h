@@ -15,6 +15,11 @@
 #define AR_EXPORT __attribute__((visibility("default")))
 #define AR_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #define AR_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+/*
+ * A system call's result from -AR_MAX_ERRNO up to -1 is an error (the
+ * kernel's MAX_ERRNO): below, it is an address.
+ */
+#define AR_MAX_ERRNO 4096
 
 struct ar_ctx {
 	char errmsg[512];

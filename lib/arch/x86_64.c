@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-/* x86_64: registers, the syscall instruction and the injected stub. */
+/*
+ * x86_64: registers, the syscall instruction and the injected stub; the
+ * page and PMD sizes and the top of user space.
+ */
 #include <errno.h>
 #include <linux/audit.h>
 #include <signal.h>
