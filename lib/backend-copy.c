@@ -743,7 +743,6 @@ const struct ar_backend_ops ar_backend_copy = {
 		"with a fork",
 	.parts_merge = false,
 	.locks_dst = true,
-	.unshare_helps = false,
 	.probe = copy_probe,
 	.check_run = ar_copy_check_run,
 	.heal = ar_copy_heal,

@@ -762,7 +762,6 @@ const struct ar_backend_ops ar_backend_relocate = {
 	.automatic = true,
 	.parts_merge = true,
 	.locks_dst = false,
-	.unshare_helps = false,
 	.extra_vmas_why = "some VMAs could not be relocated (pages shared "
 			  "with a fork, pinned, swapped out or KSM) and did "
 			  "not merge",

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -951,6 +952,78 @@ static int uffd_split(struct ar_inject *inj, const struct ar_heal_run *run,
 	return ar_heal_split_by_heals(inj, ar_uffd_heal, run, st);
 }
 
+/*
+ * Write every present page of [start, end) of the stopped process pid with
+ * its own bytes (--unshare).  A page that fork once shared keeps no "exclusive" mark
+ * after the other sharer is gone, and UFFDIO_MOVE refuses it; the write
+ * fault finds the process its only user and marks it again, in place.
+ */
+static int unshare_pages(struct ar_ctx *ctx, pid_t pid, uint64_t start,
+			 uint64_t end)
+{
+	uint64_t page = ar_page_size(), entry, addr;
+	char *buf = malloc(page);
+	int fd, ret = 0;
+
+	if (!buf)
+		return ar_fail(ctx, ENOMEM, "out of memory");
+	fd = ar_pagemap_open(ctx, pid);
+	if (fd < 0) {
+		free(buf);
+		return fd;
+	}
+	for (addr = start; addr < end && !ret; addr += page) {
+		struct iovec local = { buf, page };
+		struct iovec remote = { (void *)(uintptr_t)addr, page };
+
+		if ((ret = ar_pagemap_read(fd, addr, 1, &entry))) {
+			ret = ar_fail_errno(ctx, -ret, "cannot read /proc/%d/pagemap",
+					    (int)pid);
+			break;
+		}
+		if (!(entry & PM_PRESENT))
+			continue;	/* a hole stays a hole */
+		if (process_vm_readv(pid, &local, 1, &remote, 1, 0) != (ssize_t)page ||
+		    process_vm_writev(pid, &local, 1, &remote, 1, 0) != (ssize_t)page)
+			ret = ar_fail_errno(ctx, errno, "cannot rewrite the page at "
+					    "%#llx of process %d",
+					    (unsigned long long)addr, (int)pid);
+	}
+	close(fd);
+	free(buf);
+	return ret;
+}
+
+/*
+ * The heal of the ops: -EBUSY from pages a fork once shared (see above) is
+ * retried once they are rewritten, with run->unshare; pinned pages are
+ * -EBUSY too, and stay so once rewritten.  The reasons name both.
+ */
+static int uffd_heal_unsharing(struct ar_inject *inj,
+			       const struct ar_heal_run *run,
+			       struct ar_heal_stats *st)
+{
+	struct ar_ctx *ctx = ar_inject_ctx(inj);
+	int err = ar_uffd_heal(inj, run, st);
+
+	if (err != -EBUSY)
+		return err;
+	if (!run->unshare)
+		return ar_fail(ctx, EBUSY, "pages once shared with a forked "
+			       "process and not written since cannot move; "
+			       "--unshare rewrites them in place (pinned pages "
+			       "cannot move either: DMA, io_uring fixed "
+			       "buffers)");
+	err = unshare_pages(ctx, ar_inject_pid(inj), run->start, run->end);
+	if (!err)
+		err = ar_uffd_heal(inj, run, st);
+	if (err == -EBUSY)
+		return ar_fail(ctx, EBUSY, "pages still cannot move once "
+			       "rewritten in place (--unshare): pinned, for DMA "
+			       "or as io_uring fixed buffers");
+	return err;
+}
+
 static const uint32_t uffd_phases[] = {
 	AR_JP_UFFD_DST, AR_JP_UFFD_MOVING, AR_JP_UFFD_UNDO, 0
 };
@@ -959,7 +1032,8 @@ static const uint32_t uffd_phases[] = {
  * Refuses (nothing changed) the runs it cannot carry: uffd-armed,
  * read-only, shared, growsdown, sealed, with a NUMA policy; an mlocked
  * run is healed when RLIMIT_MEMLOCK allows its destination to be locked
- * beside it.  Pages a fork once shared are -EBUSY until written.
+ * beside it.  Pages a fork once shared are -EBUSY until written: with
+ * --unshare, they are rewritten in place and moved.
  */
 const struct ar_backend_ops ar_backend_uffd = {
 	.id = AR_BACKEND_UFFD_MOVE,
@@ -967,10 +1041,9 @@ const struct ar_backend_ops ar_backend_uffd = {
 	.automatic = true,
 	.parts_merge = false,
 	.locks_dst = true,
-	.unshare_helps = true,
 	.probe = ar_uffd_probe,
 	.check_run = ar_uffd_check_run,
-	.heal = ar_uffd_heal,
+	.heal = uffd_heal_unsharing,
 	.split = uffd_split,
 	.recover = ar_uffd_recover,
 	.phases = uffd_phases,

@@ -35,11 +35,6 @@ struct ar_backend_ops {
 	bool parts_merge;
 	/* An mlocked run's destination is locked beside it while it heals. */
 	bool locks_dst;
-	/*
-	 * -EBUSY from heal() can mean pages a fork once shared: rewriting
-	 * them in place (--unshare) lets a second try move them.
-	 */
-	bool unshare_helps;
 	/* Why a heal left st->extra_vmas, when it can (for the report). */
 	const char *extra_vmas_why;
 

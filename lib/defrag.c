@@ -14,9 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,7 +22,6 @@
 #include "inject.h"
 #include "internal.h"
 #include "pace.h"
-#include "pagemap.h"
 #include "plan.h"
 #include "rollback.h"
 
@@ -101,48 +98,6 @@ static void run_ends(struct session *s, enum ar_run_fate fate,
 	s->run++;
 	s->run_done = 0;
 	s->next = 0;
-}
-
-/*
- * Write every present page of [start, end) of the stopped process pid with
- * its own bytes.  A page that fork once shared keeps no "exclusive" mark
- * after the other sharer is gone, and UFFDIO_MOVE refuses it; the write
- * fault finds the process its only user and marks it again, in place.
- */
-static int unshare_pages(struct ar_ctx *ctx, pid_t pid, uint64_t start,
-			 uint64_t end)
-{
-	uint64_t page = ar_page_size(), entry, addr;
-	char *buf = malloc(page);
-	int fd, ret = 0;
-
-	if (!buf)
-		return ar_fail(ctx, ENOMEM, "out of memory");
-	fd = ar_pagemap_open(ctx, pid);
-	if (fd < 0) {
-		free(buf);
-		return fd;
-	}
-	for (addr = start; addr < end && !ret; addr += page) {
-		struct iovec local = { buf, page };
-		struct iovec remote = { (void *)(uintptr_t)addr, page };
-
-		if ((ret = ar_pagemap_read(fd, addr, 1, &entry))) {
-			ret = ar_fail_errno(ctx, -ret, "cannot read /proc/%d/pagemap",
-					    (int)pid);
-			break;
-		}
-		if (!(entry & PM_PRESENT))
-			continue;	/* a hole stays a hole */
-		if (process_vm_readv(pid, &local, 1, &remote, 1, 0) != (ssize_t)page ||
-		    process_vm_writev(pid, &local, 1, &remote, 1, 0) != (ssize_t)page)
-			ret = ar_fail_errno(ctx, errno, "cannot rewrite the page at "
-					    "%#llx of process %d",
-					    (unsigned long long)addr, (int)pid);
-	}
-	close(fd);
-	free(buf);
-	return ret;
 }
 
 /* [addr, end) is one VMA of proc. */
@@ -248,27 +203,9 @@ static int heal_next_part(struct session *s, struct ar_inject *inj,
 	}
 	err = ar_heal_run_from_proc(&hr, s->src, proc, &seg);
 	hr.must = s->opts->must;
+	hr.unshare = s->opts->unshare;
 	if (!err)
 		err = s->p->ops->heal(inj, &hr, &st);
-	/* Pages the fork that shared them left unmovable (see above). */
-	/* Pinned pages are EBUSY too, and stay so once rewritten. */
-	if (err == -EBUSY && s->p->ops->unshare_helps && s->opts->unshare) {
-		err = unshare_pages(s->ctx, s->pid, seg.start, seg.end);
-		if (!err)
-			err = s->p->ops->heal(inj, &hr, &st);
-		if (err == -EBUSY) {
-			run_ends(s, AR_RUN_FAILED, "pages still cannot move once "
-				 "rewritten in place (--unshare): pinned, for DMA "
-				 "or as io_uring fixed buffers");
-			return 0;
-		}
-	} else if (err == -EBUSY && s->p->ops->unshare_helps) {
-		run_ends(s, AR_RUN_FAILED, "pages once shared with a forked "
-			 "process and not written since cannot move; --unshare "
-			 "rewrites them in place (pinned pages cannot move "
-			 "either: DMA, io_uring fixed buffers)");
-		return 0;
-	}
 	if (err) {
 		run_ends(s, AR_RUN_FAILED, s->ctx->errmsg);
 		return err == -EIO ? err : 0;

@@ -17,6 +17,8 @@
 struct ar_heal_run {
 	uint64_t start, end;
 	unsigned int must;		/* every VMA must merge, or nothing moves */
+	unsigned int unshare;		/* pages a fork once shared may be
+					   rewritten in place (--unshare) */
 	unsigned int policy_known;	/* NUMA policy known to be the default:
 					   not read again (a piece of a run
 					   healed a moment ago) */
