@@ -95,6 +95,23 @@ int ar_proc_part_unchanged(struct ar_ctx *ctx, const struct ar_proc *proc);
 /* Look for pagemap blockers in proc's part again (they only add up). */
 int ar_proc_rescan_blockers(struct ar_ctx *ctx, struct ar_proc *proc);
 
+/* One line of /proc/PID/maps, or a VMA's first line in smaps. */
+struct ar_maps_line {
+	uint64_t start, end, offset, inode;
+	uint32_t major, minor;
+	char perms[5];		/* "rw-p" */
+	const char *name;	/* into the line parsed: name_len bytes */
+	size_t name_len;
+};
+
+/*
+ * "start-end perms offset major:minor inode [name]", the len bytes at s
+ * without their newline, into *l: the one parser of that format (maps.c),
+ * by hand because sscanf() costs milliseconds at 10 000 VMAs.  False when
+ * the line is not one.
+ */
+bool ar_maps_parse_line(const char *s, size_t len, struct ar_maps_line *l);
+
 /* Parse an open smaps file into proc; line numbers appear in errors. */
 int ar_smaps_parse_fd(struct ar_ctx *ctx, int fd, const char *what,
 		      struct ar_proc *proc);

@@ -14,13 +14,6 @@
 
 #include "internal.h"
 
-/* One line of /proc/PID/maps. */
-struct ar_maps_line {
-	uint64_t start, end, offset;
-	char perms[5];		/* "rw-p" */
-	const char *name;	/* "" for none; valid until the next line */
-};
-
 /* /proc/PID/maps being read, one line at a time. */
 struct ar_maps {
 	struct ar_ctx *ctx;

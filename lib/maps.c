@@ -185,41 +185,57 @@ static bool name_is_anonymous(const char *name, size_t len)
 	return false;
 }
 
+bool ar_maps_parse_line(const char *s, size_t len, struct ar_maps_line *l)
+{
+	const char *p = s, *end = s + len;
+	uint64_t major, minor;
+
+	if (!parse_hex(&p, end, &l->start) || !expect(&p, end, '-') ||
+	    !parse_hex(&p, end, &l->end) || !expect(&p, end, ' '))
+		return false;
+	if (end - p < 5 || p[4] != ' ')
+		return false;
+	memcpy(l->perms, p, 4);
+	l->perms[4] = '\0';
+	p += 5;
+	if (!parse_hex(&p, end, &l->offset) || !expect(&p, end, ' ') ||
+	    !parse_hex(&p, end, &major) || !expect(&p, end, ':') ||
+	    !parse_hex(&p, end, &minor) || !expect(&p, end, ' ') ||
+	    !parse_dec(&p, end, &l->inode))
+		return false;
+	if (p < end && *p != ' ')
+		return false;
+	skip_spaces(&p, end);
+	l->major = (uint32_t)major;
+	l->minor = (uint32_t)minor;
+	l->name = p;
+	l->name_len = (size_t)(end - p);
+	return true;
+}
+
 /*
- * "start-end perms offset major:minor inode [name]".  Returns 1 when the
- * line is a header and *vma was filled, 0 when it is not one.
+ * A header line into *vma: 1 when the line is one and *vma was filled, 0
+ * when it is not one.
  */
 static int parse_header(struct ar_proc *proc, const char *s, size_t len,
 			struct ar_vma *vma)
 {
-	const char *p = s, *end = s + len;
-	uint64_t major, minor, inode;
+	struct ar_maps_line l;
 	long name_off;
-	size_t name_len;
 
 	memset(vma, 0, sizeof(*vma));
 	vma->pkey = -1;
-	if (!parse_hex(&p, end, &vma->start) || !expect(&p, end, '-') ||
-	    !parse_hex(&p, end, &vma->end) || !expect(&p, end, ' '))
+	if (!ar_maps_parse_line(s, len, &l))
 		return 0;
-	if (end - p < 5 || p[4] != ' ')
-		return 0;
-	memcpy(vma->perms, p, 4);
-	vma->perms[4] = '\0';
-	p += 5;
-	if (!parse_hex(&p, end, &vma->offset) || !expect(&p, end, ' ') ||
-	    !parse_hex(&p, end, &major) || !expect(&p, end, ':') ||
-	    !parse_hex(&p, end, &minor) || !expect(&p, end, ' ') ||
-	    !parse_dec(&p, end, &inode))
-		return 0;
-	if (p < end && *p != ' ')
-		return 0;
-	skip_spaces(&p, end);
-	name_len = end - p;
-	vma->inode = (uint32_t)inode;
-	vma->anonymous = inode == 0 && major == 0 && minor == 0 &&
-			 vma->perms[3] == 'p' && name_is_anonymous(p, name_len);
-	name_off = name_len ? pool_add(proc, p, name_len) : 0;
+	vma->start = l.start;
+	vma->end = l.end;
+	vma->offset = l.offset;
+	memcpy(vma->perms, l.perms, sizeof(l.perms));
+	vma->inode = (uint32_t)l.inode;
+	vma->anonymous = l.inode == 0 && l.major == 0 && l.minor == 0 &&
+			 vma->perms[3] == 'p' &&
+			 name_is_anonymous(l.name, l.name_len);
+	name_off = l.name_len ? pool_add(proc, l.name, l.name_len) : 0;
 	if (name_off < 0)
 		return (int)name_off;
 	vma->name = (const char *)(uintptr_t)name_off;
