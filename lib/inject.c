@@ -63,6 +63,12 @@ struct thread {
 	struct ar_regs regs;	/* as found */
 	uint64_t rseq;		/* its registered struct rseq, 0 if none */
 	uint32_t rseq_len;
+	/*
+	 * Its seccomp mode (ar_seccomp_mode()) once read: a stopped thread
+	 * cannot change it, so one read serves the whole stop.
+	 */
+	bool seccomp_known;
+	int seccomp;
 };
 
 struct ar_inject {
@@ -421,6 +427,20 @@ static int find_syscall_insn(struct ar_inject *inj)
 static int check_calls_of(struct ar_inject *inj, pid_t tid,
 			  const struct ar_call_check *calls, size_t n)
 {
+	struct thread *t = find_thread(inj, tid);
+	int mode;
+
+	if (t && t->seccomp_known) {
+		mode = t->seccomp;
+	} else {
+		mode = ar_seccomp_mode(inj->ctx, inj->pid, tid);
+		if (t && mode >= 0) {
+			t->seccomp = mode;
+			t->seccomp_known = true;
+		}
+	}
+	if (mode <= 0)
+		return mode;
 	return ar_seccomp_check_calls(inj->ctx, inj->pid, tid,
 				      inj->code ? inj->code : inj->insn,
 				      calls, n);
@@ -1113,9 +1133,9 @@ int ar_inject_preflight(struct ar_ctx *ctx, pid_t pid, bool *filtered)
  */
 static int stop_and_seize(struct ar_inject *inj)
 {
-	uint64_t starttime;
+	struct ar_stat st;
 	char path[64];
-	int err;
+	int err, n;
 
 	inj->pidfd = sys_pidfd_open(inj->pid);
 	if (inj->pidfd < 0)
@@ -1124,14 +1144,16 @@ static int stop_and_seize(struct ar_inject *inj)
 			ar_fail_errno(inj->ctx, errno, "pidfd_open(%d)",
 				      inj->pid);
 	/*
-	 * The pidfd names the process the caller meant only if that one
-	 * still had the pid after pidfd_open: a later process is let be.
+	 * One read of its stat says whether it was stopped, and whether it
+	 * is the process the caller meant: the pidfd names that one only if
+	 * it still had the pid after pidfd_open (a later process is let be).
 	 */
-	if (inj->starttime && (ar_proc_starttime(inj->pid, &starttime) ||
-			       starttime != inj->starttime))
+	n = ar_stat_read(inj->pid, 0, &st);
+	if (inj->starttime && (n < AR_STAT_STARTTIME ||
+			       st.starttime != inj->starttime))
 		return ar_fail(inj->ctx, ESRCH, "process %d exited (its pid "
 			       "is another process's now)", inj->pid);
-	inj->was_stopped = ar_thread_state(inj->pid, inj->pid) == 'T';
+	inj->was_stopped = n >= AR_STAT_STATE && st.state == 'T';
 	inj->st.stopped_since_ns = ar_now_ns();
 	if (sys_pidfd_send_signal(inj->pidfd, SIGSTOP))
 		return errno == EPERM ? explain_eperm(inj, EPERM) :

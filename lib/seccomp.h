@@ -33,9 +33,9 @@ int ar_seccomp_mode(struct ar_ctx *ctx, pid_t pid, pid_t tid);
 
 /*
  * Check that the filters of thread tid of process pid, a stopped tracee
- * of ours, allow every call of calls made from instruction ip; -EPERM
- * naming the call if not (a filter that would kill the process on it,
- * or deny it).
+ * of ours whose ar_seccomp_mode() is 1, allow every call of calls made
+ * from instruction ip; -EPERM naming the call if not (a filter that would
+ * kill the process on it, or deny it).
  */
 int ar_seccomp_check_calls(struct ar_ctx *ctx, pid_t pid, pid_t tid,
 			   uint64_t ip, const struct ar_call_check *calls,
