@@ -76,6 +76,7 @@ struct session {
 	size_t run_done;	/* VMAs of the run under way healed or kept */
 	bool failed;		/* a run failed: --must tries no more */
 	bool interrupted;	/* opts->stop was set */
+	struct ar_target target;	/* who the process is, read once */
 	struct ar_pace pace;	/* --max-pause: the parts' sizes */
 	struct ar_jsrc *src;
 	struct ar_rollback rollback;	/* --must: what to split back */
@@ -308,8 +309,8 @@ static int part_in_stop(struct session *s, struct ar_proc **pre,
 		*pre = NULL;
 		return ar_proc_rescan_blockers(s->ctx, *procp);
 	}
-	return ar_proc_read_part(s->ctx, s->pid, AR_READ_BLOCKERS, s->next,
-				 part_end, procp);
+	return ar_proc_read_stopped(s->ctx, &s->target, AR_READ_BLOCKERS,
+				    s->next, part_end, procp);
 }
 
 /*
@@ -411,7 +412,8 @@ static int heal_in_one_stop(struct session *s, struct ar_inject *inj,
 	if (part_end)
 		ret = part_in_stop(s, pre, part_end, &proc);
 	else
-		ret = read_snapshot(s->ctx, s->pid, &proc);
+		ret = ar_proc_read_stopped(s->ctx, &s->target,
+					   AR_READ_BLOCKERS, 0, 0, &proc);
 	if (!ret && s->plan_in_stop) {
 		ret = plan_in_stop(s, proc);
 		if (ret)
@@ -486,6 +488,7 @@ static int defrag_stopped(struct ar_ctx *ctx, pid_t pid,
 	size_t i;
 	int ret = 0;
 
+	ar_proc_target(running, &s.target);
 	ar_pace_init(&s.pace, opts->max_pause_ms);
 	if (!in_stop)
 		ret = session_start(&s, running);
@@ -516,9 +519,9 @@ static int defrag_stopped(struct ar_ctx *ctx, pid_t pid,
 			if (ret)
 				break;
 		}
-		ret = ar_inject_attach_known(ctx, pid, 0, flags,
+		ret = ar_inject_attach_known(ctx, &s.target, 0, flags,
 					     running->vmas, running->nvmas,
-					     running->starttime, &inj);
+					     &inj);
 		if (ret) {
 			ar_proc_free(pre);
 			break;

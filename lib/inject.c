@@ -1209,14 +1209,17 @@ static struct thread *choose_thread(struct ar_inject *inj)
 int ar_inject_attach(struct ar_ctx *ctx, pid_t pid, pid_t tid,
 		     unsigned int flags, struct ar_inject **injp)
 {
-	return ar_inject_attach_known(ctx, pid, tid, flags, NULL, 0, 0, injp);
+	const struct ar_target t = { .pid = pid };
+
+	return ar_inject_attach_known(ctx, &t, tid, flags, NULL, 0, injp);
 }
 
-int ar_inject_attach_known(struct ar_ctx *ctx, pid_t pid, pid_t tid,
-			   unsigned int flags, const struct ar_vma *vmas,
-			   size_t n, uint64_t starttime,
+int ar_inject_attach_known(struct ar_ctx *ctx, const struct ar_target *t,
+			   pid_t tid, unsigned int flags,
+			   const struct ar_vma *vmas, size_t n,
 			   struct ar_inject **injp)
 {
+	const pid_t pid = t->pid;
 	struct ar_inject *inj = inject_new(ctx, pid);
 	uint64_t page = ar_page_size();
 	struct ar_journal_state *js;
@@ -1225,7 +1228,7 @@ int ar_inject_attach_known(struct ar_ctx *ctx, pid_t pid, pid_t tid,
 	*injp = NULL;
 	if (!inj)
 		return ar_fail(ctx, ENOMEM, "out of memory");
-	inj->starttime = starttime;
+	inj->starttime = t->starttime;
 	err = precheck(ctx, pid);
 	if (err) {
 		free(inj);

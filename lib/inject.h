@@ -91,14 +91,14 @@ int ar_inject_preflight(struct ar_ctx *ctx, pid_t pid, bool *filtered);
  * while it ran (vmas[0..n-1], in address order): scratch and destination
  * ranges are picked from that copy instead of a fresh read of
  * /proc/PID/maps (milliseconds at 10 000 VMAs), and, as always, used only
- * once the kernel confirms them free.  NULL vmas: read it.  starttime,
- * unless 0, is the start time of the process the caller read: should pid
- * name another one now (it exited, its pid was reused), ESRCH before
- * anything is done to it.
+ * once the kernel confirms them free.  NULL vmas: read it.  t is the
+ * process the caller read (t->starttime 0: whichever has the pid): should
+ * its pid name another one now (it exited, its pid was reused), ESRCH
+ * before anything is done to it.  The journal records t's identity.
  */
-int ar_inject_attach_known(struct ar_ctx *ctx, pid_t pid, pid_t tid,
-			   unsigned int flags, const struct ar_vma *vmas,
-			   size_t n, uint64_t starttime,
+int ar_inject_attach_known(struct ar_ctx *ctx, const struct ar_target *t,
+			   pid_t tid, unsigned int flags,
+			   const struct ar_vma *vmas, size_t n,
 			   struct ar_inject **injp);
 
 /*

@@ -74,6 +74,20 @@ struct ar_proc {
 #define AR_READ_MAPS_ONLY (1u << 16)
 
 /*
+ * Who a target is, as the first read of it found it: read once, then
+ * passed down, so that what is read while it is stopped (by us: it cannot
+ * exit or be another process then) need not ask again.
+ */
+struct ar_target {
+	pid_t pid;
+	uint64_t starttime;	/* /proc/PID/stat field 22: which process */
+	char comm[64];
+};
+
+/* The identity of the process proc was read from. */
+void ar_proc_target(const struct ar_proc *proc, struct ar_target *t);
+
+/*
  * ar_proc_read() of a part of the process: the VMAs up to the first one at
  * or after until (and all before from, which smaps lists first), blockers
  * of [from, until).  For a stopped process, where reading costs pause: the
@@ -81,6 +95,13 @@ struct ar_proc {
  */
 int ar_proc_read_part(struct ar_ctx *ctx, pid_t pid, unsigned int flags,
 		      uint64_t from, uint64_t until, struct ar_proc **procp);
+/*
+ * The same of the process t, which the caller holds stopped: its stat is
+ * not read again, the identity comes from t.
+ */
+int ar_proc_read_stopped(struct ar_ctx *ctx, const struct ar_target *t,
+			 unsigned int flags, uint64_t from, uint64_t until,
+			 struct ar_proc **procp);
 
 /*
  * Whether the VMAs of proc, a part read by ar_proc_read_part() (the last

@@ -138,8 +138,17 @@ AR_EXPORT int ar_proc_read(struct ar_ctx *ctx, pid_t pid, unsigned int flags,
 	return ar_proc_read_part(ctx, pid, flags, 0, 0, procp);
 }
 
-int ar_proc_read_part(struct ar_ctx *ctx, pid_t pid, unsigned int flags,
-		      uint64_t from, uint64_t until, struct ar_proc **procp)
+void ar_proc_target(const struct ar_proc *proc, struct ar_target *t)
+{
+	t->pid = proc->sum.pid;
+	t->starttime = proc->starttime;
+	snprintf(t->comm, sizeof(t->comm), "%s", proc->sum.comm);
+}
+
+/* A part of process pid; known, when not NULL, is who it is (not read). */
+static int read_part(struct ar_ctx *ctx, pid_t pid,
+		     const struct ar_target *known, unsigned int flags,
+		     uint64_t from, uint64_t until, struct ar_proc **procp)
 {
 	struct ar_proc *proc = NULL;
 	char path[32];
@@ -161,8 +170,14 @@ int ar_proc_read_part(struct ar_ctx *ctx, pid_t pid, unsigned int flags,
 	ret = proc_alloc(ctx, &proc);
 	if (ret)
 		goto out;
-	ret = check_state(ctx, dirfd, pid, proc->sum.comm, sizeof(proc->sum.comm),
-			  &proc->starttime);
+	if (known) {
+		snprintf(proc->sum.comm, sizeof(proc->sum.comm), "%s",
+			 known->comm);
+		proc->starttime = known->starttime;
+	} else {
+		ret = check_state(ctx, dirfd, pid, proc->sum.comm,
+				  sizeof(proc->sum.comm), &proc->starttime);
+	}
 	if (ret)
 		goto out;
 	proc->sum.pid = pid;
@@ -191,6 +206,19 @@ out:
 	}
 	*procp = proc;
 	return 0;
+}
+
+int ar_proc_read_part(struct ar_ctx *ctx, pid_t pid, unsigned int flags,
+		      uint64_t from, uint64_t until, struct ar_proc **procp)
+{
+	return read_part(ctx, pid, NULL, flags, from, until, procp);
+}
+
+int ar_proc_read_stopped(struct ar_ctx *ctx, const struct ar_target *t,
+			 unsigned int flags, uint64_t from, uint64_t until,
+			 struct ar_proc **procp)
+{
+	return read_part(ctx, t->pid, t, flags, from, until, procp);
 }
 
 /* Whether the kernel's answer q describes vma as proc read it. */

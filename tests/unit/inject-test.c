@@ -341,19 +341,21 @@ static void refuse_other_process_with_pid(void)
 {
 	struct ar_inject *inj;
 	struct ar_proc *proc;
-	uint64_t st;
+	struct ar_target target;
 	struct tgt t;
 
 	CHECK(tgt_start(&t, "-r 10 -w 1") == 0);
 	CHECK_EQ(ar_proc_read(ctx, t.pid, 0, &proc), 0);
-	st = proc->starttime;
+	ar_proc_target(proc, &target);
 	ar_proc_free(proc);
-	CHECK_EQ(ar_inject_attach_known(ctx, t.pid, 0, AR_INJECT_NO_JOURNAL,
-					NULL, 0, st + 1, &inj), -ESRCH);
+	target.starttime++;
+	CHECK_EQ(ar_inject_attach_known(ctx, &target, 0, AR_INJECT_NO_JOURNAL,
+					NULL, 0, &inj), -ESRCH);
 	CHECK(strstr(ar_ctx_errmsg(ctx), "another process"));
 	CHECK(proc_state(t.pid) != 'T');
-	CHECK_EQ(ar_inject_attach_known(ctx, t.pid, 0, AR_INJECT_NO_JOURNAL,
-					NULL, 0, st, &inj), 0);
+	target.starttime--;
+	CHECK_EQ(ar_inject_attach_known(ctx, &target, 0, AR_INJECT_NO_JOURNAL,
+					NULL, 0, &inj), 0);
 	CHECK_EQ(ar_inject_detach(inj), 0);
 	CHECK_EQ(tgt_verify(&t), 0);
 	CHECK_EQ(tgt_quit(&t), 0);
