@@ -174,6 +174,14 @@ static int heal_next_part(struct session *s, struct ar_inject *inj,
 				/* parts came out uneven: the last is one VMA */
 				o->vmas_after++;
 				run_ends(s, AR_RUN_HEALED, NULL);
+			} else if (part_end && single_vma(proc, s->next,
+							  part_end)) {
+				/*
+				 * What an rseq area kept in place left of the
+				 * part is one VMA: the next stop's part
+				 * begins with it.
+				 */
+				return 0;
 			} else {
 				run_ends(s, AR_RUN_FAILED, "the process changed "
 					 "these mappings between two stops");

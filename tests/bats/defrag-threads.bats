@@ -179,6 +179,24 @@ nobody_killed_defrag() {
 	done
 }
 
+@test "--max-pause: a part that is the rseq VMA and one more leaves that one to the next stop" {
+	# -q 0: the rseq area is in the run's first VMA; --max-pause 1 plans
+	# two VMAs for the first stop, which keeps the first in place and
+	# must not take the second, alone, for mappings that changed.
+	start_target -w 2 -r 200 -q 0
+	run "$ANONREMAP" defrag -J --max-pause 1 "$TPID"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(jq -r '.runs[0].fate' <<<"$output")" = healed ]
+	[ "$(jq '.pauses' <<<"$output")" -gt 1 ]
+	# Each stop's part became a VMA (uffd-move under --max-pause): the
+	# report says how many splits are left, as the kernel shows them.
+	splits=$(jq .splits_after <<<"$output")
+	[ "$splits" -lt 199 ]
+	[ "$("$ANONREMAP" stat -J "$TPID" | jq .processes[0].splits)" -eq "$splits" ]
+	verify_target
+}
+
 @test "--must with a thread's rseq area in the run: refused, nothing moved" {
 	start_target -w 2 -r 50 -q 20
 	run "$ANONREMAP" defrag --must -J "$TPID"
